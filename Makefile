@@ -1,0 +1,53 @@
+# jewel-retouch: one command runs the server, one runs the tests.
+#   make serve   - create .venv when missing, install, start the server on 127.0.0.1
+#   make test    - same setup, then the whole suite (Python, real GIMP 3, browser, UXP node tests)
+#   make bench   - benchmark scripts that print figures
+#   make eval    - quality table on the project's benchmark set
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch this project is tested with (a local wheel on the project's machines).
+# Users with another setup may override: make TORCH_SPEC='torch>=2.4' serve
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv serve test test-python test-node lint bench eval system-deps node-deps clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+serve: venv
+	$(VENV)/bin/jewel-retouch serve
+
+system-deps:
+	bash scripts/system-deps.sh
+
+node-deps:
+	cd photoshop_uxp && npm ci --no-audit --no-fund --loglevel=error
+
+lint: venv
+	$(VENV)/bin/ruff check server models tests gimp_plugin scripts
+
+test: venv system-deps node-deps lint test-python test-node
+
+test-python: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-node: node-deps
+	cd photoshop_uxp && npm test
+
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+eval: venv
+	$(PY) -m models.eval
+
+clean:
+	rm -rf $(VENV) photoshop_uxp/node_modules .pytest_cache

@@ -1,0 +1,47 @@
+"""The analysis seam: what the pipeline needs to know about a photo, and who computes it.
+
+The pipeline asks an `Analyzer` for an `Analysis` of a working-resolution copy of the photo,
+then applies its corrections at full resolution (guided upsampling). The image-analysis method
+(background modelling, colour statistics, local texture) and the trained network both implement
+`Analyzer`; `default_analyzer()` decides which one (or which combination) the pipeline uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class Analysis:
+    """Per-pixel analysis at working resolution (h, w); every map float32 in 0..1.
+
+    matte: piece opacity (holes inside rings and chain links are background; contact shadows
+        and reflections under the piece are not piece).
+    metal: metal coverage.  gem: gemstone coverage.
+    defects: probability of dust, lint, fingerprint or micro-scratch.
+    shadow: cast/contact shadow strength on the backdrop (0 where none).
+    metal_kind: detected metal ("yellow_gold", "rose_gold", "white_gold", "silver",
+        "platinum") or None when no metal was found.
+    extras: anything else an analyzer wants to hand the pipeline (backdrop model, ...).
+    """
+
+    matte: np.ndarray
+    metal: np.ndarray
+    gem: np.ndarray
+    defects: np.ndarray
+    shadow: np.ndarray
+    metal_kind: str | None = None
+    extras: dict = field(default_factory=dict)
+
+
+class Analyzer(Protocol):
+    """Computes an `Analysis` from a working-resolution photo.
+
+    rgb_linear: float32 array (h, w, 3), linear-light RGB in 0..1 (already converted from the
+        input's ICC profile to linear sRGB primaries).
+    """
+
+    def analyse(self, rgb_linear: np.ndarray) -> Analysis: ...

@@ -1,0 +1,1 @@
+"""Subcommands of `jewel-retouch`: one module each, every module exposes `register(subparsers)`."""
