@@ -1,0 +1,100 @@
+"""Which files a batch run processes and where each result goes (always inside OUT_DIR)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.raw import RAW_EXTENSIONS
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"})
+INPUT_EXTENSIONS = IMAGE_EXTENSIONS | RAW_EXTENSIONS
+OUTPUT_EXTENSION = {"png": ".png", "jpg": ".jpg", "tiff": ".tif", "webp": ".webp"}
+FORMAT_OF_EXTENSION = {
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".webp": "webp",
+}
+STATE_DIR_NAME = ".jewel-retouch"
+
+
+class PlanError(ValueError):
+    """The batch cannot start (missing input folder, output inside a file, unsafe path...)."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input file and its output, both relative to the run's IN_DIR / OUT_DIR."""
+
+    source: str  # POSIX-style path relative to IN_DIR
+    target: str  # POSIX-style path relative to OUT_DIR
+    format: str  # output format: png | jpg | tiff | webp
+
+
+def output_format_for(source: Path, requested: str | None) -> str:
+    """The output format: the requested one, else the input's own (RAW files become 16-bit TIFF)."""
+    if requested:
+        return requested
+    return FORMAT_OF_EXTENSION.get(source.suffix.lower(), "tiff")
+
+
+def discover(in_dir: Path, out_dir: Path) -> list[Path]:
+    """Every image file under `in_dir`, recursively, sorted; hidden files/folders and anything
+    inside `out_dir` (when OUT_DIR lies within IN_DIR) are left out."""
+    in_dir = in_dir.resolve()
+    out_resolved = out_dir.resolve()
+    found: list[Path] = []
+    for root, dirs, files in os.walk(in_dir, followlinks=False):
+        root_path = Path(root)
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and (root_path / d).resolve() != out_resolved
+        )
+        for name in sorted(files):
+            path = root_path / name
+            if name.startswith(".") or path.suffix.lower() not in INPUT_EXTENSIONS:
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(in_dir):
+                continue  # a link pointing out of the input folder is not part of the catalog
+            found.append(path)
+    return found
+
+
+def confined(out_dir: Path, relative: str) -> Path:
+    """OUT_DIR / relative, refusing any path that would land outside OUT_DIR."""
+    base = out_dir.resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise PlanError(f"output path {relative!r} would leave the output folder {out_dir}")
+    return target
+
+
+def plan_batch(in_dir: Path, out_dir: Path, requested_format: str | None) -> list[BatchItem]:
+    """The batch's items in a stable order; outputs keep the sub-folder structure.
+
+    Two inputs that would share an output name (ring.png and ring.jpg written as PNG) are told
+    apart by keeping the input extension in the name: ring.png, ring.jpg.png.
+    """
+    if not in_dir.is_dir():
+        raise PlanError(f"input folder {in_dir} does not exist or is not a folder")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PlanError(f"output path {out_dir} exists and is not a folder")
+    in_resolved = in_dir.resolve()
+    if out_dir.resolve() == in_resolved:
+        raise PlanError("the output folder must differ from the input folder (inputs are kept)")
+    items: list[BatchItem] = []
+    taken: set[str] = set()
+    for path in discover(in_dir, out_dir):
+        rel = path.relative_to(in_resolved) if path.is_absolute() else path.relative_to(in_dir)
+        fmt = output_format_for(path, requested_format)
+        ext = OUTPUT_EXTENSION[fmt]
+        target = rel.with_suffix(ext).as_posix()
+        if target.lower() in taken:
+            target = rel.with_name(rel.name + ext).as_posix()
+        taken.add(target.lower())
+        confined(out_dir, target)
+        items.append(BatchItem(source=rel.as_posix(), target=target, format=fmt))
+    return items

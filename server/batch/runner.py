@@ -1,0 +1,252 @@
+"""Run a whole catalog folder through the model: locally (1..N processes) or on Dask.
+
+Every way of running shares `work.run_task` (bytes in, encoded bytes out) and the same writer,
+so the output files are byte-identical whichever way a batch ran.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from server.batch.plan import BatchItem, PlanError, confined, plan_batch
+from server.batch.store import (
+    FileRecord,
+    Manifest,
+    check_settings,
+    remove_stale_temporaries,
+    write_atomic,
+)
+from server.batch.work import BatchSettings, TaskResult, run_task, warm_up
+
+DEFAULT_RETRIES = 2
+
+
+class ProgressSink(Protocol):
+    """Told about the run as it goes (the CLI draws a progress bar from it)."""
+
+    def start(self, total: int, skipped: int) -> None: ...
+
+    def advance(self, record: FileRecord) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class _Quiet:
+    def start(self, total: int, skipped: int) -> None:
+        pass
+
+    def advance(self, record: FileRecord) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass
+class _Job:
+    item: BatchItem
+    record: FileRecord
+
+
+def check_compatible(settings: BatchSettings) -> None:
+    """Refuse settings that cannot be written, before any work is done."""
+    if settings.format == "jpg" and settings.options.background == "transparent":
+        raise PlanError(
+            "a transparent background needs an output format with alpha: use --format png, "
+            "tiff or webp (JPEG has no transparency)"
+        )
+
+
+def run_batch(
+    in_dir: Path,
+    out_dir: Path,
+    settings: BatchSettings,
+    *,
+    jobs: int = 1,
+    dask: Any = None,
+    overwrite: bool = False,
+    progress: ProgressSink | None = None,
+    retries: int = DEFAULT_RETRIES,
+) -> Manifest:
+    """Retouch every image under `in_dir` into `out_dir`; returns the saved manifest.
+
+    jobs: local worker processes (1 = in this process). dask: a scheduler address or a
+    `distributed.Client`; when given, the work runs on that cluster instead. Finished outputs
+    are skipped unless `overwrite`. Raises PlanError / SettingsMismatch before any work when the
+    run cannot start; KeyboardInterrupt after saving the manifest (unfinished files marked
+    "interrupted").
+    """
+    check_compatible(settings)
+    if jobs < 1:
+        raise PlanError(f"--jobs must be at least 1; got {jobs}")
+    items = plan_batch(in_dir, out_dir, settings.format)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    settings_json = settings.to_json()
+    check_settings(out_dir, settings_json, overwrite)
+    runner = f"dask {dask}" if isinstance(dask, str) else ("dask" if dask else f"local x{jobs}")
+    manifest = Manifest(out_dir, in_dir, settings_json, runner)
+    progress = progress or _Quiet()
+
+    pending: list[_Job] = []
+    for item in items:
+        record = FileRecord(input=item.source, output=item.target)
+        manifest.add(record)
+        if not overwrite and confined(out_dir, item.target).is_file():
+            record.status = "skipped"
+        else:
+            pending.append(_Job(item, record))
+    progress.start(len(pending), len(items) - len(pending))
+    manifest.save()
+
+    def finish(job: _Job, result: TaskResult | None, error: str | None) -> None:
+        record = job.record
+        if result is not None:
+            record.seconds = round(result.seconds, 4)
+            record.worker = result.worker
+            error = result.error
+            if result.output is not None:
+                try:
+                    write_atomic(confined(out_dir, job.item.target), result.output)
+                    record.bytes = len(result.output)
+                except OSError as exc:
+                    error = f"cannot write {job.item.target}: {exc}"
+        record.status = "failed" if error else "ok"
+        record.error = error
+        progress.advance(record)
+        manifest.save(every=2.0)
+
+    try:
+        if dask is not None:
+            _run_on_dask(dask, in_dir, pending, settings, retries, finish)
+        elif jobs == 1:
+            _run_here(in_dir, pending, settings, finish)
+        else:
+            _run_in_processes(in_dir, pending, settings, jobs, finish)
+    except BaseException:
+        for job in pending:
+            if job.record.status == "pending":
+                job.record.status = "interrupted"
+        raise
+    finally:
+        progress.stop()
+        manifest.save(finished=True)
+    return manifest
+
+
+def _read(in_dir: Path, job: _Job) -> bytes:
+    return (in_dir / job.item.source).read_bytes()
+
+
+def _run_here(in_dir: Path, pending: list[_Job], settings: BatchSettings, finish) -> None:
+    for job in pending:
+        try:
+            result = run_task(job.item.source, _read(in_dir, job), job.item.format, settings)
+        except OSError as exc:
+            finish(job, None, f"cannot read {job.item.source}: {exc}")
+            continue
+        except Exception as exc:  # a bug or resource failure on one file: report, go on
+            finish(job, None, f"{type(exc).__name__}: {exc}")
+            continue
+        finish(job, result, None)
+
+
+def _run_in_processes(
+    in_dir: Path, pending: list[_Job], settings: BatchSettings, jobs: int, finish
+) -> None:
+    # At most 2 files per worker in flight, so memory stays flat on a catalog of thousands.
+    # spawn, not fork: a forked copy of a process that already holds torch threads can hang.
+    context = multiprocessing.get_context("spawn")
+    limit = jobs * 2
+    queue = iter(pending)
+    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=warm_up) as pool:
+        in_flight: dict[cf.Future, _Job] = {}
+        try:
+            while True:
+                while len(in_flight) < limit:
+                    job = next(queue, None)
+                    if job is None:
+                        break
+                    try:
+                        data = _read(in_dir, job)
+                    except OSError as exc:
+                        finish(job, None, f"cannot read {job.item.source}: {exc}")
+                        continue
+                    future = pool.submit(run_task, job.item.source, data, job.item.format, settings)
+                    in_flight[future] = job
+                if not in_flight:
+                    break
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    job = in_flight.pop(future)
+                    try:
+                        finish(job, future.result(), None)
+                    except Exception as exc:  # worker crashed or task raised
+                        finish(job, None, f"{type(exc).__name__}: {exc}")
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _run_on_dask(
+    dask: Any, in_dir: Path, pending: list[_Job], settings: BatchSettings, retries: int, finish
+) -> None:
+    from distributed import Client, as_completed
+
+    client = dask if isinstance(dask, Client) else Client(dask)
+    owns_client = client is not dask
+    in_flight: dict[Any, _Job] = {}
+    try:
+        # Load the model on every worker now, once each (tasks reuse it).
+        client.run(warm_up)
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        limit = workers * 2
+        queue = iter(pending)
+        completed = as_completed()
+
+        def submit_next() -> None:
+            while len(in_flight) < limit:
+                job = next(queue, None)
+                if job is None:
+                    return
+                try:
+                    data = _read(in_dir, job)
+                except OSError as exc:
+                    finish(job, None, f"cannot read {job.item.source}: {exc}")
+                    continue
+                data_future = client.scatter(data)
+                future = client.submit(
+                    run_task,
+                    job.item.source,
+                    data_future,
+                    job.item.format,
+                    settings,
+                    retries=retries,
+                    pure=False,
+                )
+                in_flight[future] = job
+                completed.add(future)
+
+        submit_next()
+        while in_flight:
+            future = next(completed)
+            job = in_flight.pop(future)
+            try:
+                finish(job, future.result(), None)
+            except Exception as exc:  # failed on every try: reported, never dropped
+                finish(job, None, f"failed after {retries + 1} tries: {type(exc).__name__}: {exc}")
+            future.release()
+            submit_next()
+    except BaseException:
+        for future in list(in_flight):
+            future.cancel()
+        raise
+    finally:
+        if owns_client:
+            client.close()

@@ -1,0 +1,130 @@
+"""`jewel-retouch batch IN_DIR OUT_DIR`: retouch a whole catalog folder with one set of settings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from models.api import OPTION_SPECS
+
+FORMATS = ("png", "jpg", "tiff", "webp")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="retouch every image in a folder (recursively) into another folder",
+        description=(
+            "Retouch every image under IN_DIR (PNG, JPEG, TIFF, WebP, camera RAW) with the same "
+            "settings into OUT_DIR, keeping sub-folders. Re-running skips finished outputs; "
+            "inputs are never modified. A manifest of each run is written to "
+            "OUT_DIR/.jewel-retouch/."
+        ),
+    )
+    parser.add_argument("in_dir", type=Path, metavar="IN_DIR")
+    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    parser.add_argument("--preset", help="named settings set (see: jewel-retouch presets)")
+    parser.add_argument("--presets-dir", type=Path, help="folder of user presets")
+    parser.add_argument(
+        "--format", choices=FORMATS, help="output format (default: the preset's, else the input's)"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--dask", metavar="SCHEDULER_ADDRESS", help="run on a Dask cluster (tcp://host:8786)"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="Dask: retries of a task whose worker failed"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="redo every file, even finished ones"
+    )
+    parser.add_argument(
+        "--raw-bits", type=int, choices=(8, 16), default=16, help="camera RAW depth (default 16)"
+    )
+    parser.add_argument(
+        "--raw-highlights",
+        choices=("blend", "clip", "reconstruct"),
+        default="blend",
+        help="camera RAW highlight handling (default blend: neutral, graded metal highlights)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("model options (override the preset)")
+    for spec in OPTION_SPECS:
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.type == "boolean":
+            group.add_argument(
+                flag,
+                dest=f"opt_{spec.name}",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=spec.description,
+            )
+        elif spec.type == "enum":
+            group.add_argument(
+                flag, dest=f"opt_{spec.name}", choices=spec.choices, help=spec.description
+            )
+        else:
+            group.add_argument(
+                flag,
+                dest=f"opt_{spec.name}",
+                type=int if spec.type == "integer" else float,
+                metavar="N",
+                help=f"{spec.description} ({spec.minimum}..{spec.maximum})",
+            )
+    parser.set_defaults(func=run)
+
+
+def option_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The model options given on the command line (those left out stay unset)."""
+    values = {spec.name: getattr(args, f"opt_{spec.name}", None) for spec in OPTION_SPECS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.api import OptionsError, RetouchOptions
+    from server.batch import BatchSettings, PlanError, SettingsMismatch, run_batch
+    from server.batch.progress import RichProgress
+    from server.presets import PresetError, get_preset
+
+    try:
+        overrides = option_overrides(args)
+        fmt = args.format
+        if args.preset:
+            preset = get_preset(args.preset, args.presets_dir)
+            options = preset.retouch_options(overrides)
+            fmt = fmt or preset.format
+        else:
+            options = RetouchOptions.from_mapping(overrides)
+    except (PresetError, OptionsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = BatchSettings(options, fmt, args.raw_bits, args.raw_highlights)
+    progress = None if args.quiet else RichProgress()
+    try:
+        manifest = run_batch(
+            args.in_dir,
+            args.out_dir,
+            settings,
+            jobs=args.jobs,
+            dask=args.dask,
+            overwrite=args.overwrite,
+            progress=progress,
+            retries=args.retries,
+        )
+    except (PlanError, SettingsMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = manifest.summary()
+    print(
+        f"{summary['ok']} retouched, {summary['skipped']} skipped (already done), "
+        f"{summary['failed']} failed, of {summary['total']}; manifest: {manifest.path}"
+    )
+    for record in manifest.records.values():
+        if record.status == "failed":
+            print(f"failed: {record.input}: {record.error}", file=sys.stderr)
+    return 1 if summary["failed"] else 0
