@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,8 @@ JPEG_QUALITY = 95
 
 
 class DecodeError(ValueError):
-    """The file is not an image this tool can read (reported per file; the batch goes on)."""
+    """The file cannot be read, or its result cannot be written in the asked format (reported
+    per file; the batch goes on)."""
 
 
 @dataclass(frozen=True)
@@ -36,34 +38,45 @@ class ReadSettings:
     raw_highlights: str = "blend"
 
 
-def read_image(name: str, data: bytes, settings: ReadSettings = ReadSettings()) -> ImageData:
-    """Decode a file's bytes; `name` (the file name) tells RAW files apart by extension."""
+def read_image(
+    name: str, data: bytes, settings: ReadSettings = ReadSettings()
+) -> tuple[ImageData, Any]:
+    """Decode a file's bytes; `name` (the file name) tells RAW files apart by extension.
+
+    Returns the pixels and the file facts the writer keeps (resolution), or None for RAW.
+    """
     if is_raw_path(name):
         try:
-            return decode_raw(data, bits=settings.raw_bits, highlights=settings.raw_highlights)
+            image = decode_raw(data, bits=settings.raw_bits, highlights=settings.raw_highlights)
         except RawError as exc:
             raise DecodeError(str(exc)) from exc
-    if _server_io is not None and hasattr(_server_io, "decode_image"):
+        return image, None
+    if _server_io is not None:
         try:
-            return _server_io.decode_image(data)
-        except ValueError as exc:
+            return _server_io.read_image(data)
+        except _server_io.ImageFileError as exc:
             raise DecodeError(f"cannot read {name}: {exc}") from exc
-    return _pillow_decode(name, data)
+    return _pillow_decode(name, data), None
 
 
-def encode_image(image: ImageData, fmt: str) -> bytes:
+def encode_image(image: ImageData, fmt: str, info: Any = None) -> bytes:
     """Encode `image` as `fmt` (png | jpg | tiff | webp), keeping its ICC profile.
 
-    JPEG and WebP hold 8 bits and JPEG no alpha: 16-bit pixels are scaled to 8 bits
-    (round(v / 257)) and, for JPEG, alpha is composited onto white (refuse transparent
-    backgrounds with JPEG before calling this).
+    JPEG and WebP hold 8 bits and JPEG no alpha: 16-bit pixels are scaled to 8 bits and, for
+    JPEG, alpha is composited onto white (refuse transparent backgrounds with JPEG first).
+    `info`: the input's file facts from `read_image` (keeps its resolution), or None.
     """
+    if _server_io is not None:
+        server_fmt = "jpeg" if fmt == "jpg" else fmt
+        try:
+            fitted = _server_io.fit_for_format(image, server_fmt)
+            return _server_io.write_image(fitted, server_fmt, info)
+        except _server_io.ImageFileError as exc:
+            raise DecodeError(f"cannot write the result as {fmt}: {exc}") from exc
     if fmt in ("jpg", "webp"):
         image = to_8_bit(image)
     if fmt == "jpg" and image.format.has_alpha:
         image = flatten_on_white(image)
-    if _server_io is not None and hasattr(_server_io, "encode_image"):
-        return _server_io.encode_image(image, "jpeg" if fmt == "jpg" else fmt)
     return _pillow_encode(image, fmt)
 
 

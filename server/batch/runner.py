@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,6 +72,7 @@ def run_batch(
     overwrite: bool = False,
     progress: ProgressSink | None = None,
     retries: int = DEFAULT_RETRIES,
+    task: Callable[[str, bytes, str, BatchSettings], TaskResult] = run_task,
 ) -> Manifest:
     """Retouch every image under `in_dir` into `out_dir`; returns the saved manifest.
 
@@ -78,7 +80,8 @@ def run_batch(
     `distributed.Client`; when given, the work runs on that cluster instead. Finished outputs
     are skipped unless `overwrite`. Raises PlanError / SettingsMismatch before any work when the
     run cannot start; KeyboardInterrupt after saving the manifest (unfinished files marked
-    "interrupted").
+    "interrupted"). `task` replaces the per-file task (it must behave like `work.run_task`;
+    tests use it to inject worker failures).
     """
     check_compatible(settings)
     if jobs < 1:
@@ -122,11 +125,11 @@ def run_batch(
 
     try:
         if dask is not None:
-            _run_on_dask(dask, in_dir, pending, settings, retries, finish)
+            _run_on_dask(dask, in_dir, pending, settings, retries, finish, task)
         elif jobs == 1:
-            _run_here(in_dir, pending, settings, finish)
+            _run_here(in_dir, pending, settings, finish, task)
         else:
-            _run_in_processes(in_dir, pending, settings, jobs, finish)
+            _run_in_processes(in_dir, pending, settings, jobs, finish, task)
     except BaseException:
         for job in pending:
             if job.record.status == "pending":
@@ -142,10 +145,10 @@ def _read(in_dir: Path, job: _Job) -> bytes:
     return (in_dir / job.item.source).read_bytes()
 
 
-def _run_here(in_dir: Path, pending: list[_Job], settings: BatchSettings, finish) -> None:
+def _run_here(in_dir: Path, pending: list[_Job], settings: BatchSettings, finish, task) -> None:
     for job in pending:
         try:
-            result = run_task(job.item.source, _read(in_dir, job), job.item.format, settings)
+            result = task(job.item.source, _read(in_dir, job), job.item.format, settings)
         except OSError as exc:
             finish(job, None, f"cannot read {job.item.source}: {exc}")
             continue
@@ -156,7 +159,7 @@ def _run_here(in_dir: Path, pending: list[_Job], settings: BatchSettings, finish
 
 
 def _run_in_processes(
-    in_dir: Path, pending: list[_Job], settings: BatchSettings, jobs: int, finish
+    in_dir: Path, pending: list[_Job], settings: BatchSettings, jobs: int, finish, task
 ) -> None:
     # At most 2 files per worker in flight, so memory stays flat on a catalog of thousands.
     # spawn, not fork: a forked copy of a process that already holds torch threads can hang.
@@ -176,7 +179,7 @@ def _run_in_processes(
                     except OSError as exc:
                         finish(job, None, f"cannot read {job.item.source}: {exc}")
                         continue
-                    future = pool.submit(run_task, job.item.source, data, job.item.format, settings)
+                    future = pool.submit(task, job.item.source, data, job.item.format, settings)
                     in_flight[future] = job
                 if not in_flight:
                     break
@@ -195,7 +198,13 @@ def _run_in_processes(
 
 
 def _run_on_dask(
-    dask: Any, in_dir: Path, pending: list[_Job], settings: BatchSettings, retries: int, finish
+    dask: Any,
+    in_dir: Path,
+    pending: list[_Job],
+    settings: BatchSettings,
+    retries: int,
+    finish,
+    task,
 ) -> None:
     from distributed import Client, as_completed
 
@@ -222,7 +231,7 @@ def _run_on_dask(
                     continue
                 data_future = client.scatter(data)
                 future = client.submit(
-                    run_task,
+                    task,
                     job.item.source,
                     data_future,
                     job.item.format,

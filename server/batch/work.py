@@ -69,9 +69,9 @@ def retouch_bytes(name: str, data: bytes, fmt: str, settings: BatchSettings) -> 
     """
     read = ReadSettings(settings.raw_bits, settings.raw_highlights)
     try:
-        image = read_image(name, data, read)
+        image, info = read_image(name, data, read)
         result = retoucher().retouch(image, settings.options)
-        return encode_image(result.image, fmt)
+        return encode_image(result.image, fmt, info)
     except (DecodeError, ImageError) as exc:
         raise ItemError(str(exc)) from exc
 
