@@ -85,7 +85,12 @@ class Manifest:
 
     def __init__(self, out_dir: Path, in_dir: Path, settings: dict[str, Any], runner: str):
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        self.path = out_dir / STATE_DIR_NAME / f"manifest-{stamp}-{os.getpid()}.json"
+        folder = out_dir / STATE_DIR_NAME
+        self.path = folder / f"manifest-{stamp}.json"
+        serial = 1
+        while self.path.exists():  # several runs within one second each keep their manifest
+            serial += 1
+            self.path = folder / f"manifest-{stamp}-{serial}.json"
         self.head = {
             "in_dir": str(in_dir.resolve()),
             "out_dir": str(out_dir.resolve()),

@@ -143,3 +143,51 @@ def make_dng() -> Callable[..., Path]:
 @pytest.fixture
 def make_scene() -> Callable[..., np.ndarray]:
     return ring_scene
+
+
+def _catalog_image(seed: int, height: int, width: int, channels: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.linspace(60, 230, width, dtype=np.float64)[None, :, None]
+    noise = rng.normal(0, 12, (height, width, channels))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def write_catalog(root: Path, *, size: tuple[int, int] = (48, 64)) -> dict[str, Path]:
+    """A small catalog: PNG and JPEG files in nested folders, plus one broken file.
+
+    Returns relative name -> path of every file written (the broken one is `rings/broken.png`).
+    """
+    from PIL import Image
+
+    h, w = size
+    files = {
+        "hero.png": ("PNG", 3),
+        "rings/solitaire.png": ("PNG", 3),
+        "rings/band.jpg": ("JPEG", 3),
+        "rings/gold/eternity.png": ("PNG", 4),
+        "earrings/studs.png": ("PNG", 3),
+    }
+    written = {}
+    for index, (rel, (fmt, channels)) in enumerate(sorted(files.items())):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = _catalog_image(index, h, w, channels)
+        Image.fromarray(pixels).save(path, fmt)
+        written[rel] = path
+    broken = root / "rings" / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"truncated")
+    written["rings/broken.png"] = broken
+    (root / "notes.txt").write_text("not an image, must be ignored")
+    return written
+
+
+@pytest.fixture
+def catalog(tmp_path) -> tuple[Path, dict[str, Path]]:
+    """An input catalog folder under tmp_path/in."""
+    root = tmp_path / "in"
+    return root, write_catalog(root)
+
+
+@pytest.fixture
+def make_catalog() -> Callable[..., dict[str, Path]]:
+    return write_catalog
