@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+# -*- coding: ascii -*-
+"""jewel-retouch for GIMP 3: Filters > Jewelry > Retouch...
+
+PDB procedure `python-fu-jewel-retouch`. Sends the selected layer's pixels (inside the
+selection's bounding box) raw to the local jewel-retouch server and inserts the result as a
+new layer directly above it, in one undo group. The original layer is never modified.
+
+Install: `jewel-retouch install gimp` (copies this file and jewel_retouch_client.py into
+<GIMP profile>/plug-ins/jewel-retouch/). Standard library + GObject introspection only.
+"""
+
+import json
+import os
+import sys
+import time
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+gi.require_version("Babl", "0.1")
+from gi.repository import Babl, Gegl, Gimp, GLib, GObject  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for folder in (HERE, os.path.dirname(HERE)):  # installed copy, or the repository layout
+    if os.path.exists(os.path.join(folder, "jewel_retouch_client.py")):
+        sys.path.insert(0, folder)
+        break
+import jewel_retouch_client as jrc  # noqa: E402
+
+PROC_NAME = "python-fu-jewel-retouch"
+OUTPUTS = (("layer", "One retouched layer"), ("layers", "Separable layers and masks (group)"))
+RESULT_LAYER_NAME = "Jewel retouch"
+TIMINGS_ENV = "JEWEL_RETOUCH_TIMINGS"  # a file path: the plug-in writes its phase times there
+
+
+def arg_name(option_name):
+    """PDB argument name of a server option (PDB names use dashes)."""
+    return option_name.replace("_", "-")
+
+
+def add_option_argument(procedure, spec):
+    """One procedure argument for one option of the server's schema."""
+    name, label = arg_name(spec["name"]), spec.get("label") or spec["name"]
+    blurb = spec.get("description", "")
+    flags = GObject.ParamFlags.READWRITE
+    kind = spec["type"]
+    if kind == "enum":
+        choice = Gimp.Choice.new()
+        for index, value in enumerate(spec["choices"]):
+            choice.add(value, index, value.replace("_", " ").capitalize(), "")
+        procedure.add_choice_argument(name, label, blurb, choice, spec["default"], flags)
+    elif kind == "boolean":
+        procedure.add_boolean_argument(name, label, blurb, bool(spec["default"]), flags)
+    elif kind == "integer":
+        procedure.add_int_argument(
+            name,
+            label,
+            blurb,
+            int(spec["minimum"]),
+            int(spec["maximum"]),
+            int(spec["default"]),
+            flags,
+        )
+    else:
+        procedure.add_double_argument(
+            name,
+            label,
+            blurb,
+            float(spec["minimum"]),
+            float(spec["maximum"]),
+            float(spec["default"]),
+            flags,
+        )
+
+
+class Region(object):
+    """Where the pixels come from: a box in the drawable's own coordinates."""
+
+    def __init__(self, x, y, width, height):
+        self.x, self.y, self.width, self.height = x, y, width, height
+
+    def rect(self):
+        return Gegl.Rectangle.new(self.x, self.y, self.width, self.height)
+
+
+def wire_layout(image, drawable, options):
+    """(channels, depth, babl format name) to send this drawable's pixels in."""
+    precision = image.get_precision().value_nick  # e.g. "u8-non-linear", "float-linear"
+    depth = 8 if precision.startswith("u8") else 16
+    # Send alpha when the layer has it, or when the user asked for a transparent backdrop.
+    alpha = drawable.has_alpha() or options.get("background") == "transparent"
+    channels = 4 if alpha else 3
+    name = ("R'G'B'A" if alpha else "R'G'B'") + (" u8" if depth == 8 else " u16")
+    return channels, depth, name
+
+
+def to_little_endian(data, depth):
+    """The wire's 16-bit samples are little-endian; babl gives native order."""
+    if depth == 16 and sys.byteorder == "big":
+        import array
+
+        samples = array.array("H", data)
+        samples.byteswap()
+        return samples.tobytes()
+    return data
+
+
+def check_drawable(image, drawables):
+    """The one layer to work on, or a RetouchError saying what to select."""
+    if len(drawables) != 1:
+        raise jrc.RetouchError(
+            "bad_selection",
+            "Select exactly one layer in the Layers dialog, then run "
+            "Filters > Jewelry > Retouch again (%d are selected)." % len(drawables),
+        )
+    drawable = drawables[0]
+    if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+        raise jrc.RetouchError(
+            "indexed",
+            "Indexed-colour images cannot be retouched: convert the image with "
+            "Image > Mode > RGB, then run the retouch again.",
+        )
+    if drawable.is_layer_mask() or drawable.is_channel():
+        raise jrc.RetouchError(
+            "not_layer",
+            "A mask or channel is active: click the layer's thumbnail (not its "
+            "mask) in the Layers dialog, then run the retouch again.",
+        )
+    if drawable.is_group_layer():
+        raise jrc.RetouchError(
+            "group",
+            "A layer group is selected: select one layer inside it (or merge the "
+            "group first), then run the retouch again.",
+        )
+    return drawable
+
+
+def selection_region(image, drawable):
+    """The selection's bounding box clipped to the layer, plus whether the selection is a
+    plain rectangle covering it (then no masking is needed)."""
+    non_empty, x, y, width, height = drawable.mask_intersect()
+    if not non_empty or width <= 0 or height <= 0:
+        raise jrc.RetouchError(
+            "empty_selection",
+            "The selection does not touch this layer: select part of the "
+            "layer (or Select > None for the whole layer) and run the retouch again.",
+        )
+    region = Region(x, y, width, height)
+    if Gimp.Selection.is_empty(image):
+        return region, True
+    _, off_x, off_y = drawable.get_offsets()
+    box = Gegl.Rectangle.new(off_x + x, off_y + y, width, height)
+    mask = image.get_selection().get_buffer().get(box, 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
+    return region, mask.count(b"\xff") == len(mask)
+
+
+def read_pixels(drawable, region, format_name, depth):
+    data = drawable.get_buffer().get(region.rect(), 1.0, format_name, Gegl.AbyssPolicy.NONE)
+    return to_little_endian(bytes(data), depth)
+
+
+def write_pixels(drawable, width, height, format_name, data, depth):
+    buffer = drawable.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), format_name, to_little_endian(data, depth))
+    buffer.flush()
+    drawable.update(0, 0, width, height)
+
+
+def rgb_format(channels, depth):
+    return ("R'G'B'A" if channels == 4 else "R'G'B'") + (" u8" if depth == 8 else " u16")
+
+
+def mask_format(drawable):
+    """Write 8-bit masks in the mask's own tone curve, so 255 stays 255 and 128 stays 128."""
+    return "Y' u8" if Babl.get_name(drawable.get_format()).startswith("Y'") else "Y u8"
+
+
+def new_layer(image, name, descriptor, data):
+    width, height = int(descriptor["width"]), int(descriptor["height"])
+    grey = image.get_base_type() == Gimp.ImageBaseType.GRAY
+    kind = Gimp.ImageType.GRAYA_IMAGE if grey else Gimp.ImageType.RGBA_IMAGE
+    layer = Gimp.Layer.new(image, name, width, height, kind, 100.0, Gimp.LayerMode.NORMAL)
+    depth = int(descriptor["depth"])
+    write_pixels(layer, width, height, rgb_format(int(descriptor["channels"]), depth), data, depth)
+    return layer
+
+
+def insert_result(image, drawable, region, result, output, rectangular):
+    """Insert the answer above `drawable`; returns the new top item. Removes what it added
+    when anything fails, so an error leaves no new layer behind."""
+    parent = drawable.get_parent()
+    position = image.get_item_position(drawable)
+    _, off_x, off_y = drawable.get_offsets()
+    x, y = off_x + region.x, off_y + region.y
+    added = []
+    image.undo_group_start()
+    try:
+        descriptor, data = result.part("image")
+        if output == "layer":
+            top = new_layer(image, RESULT_LAYER_NAME, descriptor, data)
+            image.insert_layer(top, parent, position)
+            added.append(top)
+            top.set_offsets(x, y)
+            if not rectangular:
+                top.add_mask(top.create_mask(Gimp.AddMaskType.SELECTION))
+                top.remove_mask(Gimp.MaskApplyMode.APPLY)
+        else:
+            top = Gimp.GroupLayer.new(image, RESULT_LAYER_NAME + " (layers)")
+            image.insert_layer(top, parent, position)
+            added.append(top)
+            insert_separable_parts(image, top, result, x, y, added)
+            if not rectangular:
+                top.add_mask(top.create_mask(Gimp.AddMaskType.SELECTION))
+    except Exception:
+        for item in reversed(added):
+            if item.is_valid() and item.get_parent() is None and item.is_layer():
+                image.remove_layer(item)
+        image.undo_group_end()
+        raise
+    image.undo_group_end()
+    return top
+
+
+def insert_separable_parts(image, group, result, x, y, added):
+    """Separable layers (bottom to top, as listed), a "Gems" layer with the gem mask as its
+    layer mask, and every mask as a channel (Channel to Selection for hand-finishing)."""
+    layers = [(d, data) for d, data in result.parts if d.get("kind") == "layer"]
+    for descriptor, data in layers:
+        layer = new_layer(image, descriptor["name"].capitalize(), descriptor, data)
+        image.insert_layer(layer, group, 0)
+        layer.set_offsets(x, y)
+    gem_descriptor, gem_data = result.part("mask", "gem")
+    image_descriptor, image_data = result.part("image")
+    if gem_descriptor is not None:
+        gems = new_layer(image, "Gems (retouched)", image_descriptor, image_data)
+        image.insert_layer(gems, group, 0)
+        gems.set_offsets(x, y)
+        mask = gems.create_mask(Gimp.AddMaskType.BLACK)
+        gems.add_mask(mask)
+        width, height = int(gem_descriptor["width"]), int(gem_descriptor["height"])
+        write_pixels(mask, width, height, mask_format(mask), gem_data, 8)
+    for descriptor, data in result.parts:
+        if descriptor.get("kind") != "mask":
+            continue
+        width, height = int(descriptor["width"]), int(descriptor["height"])
+        channel = Gimp.Channel.new(
+            image,
+            "%s: %s mask" % (RESULT_LAYER_NAME, descriptor["name"]),
+            image.get_width(),
+            image.get_height(),
+            50.0,
+            Gegl.Color.new("black"),
+        )
+        image.insert_channel(channel, None, 0)
+        added.append(channel)
+        channel.set_visible(False)
+        buffer = channel.get_buffer()
+        buffer.set(Gegl.Rectangle.new(x, y, width, height), mask_format(channel), data)
+        buffer.flush()
+
+
+def values_from_config(config, schema):
+    values = {}
+    for spec in schema:
+        name = arg_name(spec["name"])
+        if config.find_property(name) is not None:
+            values[spec["name"]] = config.get_property(name)
+    return values
+
+
+def show_dialog(procedure, config, schema):
+    """The options dialog, built from the server's live schema; GIMP remembers the values."""
+    gi.require_version("GimpUi", "3.0")
+    from gi.repository import GimpUi
+
+    GimpUi.init(PROC_NAME)
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Jewel retouch")
+    names = [arg_name(spec["name"]) for spec in schema]
+    names = [name for name in names if procedure.find_argument(name) is not None]
+    dialog.fill(names + ["output", "server-url"])
+    accepted = dialog.run()
+    dialog.destroy()
+    return accepted
+
+
+def progress_callback():
+    state = {"stage": None}
+
+    def progress(stage, fraction):
+        if stage != state["stage"]:
+            state["stage"] = stage
+            Gimp.progress_set_text("Jewel retouch: %s" % stage)
+        Gimp.progress_update(max(0.0, min(1.0, fraction)))
+        return True
+
+    return progress
+
+
+def retouch(procedure, run_mode, image, drawables, config):
+    """The whole run; raises RetouchError / Cancelled, returns the new top item."""
+    timings = {}
+    start = time.time()
+    drawable = check_drawable(image, drawables)
+    client = jrc.Client(config.get_property("server-url"), timeout=config.get_property("timeout"))
+    info = client.info(timeout=min(10.0, client.timeout))
+    schema = info.get("options") or jrc.BUILTIN_OPTIONS
+    if run_mode == Gimp.RunMode.INTERACTIVE:
+        if not show_dialog(procedure, config, schema):
+            raise jrc.Cancelled()
+        client = jrc.Client(
+            config.get_property("server-url"), timeout=config.get_property("timeout")
+        )
+    options = jrc.options_from_values(schema, values_from_config(config, schema))
+    output = config.get_property("output")
+    region, rectangular = selection_region(image, drawable)
+    channels, depth, format_name = wire_layout(image, drawable, options)
+    Gimp.progress_init("Jewel retouch")
+    timings["setup"] = time.time() - start
+    start = time.time()
+    pixels = read_pixels(drawable, region, format_name, depth)
+    timings["read"] = time.time() - start
+    result = client.retouch(
+        pixels,
+        region.width,
+        region.height,
+        channels,
+        depth,
+        options=options,
+        layers=(output == "layers"),
+        progress=progress_callback(),
+        info=info,
+    )
+    del pixels
+    timings.update(("client_" + key, value) for key, value in result.timings.items())
+    start = time.time()
+    top = insert_result(image, drawable, region, result, output, rectangular)
+    timings["insert"] = time.time() - start
+    Gimp.progress_end()
+    Gimp.displays_flush()
+    timings_path = os.environ.get(TIMINGS_ENV)
+    if timings_path:
+        with open(timings_path, "w") as handle:
+            json.dump(timings, handle)
+    return top
+
+
+class JewelRetouch(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [PROC_NAME]
+
+    def do_set_i18n(self, name):
+        return False
+
+    def do_create_procedure(self, name):
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, self.run, None)
+        procedure.set_image_types("*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_menu_label("Retouch...")
+        procedure.add_menu_path("<Image>/Filters/Jewelry")
+        procedure.set_documentation(
+            "Retouch jewelry with the local jewel-retouch server",
+            "Sends the selected layer (the selection's bounding box) to the jewel-retouch "
+            "server and inserts the retouched result as a new layer above it. Start the "
+            "server with `jewel-retouch serve`.",
+            name,
+        )
+        procedure.set_attribution("jewel-retouch", "jewel-retouch contributors", "2026")
+        for spec in jrc.BUILTIN_OPTIONS:
+            add_option_argument(procedure, spec)
+        output = Gimp.Choice.new()
+        for index, (value, label) in enumerate(OUTPUTS):
+            output.add(value, index, label, "")
+        procedure.add_choice_argument(
+            "output",
+            "Output",
+            "layer: one new layer; layers: a group of separable layers and masks",
+            output,
+            "layer",
+            GObject.ParamFlags.READWRITE,
+        )
+        procedure.add_string_argument(
+            "server-url",
+            "Server URL",
+            "The jewel-retouch server's HTTP address",
+            jrc.DEFAULT_SERVER_URL,
+            GObject.ParamFlags.READWRITE,
+        )
+        procedure.add_double_argument(
+            "timeout",
+            "Timeout (s)",
+            "Give up waiting for the server after this many seconds",
+            1.0,
+            86400.0,
+            600.0,
+            GObject.ParamFlags.READWRITE,
+        )
+        return procedure
+
+    def run(self, procedure, run_mode, image, drawables, config, run_data):
+        try:
+            retouch(procedure, run_mode, image, drawables, config)
+        except jrc.Cancelled:
+            Gimp.progress_end()
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        except jrc.RetouchError as error:
+            Gimp.progress_end()
+            if run_mode == Gimp.RunMode.INTERACTIVE:
+                Gimp.message(error.message)
+            sys.stderr.write("jewel-retouch: %s\n" % error.message)
+            return procedure.new_return_values(
+                Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(error.message)
+            )
+        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+Gimp.main(JewelRetouch.__gtype__, sys.argv)
