@@ -1,0 +1,146 @@
+"""`jewel-retouch batch` and `jewel-retouch presets` as a user runs them (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_batch_cli_reports_bad_file_and_exits_1(tmp_path, catalog):
+    in_dir, _ = catalog
+    out = tmp_path / "out"
+    run = cli("batch", str(in_dir), str(out), "--strength", "0.8", "--no-cleanup")
+    assert run.returncode == 1, run.stderr
+    assert "5 retouched, 0 skipped (already done), 1 failed, of 6" in run.stdout
+    assert "rings/broken.png" in run.stderr
+    settings = json.loads((out / ".jewel-retouch" / "settings.json").read_text())
+    assert settings["options"]["strength"] == 0.8
+    assert settings["options"]["cleanup"] is False
+    again = cli("batch", str(in_dir), str(out), "--strength", "0.8", "--no-cleanup", "--quiet")
+    assert "0 retouched, 5 skipped" in again.stdout
+
+
+def test_batch_cli_clear_errors(tmp_path, catalog):
+    in_dir, _ = catalog
+    run = cli("batch", str(tmp_path / "missing"), str(tmp_path / "out"))
+    assert run.returncode == 2 and "does not exist" in run.stderr
+    run = cli("batch", str(in_dir), str(tmp_path / "out"), "--preset", "nope")
+    assert run.returncode == 2 and "unknown preset 'nope'" in run.stderr
+    assert "marketplace-white" in run.stderr
+    run = cli("batch", str(in_dir), str(tmp_path / "out"), "--strength", "3")
+    assert run.returncode == 2 and "strength" in run.stderr
+    run = cli(
+        "batch",
+        str(in_dir),
+        str(tmp_path / "o"),
+        "--preset",
+        "transparent-cutout",
+        "--format",
+        "jpg",
+    )
+    assert run.returncode == 2 and "alpha" in run.stderr
+
+
+def test_ctrl_c_leaves_only_complete_files_and_the_run_resumes(tmp_path):
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(16):  # noisy images: slow enough to encode that Ctrl-C lands mid-run
+        Image.fromarray(rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(
+            in_dir / f"piece{i:02}.png", compress_level=1
+        )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "batch", str(in_dir), str(out), "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("piece*.png")):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    done = sorted(out.glob("piece*.png"))
+    assert 1 <= len(done) < 16
+    for path in done:  # every file that exists is complete
+        with Image.open(path) as img:
+            img.load()
+            assert img.size == (1200, 900)
+    assert not list(out.rglob(".*jr-partial*"))
+    (manifest_path,) = (out / ".jewel-retouch").glob("manifest-*.json")
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["summary"]["interrupted"] >= 1
+    assert manifest["summary"]["ok"] == len(done)
+    resumed = cli("batch", str(in_dir), str(out), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{16 - len(done)} retouched, {len(done)} skipped" in resumed.stdout
+    assert len(list(out.glob("piece*.png"))) == 16
+
+
+def test_presets_command_lists_builtin_and_user_presets(tmp_path):
+    user = tmp_path / "config" / "presets"
+    user.mkdir(parents=True)
+    (user / "etsy-square.toml").write_text(
+        'title = "Etsy square"\ndescription = "Square 2000 px on white"\nformat = "jpg"\n'
+        '[options]\nframing = "square"\ncanvas_size = 2000\nmargin = 0.1\n'
+    )
+    (user / "typo.toml").write_text('[options]\nbackground = "purple"\n')
+    env = {"JEWEL_RETOUCH_CONFIG_DIR": str(tmp_path / "config")}
+    run = cli("presets", "--json", env=env)
+    assert run.returncode == 0
+    presets = {p["name"]: p for p in json.loads(run.stdout)}
+    assert {"marketplace-white", "natural-shadow", "transparent-cutout", "etsy-square"} <= set(
+        presets
+    )
+    assert presets["etsy-square"]["builtin"] is False
+    assert presets["etsy-square"]["options"]["margin"] == 0.1
+    assert "typo.toml" in run.stderr and "background" in run.stderr
+    table = cli("presets", env={**env, "COLUMNS": "160"})
+    assert "Marketplace white" in table.stdout and "Etsy square" in table.stdout
+    assert str(user) in table.stdout.replace("\n", "")
+
+
+def test_batch_with_preset_and_override(tmp_path, catalog):
+    in_dir, _ = catalog
+    out = tmp_path / "out"
+    run = cli(
+        "batch",
+        str(in_dir),
+        str(out),
+        "--preset",
+        "marketplace-white",
+        "--canvas-size",
+        "1200",
+        "--quiet",
+    )
+    assert run.returncode == 1  # the broken file
+    settings = json.loads((out / ".jewel-retouch" / "settings.json").read_text())
+    assert settings["format"] == "jpg"
+    opts = settings["options"]
+    assert (opts["background"], opts["framing"], opts["margin"]) == ("white", "square", 0.075)
+    assert opts["canvas_size"] == 1200
+    assert (out / "rings" / "solitaire.jpg").is_file()
