@@ -1,0 +1,137 @@
+"""Server configuration as data, and the per-user config folder with its access token.
+
+The token file location follows docs/protocol.md: `JEWEL_RETOUCH_CONFIG_DIR` wins on every
+OS; otherwise the OS's usual per-user config folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG_DIR_ENV = "JEWEL_RETOUCH_CONFIG_DIR"
+TOKEN_FILE_NAME = "token"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_WS_PORT = 8766
+DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_MAX_DIMENSION = 65_535
+# 100 MP of 16-bit RGBA is 800 MB; the body limit leaves room for that plus encoded overhead.
+DEFAULT_MAX_BODY_BYTES = 1 << 30
+
+
+@dataclass
+class ServerConfig:
+    """Everything `create_app` and the WebSocket server need to know, as plain data.
+
+    allow_remote: a non-loopback `host` is only accepted when this is set (explicit flag);
+        it also lifts the loopback-only Host header check.
+    allowed_origins: browser origins allowed in addition to the server's own page.
+    cors: send CORS headers to allowed origins (off by default).
+    token: the access token; None means "read or create it in config_dir".
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    ws_port: int = DEFAULT_WS_PORT
+    workers: int = 1
+    queue_size: int = 4
+    job_timeout: float = 600.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_dimension: int = DEFAULT_MAX_DIMENSION
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allow_remote: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    cors: bool = False
+    config_dir: Path | None = None
+    token: str | None = None
+    public_ws_url: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def resolved_config_dir(self) -> Path:
+        return self.config_dir if self.config_dir is not None else user_config_dir()
+
+    def ws_url(self) -> str:
+        if self.public_ws_url:
+            return self.public_ws_url
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.ws_port}"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used (e.g. a non-loopback bind without the explicit flag)."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost (the hosts a local-only server may bind)."""
+    host = host.strip("[]").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def check_bind(config: ServerConfig) -> None:
+    """Refuse a non-loopback bind unless `allow_remote` was given explicitly."""
+    if not is_loopback_host(config.host) and not config.allow_remote:
+        raise ConfigError(
+            f"refusing to listen on {config.host}: any device on the network could use the "
+            "server. Pass --allow-remote to do it anyway."
+        )
+
+
+def user_config_dir() -> Path:
+    """The per-user folder holding the token file (see docs/protocol.md)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override)
+    home = Path.home()
+    if sys.platform == "win32":
+        appdata = os.environ.get("APPDATA")
+        return (
+            Path(appdata) / "jewel-retouch" if appdata else home / "AppData/Roaming/jewel-retouch"
+        )
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "jewel-retouch"
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(xdg) if xdg else home / ".config") / "jewel-retouch"
+
+
+def token_path(config_dir: Path | None = None) -> Path:
+    return (config_dir or user_config_dir()) / TOKEN_FILE_NAME
+
+
+def read_token(config_dir: Path | None = None) -> str | None:
+    """The stored token, or None when there is none yet."""
+    try:
+        token = token_path(config_dir).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    return token or None
+
+
+def ensure_token(config_dir: Path | None = None) -> str:
+    """Return the stored token, creating it (random, 43 url-safe chars, mode 0600) if missing."""
+    existing = read_token(config_dir)
+    if existing:
+        return existing
+    path = token_path(config_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    token = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: two servers starting at once must not overwrite each other's token.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        existing = read_token(config_dir)
+        if existing:
+            return existing
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(token + "\n")
+    if sys.platform != "win32":
+        os.chmod(path, 0o600)
+    return token

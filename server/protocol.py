@@ -1,0 +1,433 @@
+"""The wire protocol (docs/protocol.md) without any I/O: parse and build messages and layouts.
+
+Used by the HTTP API, the WebSocket server, the tests and any Python client. Nothing here
+touches a socket: callers feed text/bytes in and get values (or `ProtocolError`) out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_TEXT_MESSAGE = 64 * 1024
+MAX_CLIENT_FRAME = 16 * 1024 * 1024
+SERVER_FRAME = 1024 * 1024
+
+ENCODED_FORMATS = ("png", "tiff", "jpeg", "webp")
+FORMATS = ("raw", *ENCODED_FORMATS)
+COLOR_PROFILES = ("srgb", "adobe-rgb", "display-p3", "prophoto", "linear-srgb")
+
+# Error code -> HTTP status; the WebSocket channel uses the same codes.
+ERROR_STATUS: dict[str, int] = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "too_large": 413,
+    "unsupported_format": 415,
+    "invalid_options": 422,
+    "invalid_pixels": 422,
+    "queue_full": 503,
+    "unavailable": 503,
+    "timeout": 504,
+    "internal": 500,
+}
+
+# WebSocket close codes (4000 + HTTP status, as in docs/protocol.md).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_PROTOCOL = 4400
+
+
+class ProtocolError(Exception):
+    """A request that breaks the protocol; `code` is one of ERROR_STATUS's keys."""
+
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        if code not in ERROR_STATUS:
+            raise ValueError(f"unknown error code {code}")
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def status(self) -> int:
+        return ERROR_STATUS[self.code]
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return {"error": body}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one job may be: pixel count, side length, bytes of one upload."""
+
+    max_pixels: int
+    max_dimension: int
+    max_body_bytes: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "max_pixels": self.max_pixels,
+            "max_dimension": self.max_dimension,
+            "max_body_bytes": self.max_body_bytes,
+        }
+
+    def check_size(self, width: int, height: int) -> None:
+        """Raise `ProtocolError` for zero, absurd or too many pixels."""
+        if width < 1 or height < 1:
+            raise ProtocolError("invalid_pixels", f"image size {width}x{height} is empty")
+        if width > self.max_dimension or height > self.max_dimension:
+            raise ProtocolError(
+                "too_large",
+                f"image side {max(width, height)} px exceeds the limit of {self.max_dimension} px",
+            )
+        if width * height > self.max_pixels:
+            raise ProtocolError(
+                "too_large",
+                f"image has {width * height} pixels; the limit is {self.max_pixels}",
+            )
+
+
+@dataclass(frozen=True)
+class RawLayout:
+    """Interleaved raw pixels: size, channels (1..4), depth (8|16, 16 little-endian)."""
+
+    width: int
+    height: int
+    channels: int
+    depth: int
+    color_profile: str = "srgb"
+
+    @property
+    def byte_count(self) -> int:
+        return self.width * self.height * self.channels * self.depth // 8
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "channels": self.channels,
+            "depth": self.depth,
+            "color_profile": self.color_profile,
+        }
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ProtocolError("bad_request", f"'{name}' must be a whole number; got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
+            if len(text) > 18:
+                raise ProtocolError("too_large", f"'{name}' is absurdly large: {text[:24]}")
+            return int(text)
+    raise ProtocolError("bad_request", f"'{name}' must be a whole number; got {value!r}")
+
+
+def parse_raw_layout(fields: Mapping[str, Any], limits: Limits) -> RawLayout:
+    """Validate width/height/channels/depth/color_profile given as headers, query or JSON."""
+    missing = [k for k in ("width", "height", "channels", "depth") if fields.get(k) is None]
+    if missing:
+        raise ProtocolError(
+            "bad_request", f"raw pixels need width, height, channels and depth; missing {missing}"
+        )
+    width = _as_int("width", fields["width"])
+    height = _as_int("height", fields["height"])
+    channels = _as_int("channels", fields["channels"])
+    depth = _as_int("depth", fields["depth"])
+    if channels not in (1, 2, 3, 4):
+        raise ProtocolError("invalid_pixels", f"channels must be 1, 2, 3 or 4; got {channels}")
+    if depth not in (8, 16):
+        raise ProtocolError("invalid_pixels", f"depth must be 8 or 16; got {depth}")
+    limits.check_size(width, height)
+    profile = fields.get("color_profile") or "srgb"
+    if not isinstance(profile, str) or profile.lower() not in COLOR_PROFILES:
+        raise ProtocolError(
+            "bad_request",
+            f"color_profile must be one of {', '.join(COLOR_PROFILES)}; got {profile!r}",
+        )
+    layout = RawLayout(width, height, channels, depth, profile.lower())
+    if layout.byte_count > limits.max_body_bytes:
+        raise ProtocolError(
+            "too_large",
+            f"{layout.byte_count} bytes of pixels exceed the limit of {limits.max_body_bytes}",
+        )
+    return layout
+
+
+def check_byte_count(layout: RawLayout, received: int) -> None:
+    """Raise unless `received` is exactly width x height x channels x depth/8."""
+    if received != layout.byte_count:
+        raise ProtocolError(
+            "invalid_pixels",
+            f"{layout.width}x{layout.height}x{layout.channels} at {layout.depth} bit needs "
+            f"exactly {layout.byte_count} bytes; got {received}",
+        )
+
+
+def parse_options_json(text: str | bytes | None) -> dict[str, Any] | None:
+    """Options given as a JSON text (header / query / form field); None when absent."""
+    if text is None or (isinstance(text, (str, bytes)) and not text.strip()):
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("invalid_options", f"options are not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("invalid_options", "options must be a JSON object")
+    return value
+
+
+def parse_flag(value: Any) -> bool:
+    """A boolean flag from a header, query or JSON value ('1', 'true', true...)."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ProtocolError("bad_request", f"expected a boolean flag, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# WebSocket messages
+# --------------------------------------------------------------------------------------------
+
+CLIENT_TYPES = ("hello", "job", "cancel")
+SERVER_TYPES = ("ready", "accepted", "progress", "result", "done", "cancelled", "error")
+
+
+def encode_message(message: Mapping[str, Any]) -> str:
+    """One JSON text frame."""
+    return json.dumps(message, separators=(",", ":"), allow_nan=False)
+
+
+def decode_message(text: str | bytes, expected: tuple[str, ...] = CLIENT_TYPES) -> dict:
+    """Parse a text frame into a dict with a known `type` (ProtocolError otherwise)."""
+    if len(text) > MAX_TEXT_MESSAGE:
+        raise ProtocolError("bad_request", f"text message over {MAX_TEXT_MESSAGE} bytes")
+    try:
+        message = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("bad_request", "message is not valid JSON") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError("bad_request", "message must be a JSON object with a 'type'")
+    if message["type"] not in expected:
+        raise ProtocolError("bad_request", f"unexpected message type {message['type']!r}")
+    return message
+
+
+@dataclass(frozen=True)
+class JobHeader:
+    """A validated `job` message: what will arrive and what to do with it."""
+
+    id: str
+    format: str
+    bytes: int
+    options: dict[str, Any] | None
+    layers: bool
+    layout: RawLayout | None  # set for format "raw"
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any], limits: Limits) -> JobHeader:
+        job_id = message.get("id")
+        if not isinstance(job_id, str) or not 0 < len(job_id) <= 200:
+            raise ProtocolError("bad_request", "job 'id' must be a non-empty string")
+        fmt = message.get("format", "raw")
+        if fmt not in FORMATS:
+            raise ProtocolError(
+                "unsupported_format", f"format must be one of {', '.join(FORMATS)}; got {fmt!r}"
+            )
+        size = _as_int("bytes", message.get("bytes"))
+        if size < 1:
+            raise ProtocolError("bad_request", f"'bytes' must be positive; got {size}")
+        if size > limits.max_body_bytes:
+            raise ProtocolError(
+                "too_large", f"{size} bytes exceed the limit of {limits.max_body_bytes}"
+            )
+        options = message.get("options")
+        if options is not None and not isinstance(options, dict):
+            raise ProtocolError("invalid_options", "options must be a JSON object")
+        layers = parse_flag(message.get("layers", False))
+        layout = None
+        if fmt == "raw":
+            layout = parse_raw_layout(message, limits)
+            check_byte_count(layout, size)
+        return cls(job_id, fmt, size, options, layers, layout)
+
+    def to_message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "job", "id": self.id, "format": self.format}
+        if self.layout is not None:
+            message.update(self.layout.to_json())
+        message.update({"bytes": self.bytes, "options": self.options or {}, "layers": self.layers})
+        return message
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a result: the image, a separable layer or a mask.
+
+    For raw results `data` is interleaved pixels; for encoded results it is a file (PNG, or the
+    input's format for the image part).
+    """
+
+    name: str
+    kind: str  # "image" | "layer" | "mask"
+    width: int
+    height: int
+    channels: int
+    depth: int
+    data: bytes | bytearray | memoryview
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "channels": self.channels,
+            "depth": self.depth,
+            "width": self.width,
+            "height": self.height,
+            "bytes": len(self.data),
+        }
+
+
+def hello_message(token: str, client: str) -> dict[str, Any]:
+    return {"type": "hello", "token": token, "client": client}
+
+
+def ready_message(version: str, limits: Limits) -> dict[str, Any]:
+    return {"type": "ready", "version": version, "limits": limits.to_json()}
+
+
+def accepted_message(job_id: str, queue_position: int) -> dict[str, Any]:
+    return {"type": "accepted", "id": job_id, "queue_position": queue_position}
+
+
+def progress_message(job_id: str, stage: str, fraction: float) -> dict[str, Any]:
+    fraction = 0.0 if not math.isfinite(fraction) else min(max(fraction, 0.0), 1.0)
+    return {"type": "progress", "id": job_id, "stage": stage, "fraction": round(fraction, 4)}
+
+
+def result_message(job_id: str, fmt: str, parts: list[Part]) -> dict[str, Any]:
+    image = parts[0]
+    return {
+        "type": "result",
+        "id": job_id,
+        "format": fmt,
+        "width": image.width,
+        "height": image.height,
+        "channels": image.channels,
+        "depth": image.depth,
+        "parts": [p.header() for p in parts],
+    }
+
+
+def done_message(job_id: str, info: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "done", "id": job_id, "info": dict(info)}
+
+
+def cancelled_message(job_id: str) -> dict[str, Any]:
+    return {"type": "cancelled", "id": job_id}
+
+
+def error_message(job_id: str | None, error: ProtocolError) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "error",
+        "id": job_id,
+        "code": error.code,
+        "message": error.message,
+    }
+    if error.retry_after is not None:
+        message["retry_after"] = error.retry_after
+    return message
+
+
+def iter_frames(data: bytes | bytearray | memoryview, size: int = SERVER_FRAME) -> Iterator:
+    """Slices of `data` of at most `size` bytes (memoryviews: no copies)."""
+    view = memoryview(data).cast("B")
+    for start in range(0, len(view), size):
+        yield view[start : start + size]
+
+
+class PayloadBuffer:
+    """Receives exactly `total` bytes of binary frames into one preallocated buffer.
+
+    Frames are copied straight into place (no list of frames kept), so memory stays at one
+    copy of the upload; more bytes than declared is an error.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.buffer = bytearray(total)
+        self.received = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.received == self.total
+
+    def feed(self, frame: bytes | bytearray | memoryview) -> bool:
+        """Add one binary frame; returns True once all bytes have arrived."""
+        n = len(frame)
+        if n > MAX_CLIENT_FRAME:
+            raise ProtocolError("bad_request", f"binary frame over {MAX_CLIENT_FRAME} bytes")
+        if self.received + n > self.total:
+            raise ProtocolError(
+                "invalid_pixels",
+                f"more data than the {self.total} bytes declared by the job header",
+            )
+        self.buffer[self.received : self.received + n] = frame
+        self.received += n
+        return self.complete
+
+
+class ResultReader:
+    """Client-side assembly of a `result` message and the binary frames that follow it."""
+
+    def __init__(self, result: Mapping[str, Any]) -> None:
+        self.result = dict(result)
+        self.parts = [dict(p) for p in result["parts"]]
+        self.data: list[bytearray] = [bytearray(p["bytes"]) for p in self.parts]
+        self._index = 0
+        self._offset = 0
+        self._skip_empty()
+
+    def _skip_empty(self) -> None:
+        while self._index < len(self.parts) and self.parts[self._index]["bytes"] == 0:
+            self._index += 1
+
+    @property
+    def complete(self) -> bool:
+        return self._index >= len(self.parts)
+
+    def feed(self, frame: bytes) -> bool:
+        """Add one binary frame (never spans parts); True once every part is complete."""
+        if self.complete:
+            raise ProtocolError("bad_request", "binary frame after the result was complete")
+        target = self.data[self._index]
+        end = self._offset + len(frame)
+        if end > len(target):
+            raise ProtocolError("bad_request", "binary frame runs past the end of its part")
+        target[self._offset : end] = frame
+        self._offset = end
+        if end == len(target):
+            self._index += 1
+            self._offset = 0
+            self._skip_empty()
+        return self.complete
+
+    def by_name(self) -> dict[str, tuple[dict, bytes]]:
+        return {p["name"]: (p, bytes(d)) for p, d in zip(self.parts, self.data, strict=True)}

@@ -1,0 +1,150 @@
+"""Start a real `jewel-retouch serve` process for tests (any area), and always stop it.
+
+    from server.testing import run_server
+
+    with run_server(tmp_path) as srv:
+        requests.get(srv.http_url + "/v1/info", headers=srv.auth_headers)
+        # srv.ws_url, srv.token, srv.config_dir, srv.process
+
+The server listens on free ports (port 0) with `JEWEL_RETOUCH_CONFIG_DIR` pointing at a folder
+under `tmpdir`, so it never touches the user's token. Extra keyword arguments become command
+line flags: `run_server(tmp, workers=2, queue_size=0, max_megapixels=1, allow_origin=[...])`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.commands.serve import READY_PREFIX
+from server.config import CONFIG_DIR_ENV, read_token
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class ServerProcess:
+    """A started server: where it listens, its token, and the process itself."""
+
+    http_url: str
+    ws_url: str
+    token: str
+    config_dir: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def log(self) -> str:
+        """What the server wrote on stderr so far (for assertion messages)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def _flags(options: dict) -> list[str]:
+    args: list[str] = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+@contextlib.contextmanager
+def run_server(
+    tmpdir: str | Path,
+    startup_timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    python: str | None = None,
+    **flags,
+) -> Iterator[ServerProcess]:
+    """Run `python -m server serve --port 0 --ws-port 0 ...` until the block ends."""
+    tmpdir = Path(tmpdir)
+    config_dir = tmpdir / "jewel-retouch-config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    log_path = tmpdir / "jewel-retouch-server.log"
+    flags.setdefault("port", 0)
+    flags.setdefault("ws_port", 0)
+    command = [python or sys.executable, "-m", "server", "serve", *_flags(flags)]
+    process_env = dict(os.environ)
+    process_env[CONFIG_DIR_ENV] = str(config_dir)
+    process_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [process_env.get("PYTHONPATH")])]
+    )
+    process_env.setdefault("PYTHONUNBUFFERED", "1")
+    process_env.update(env or {})
+    log_file = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+        stdin=subprocess.DEVNULL,
+    )
+    lines: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            lines.put(raw.decode("utf-8", "replace"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        ready = _wait_ready(process, lines, startup_timeout, log_path)
+        token = read_token(config_dir)
+        if not token:
+            raise RuntimeError("the server started but wrote no token file")
+        yield ServerProcess(ready["http"], ready["ws"], token, config_dir, process, log_path)
+    finally:
+        _stop(process)
+        log_file.close()
+
+
+def _wait_ready(process, lines: queue.Queue, timeout: float, log_path: Path) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            if process.poll() is not None:
+                break
+            continue
+        if line is None:
+            break
+        if line.startswith(READY_PREFIX):
+            return json.loads(line[len(READY_PREFIX) :])
+    log = log_path.read_text(errors="replace") if log_path.exists() else ""
+    raise RuntimeError(f"jewel-retouch serve did not start (exit {process.poll()}):\n{log}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
