@@ -189,7 +189,7 @@ class OptionSpec:
 METALS = ("auto", "yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 BACKGROUNDS = ("white", "transparent", "keep")
 SHADOWS = ("none", "natural")
-FRAMINGS = ("none", "square")
+FRAMINGS = ("none", "square", "amazon", "etsy", "ebay", "shopify")
 
 OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec(
@@ -240,7 +240,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "framing",
         "enum",
         "none",
-        "Centre the piece on a square canvas with the given margin.",
+        "Centre the piece on a square canvas with the given margin; a marketplace name also"
+        " sets the canvas size (amazon/etsy 2000 px, ebay 1600 px, shopify 2048 px).",
         choices=FRAMINGS,
     ),
     OptionSpec(

@@ -1,23 +1,80 @@
 """The retouch pipeline behind `models.load()`.
 
-PLACEHOLDER (to be replaced by the model issue): returns the input unchanged, with real
-progress reporting and cancellation, so that the server and plug-ins can be built against
-the final interface.
+Two passes over the full-resolution image, tile by tile (rows), so memory stays a few bytes
+per pixel above the input and output however large the photo:
+
+1. decode each tile to linear sRGB float32 and area-average it to the working image
+   (long side <= 768 px); measure sensor noise on sampled rows.
+2. the `Analyzer` (models.analysis.default_analyzer) maps the working image; `_plan` turns the
+   analysis and the options into working-resolution maps and constants.
+3. decode each tile again and apply: cleanup (isolated specks, scratches), tone (backdrop
+   flat-field + white balance, metal toning inside the metal mask, highlight shoulder),
+   gem micro-contrast, background composite (white / transparent / keep, optional shadow),
+   strength blend, encode. Masks are guided-upsampled from the working resolution so their
+   edges follow the full-resolution pixels. With protect_gems, gem pixels are copied from the
+   input.
+4. optional framing (square canvas, margin, marketplace size), then the result goes back in
+   the input's ICC profile, bit depth and channel layout.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+import numpy as np
+from scipy import ndimage
+
+from models import colour
+from models.analysis import Analysis, Analyzer, default_analyzer
 from models.api import (
     MODEL_NAME,
     MODEL_VERSION,
+    Cancelled,
     ImageData,
+    ImageError,
     ProgressCallback,
     Result,
     RetouchOptions,
     no_progress,
 )
+from models.colour import LUMA, Codec
+from models.ops import framing, resample
+from models.ops.backdrop import synth_shadow
+from models.ops.gems import micro_contrast
+from models.ops.highlights import shoulder
+from models.ops.metal import metal_gains, wanted_chroma
+from models.ops.specks import find_specks, inpaint
+
+MAX_PIXELS = 100_000_000
+TILE_ROWS = 256
+HALO = 16
+WORKING_LONG_SIDE = 768
+# Matte values this close to 0 or 1 are snapped, so the backdrop is exactly white.
+MATTE_SNAP = 0.04
+
+
+@dataclass
+class _Plan:
+    """Everything the full-resolution pass needs, computed once at working resolution."""
+
+    factor: int
+    guided: np.ndarray  # (h, w, 6): guided-filter coefficients of matte, metal, gem
+    smooth: np.ndarray  # (h, w, 6): tone gain RGB, shadow, defects, gem-protect
+    metal_gains: np.ndarray  # (3,)
+    white_in: float
+    speck_threshold: float
+
+
+def _check_image(image: ImageData) -> None:
+    if not isinstance(image, ImageData):
+        raise ImageError("image must be an ImageData")
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(
+            f"image has {image.width * image.height} pixels; the limit is {MAX_PIXELS}"
+        )
 
 
 class Retoucher:
@@ -25,6 +82,14 @@ class Retoucher:
 
     name = MODEL_NAME
     version = MODEL_VERSION
+
+    def __init__(self, analyzer: Analyzer | None = None, workers: int | None = None) -> None:
+        self._analyzer = analyzer
+        self._workers = workers or min(2, os.cpu_count() or 1)
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._analyzer or default_analyzer()
 
     def retouch(
         self,
@@ -35,10 +100,297 @@ class Retoucher:
     ) -> Result:
         """Retouch `image` with `options`; `layers=True` also returns separable layers/masks."""
         options = options or RetouchOptions()
+        _check_image(image)
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        cms_profile = image.icc_profile if colour.needs_cms(image.icc_profile) else None
+        source = colour.cms_convert(image, True, cms_profile) if cms_profile else image
+        fmt = source.format
+        colour_channels = 1 if fmt.channels in (1, 2) else 3
+        codec = Codec.for_profile(source.icc_profile, colour_channels, fmt.depth)
+
         progress("analyse", 0.0)
-        out = np.array(image.pixels, copy=True)
+        factor = resample.working_factor(image.height, image.width, WORKING_LONG_SIDE)
+        small, noise = self._reduce(source, codec, factor, progress)
+        analyzer = self.analyzer
+        analysis = analyzer.analyse(small)
+        timings["analyse"] = time.perf_counter() - started
+        progress("analyse", 0.25)
+
+        plan, kind = _plan(analysis, small, options, noise, factor)
+        run = _Run(source, codec, options, plan, layers, self._workers)
+        run.execute(progress)
+        timings["retouch"] = time.perf_counter() - started - timings["analyse"]
+
+        out_pixels = run.output
+        if options.strength == 0:
+            out_pixels = np.array(source.pixels, copy=True)
+        result_layers = run.layers
+        result_masks = run.masks
+        frame_info = None
+        if options.framing != "none" and options.strength > 0:
+            progress("frame", 0.96)
+            out_pixels, result_layers, result_masks, frame_info = framing.apply(
+                out_pixels, run.piece, options, codec, result_layers, result_masks
+            )
+        result_image = ImageData(np.ascontiguousarray(out_pixels), source.icc_profile)
+        if cms_profile:
+            result_image = colour.cms_convert(result_image, False, cms_profile)
+            result_layers = {
+                k: colour.cms_convert(v, False, cms_profile) for k, v in result_layers.items()
+            }
         progress("done", 1.0)
-        return Result(image=ImageData(out, image.icc_profile))
+        timings["total"] = time.perf_counter() - started
+        info = {
+            "analyzer": getattr(analyzer, "name", type(analyzer).__name__),
+            "detected_metal": analysis.metal_kind,
+            "metal": kind,
+            "working_size": [int(small.shape[1]), int(small.shape[0])],
+            "noise": round(float(noise), 5),
+            "defects_removed": int(run.defect_pixels),
+            "colour_profile": codec.description,
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+        }
+        if frame_info:
+            info["framing"] = frame_info
+        if not layers:
+            result_layers, result_masks = {}, {}
+        return Result(image=result_image, layers=result_layers, masks=result_masks, info=info)
+
+    def _reduce(self, image: ImageData, codec: Codec, factor: int, progress: ProgressCallback):
+        """Pass 1: the working-resolution linear image (backdrop-white under transparency) and
+        the sensor noise in sqrt-luminance units, measured on every 8th row."""
+        pixels = image.pixels
+        height = image.height
+        step = max(factor, (TILE_ROWS // factor) * factor)
+        parts, samples = [], []
+        for y0 in range(0, height, step):
+            y1 = min(y0 + step, height)
+            rgb, alpha = _decode(pixels[y0:y1], codec)
+            if alpha is not None:
+                rgb = rgb * alpha[..., None] + (1 - alpha[..., None])
+            parts.append(resample.area_reduce(rgb, factor))
+            rows = np.arange(y0 + (-y0 % 8), y1, 8) - y0
+            if rows.size:
+                p = np.sqrt(np.maximum(rgb[rows] @ LUMA, 0))
+                samples.append(np.abs(np.diff(p[:, ::2], axis=1)).ravel())
+            progress("analyse", 0.2 * y1 / height)
+        small = np.concatenate(parts, axis=0)
+        diffs = np.concatenate(samples) if samples else np.zeros(1, np.float32)
+        noise = float(np.median(diffs)) * 1.4826 / np.sqrt(2)
+        return small, noise
+
+
+def _decode(block: np.ndarray, codec: Codec):
+    """Pixels (h, w, C) -> (linear sRGB (h, w, 3) float32, alpha (h, w) float32 or None)."""
+    channels = block.shape[2]
+    colour_part = block[..., :1] if channels in (1, 2) else block[..., :3]
+    alpha = codec.decode_alpha(block[..., -1]) if channels in (2, 4) else None
+    return codec.decode(colour_part), alpha
+
+
+def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise, factor):
+    backdrop = analysis.extras.get("backdrop")
+    if backdrop is None:
+        backdrop = np.ones_like(small)
+    backdrop = np.maximum(backdrop, 1e-3)
+    gain = 1.0 / backdrop
+    level = backdrop @ LUMA
+    if options.background == "keep":
+        gain = level[..., None] * gain  # only the cast: unit luminance gain
+    else:
+        lum_gain = 1.0 / np.maximum(level, 1e-3)
+        gain = gain * np.minimum(1.0, 4.0 / lum_gain)[..., None]  # dark backdrops: cap
+    metal = np.clip(analysis.metal, 0, 1)
+    matte = np.clip(analysis.matte, 0, 1)
+    gem = np.clip(analysis.gem, 0, 1)
+
+    kind = analysis.metal_kind if options.metal == "auto" else options.metal
+    gains_m = np.ones(3, dtype=np.float32)
+    flat = small * gain
+    mid = (metal > 0.5) & (flat @ LUMA > 0.05) & (flat @ LUMA < 0.85)
+    if kind is not None and mid.sum() >= 8:
+        mean_rgb = np.median(flat[mid], axis=0)
+        from models.ops.lab import linear_srgb_to_lab
+
+        lab = linear_srgb_to_lab(mean_rgb)
+        target = wanted_chroma(kind, float(lab[1]), float(lab[2]), options.metal == "auto")
+        gains_m = metal_gains(mean_rgb, target)
+
+    shadow = np.zeros_like(matte)
+    if options.shadow == "natural" and options.background != "keep":
+        shadow = synth_shadow(matte)
+    elif options.shadow == "natural":
+        shadow = synth_shadow(matte, strength=0.2)
+    protect = ndimage.binary_dilation(gem > 0.5, iterations=2).astype(np.float32)
+    defects = np.clip(analysis.defects, 0, 1) * (1 - protect)
+    guide = np.sqrt(np.maximum(small @ LUMA, 0)).astype(np.float32)
+    guided = resample.guided_coefficients(
+        guide, np.stack([matte, metal, gem], axis=-1).astype(np.float32), radius=2, eps=2e-4
+    )
+    smooth = np.concatenate(
+        [gain, shadow[..., None], defects[..., None], protect[..., None]], axis=-1
+    ).astype(np.float32)
+    piece_gain = gain[matte > 0.5] if (matte > 0.5).any() else gain.reshape(-1, 3)
+    white_in = float(np.median((piece_gain * gains_m).max(axis=-1)))
+    threshold = max(0.05, 5.0 * noise)
+    plan = _Plan(factor, guided, smooth, gains_m, white_in, threshold)
+    return plan, kind
+
+
+class _Run:
+    """Pass 2 over full-resolution tiles; fills the output, layers and masks."""
+
+    def __init__(self, image, codec, options, plan, want_layers, workers):
+        self.image, self.codec, self.options, self.plan = image, codec, options, plan
+        self.want_layers = want_layers
+        self.workers = workers
+        h, w, c = image.pixels.shape
+        out_channels = c
+        if options.background == "transparent" and c in (1, 3):
+            out_channels = c + 1  # transparency needs an alpha channel
+        self.output = np.empty((h, w, out_channels), dtype=image.pixels.dtype)
+        self.piece = np.empty((h, w), dtype=np.uint8)
+        self.layers: dict[str, ImageData] = {}
+        self.masks: dict[str, np.ndarray] = {}
+        self._layer_px: dict[str, np.ndarray] = {}
+        if want_layers:
+            for name in ("background", "cleanup", "tone"):
+                self._layer_px[name] = np.zeros((h, w, 4), dtype=image.pixels.dtype)
+            self.masks = {"piece": self.piece}
+            self.masks["metal"] = np.empty((h, w), dtype=np.uint8)
+            self.masks["gem"] = np.empty((h, w), dtype=np.uint8)
+        self.defect_pixels = 0
+
+    def execute(self, progress: ProgressCallback) -> None:
+        height = self.image.height
+        bands = [(y, min(y + TILE_ROWS, height)) for y in range(0, height, TILE_ROWS)]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            pending = []
+            next_band = 0
+            done = 0
+            try:
+                while done < len(bands):
+                    while next_band < len(bands) and len(pending) < self.workers * 2:
+                        pending.append(pool.submit(self._tile, *bands[next_band]))
+                        next_band += 1
+                    self.defect_pixels += pending.pop(0).result()
+                    done += 1
+                    progress("retouch", 0.25 + 0.7 * done / len(bands))
+            except Cancelled:
+                for future in pending:
+                    future.cancel()
+                raise
+        if self.want_layers:
+            self.layers = {
+                name: ImageData(px, self.image.icc_profile) for name, px in self._layer_px.items()
+            }
+
+    def _tile(self, y0: int, y1: int) -> int:
+        opts, plan, codec = self.options, self.plan, self.codec
+        height, width = self.image.height, self.image.width
+        ya, yb = max(0, y0 - HALO), min(height, y1 + HALO)
+        core = slice(y0 - ya, y0 - ya + (y1 - y0))
+        block = self.image.pixels[ya:yb]
+        rgb_in, alpha = _decode(block, codec)
+        guide = np.sqrt(np.maximum(rgb_in @ LUMA, 0))
+        masks = resample.apply_guided(
+            resample.upsample_rows(plan.guided, plan.factor, ya, yb, width), guide
+        )
+        np.clip(masks, 0, 1, out=masks)
+        matte = np.clip((masks[..., 0] - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
+        metal = masks[..., 1] * matte
+        gem = masks[..., 2] * matte
+        smooth = resample.upsample_rows(plan.smooth, plan.factor, ya, yb, width)
+        gain, shadow, defects_low, protect = (
+            smooth[..., :3],
+            smooth[..., 3],
+            smooth[..., 4],
+            smooth[..., 5],
+        )
+
+        # Cleanup: isolated specks and short scratches, plus larger defects from the analysis.
+        defect_mask = np.zeros(guide.shape, dtype=bool)
+        if opts.cleanup:
+            defect_mask = find_specks(guide, plan.speck_threshold, protect=protect > 0.01)
+            defect_mask |= defects_low > 0.5
+            if gem.size:
+                defect_mask &= ~(gem > 0.3)
+        cleaned = inpaint(rgb_in, defect_mask) if defect_mask.any() else rgb_in
+
+        # Tone: flat-field + white balance, metal toning, highlight shoulder, gem contrast.
+        toned = cleaned * gain
+        toned *= 1 + metal[..., None] * (plan.metal_gains - 1)
+        if opts.hotspots:
+            toned *= shoulder(toned.max(axis=-1), plan.white_in)[..., None]
+        if opts.gem_contrast > 0 and not opts.protect_gems:
+            toned = micro_contrast(toned, gem, opts.gem_contrast)
+
+        # Background composite.
+        m = matte[..., None]
+        out_alpha = alpha
+        if opts.background == "white":
+            backdrop_rgb = np.broadcast_to((1 - shadow)[..., None], toned.shape)
+            result = toned * m + backdrop_rgb * (1 - m)
+        elif opts.background == "transparent":
+            a_in = alpha if alpha is not None else np.ones_like(matte)
+            cover = matte + (1 - matte) * shadow
+            out_alpha = a_in * cover
+            result = toned * (matte / np.maximum(cover, 1e-6))[..., None]
+            backdrop_rgb = np.zeros_like(toned)
+        else:
+            backdrop_rgb = cleaned * (1 - shadow)[..., None]
+            result = toned * m + backdrop_rgb * (1 - m)
+
+        s = np.float32(self.options.strength)
+        if s < 1:
+            result = rgb_in + s * (result - rgb_in)
+            if out_alpha is not None and alpha is not None:
+                out_alpha = alpha + s * (out_alpha - alpha)
+            elif out_alpha is not None:
+                out_alpha = 1 + s * (out_alpha - 1)
+
+        out = self.output[y0:y1]
+        channels = out.shape[2]
+        colour_channels = 1 if channels in (1, 2) else 3
+        out[..., :colour_channels] = codec.encode(result[core])
+        if channels in (2, 4):
+            out[..., -1] = codec.encode_alpha(out_alpha[core])
+        if opts.protect_gems:
+            keep = (gem[core] > 0.3) | (masks[core][..., 2] > 0.3)
+            src = block[core]
+            out[keep, : src.shape[2]] = src[keep]
+        self.piece[y0:y1] = _to_u8(matte[core])
+
+        if self.want_layers:
+            maximum = codec.maximum
+            cleanup_layer = self._layer_px["cleanup"][y0:y1]
+            cleanup_layer[..., :3] = _rgb_codes(codec, cleaned[core])
+            cleanup_layer[..., 3] = np.where(defect_mask[core], maximum, 0)
+            tone_layer = self._layer_px["tone"][y0:y1]
+            tone_layer[..., :3] = _rgb_codes(codec, toned[core])
+            if opts.background == "keep":
+                tone_layer[..., 3] = codec.encode_alpha(matte[core])
+            else:
+                tone_layer[..., 3] = np.where(matte[core] > 0, maximum, 0)
+            bg_layer = self._layer_px["background"][y0:y1]
+            bg_layer[..., :3] = _rgb_codes(codec, backdrop_rgb[core])
+            if opts.background == "transparent":
+                bg_layer[..., 3] = codec.encode_alpha((1 - matte[core]) * shadow[core])
+            else:
+                bg_layer[..., 3] = codec.encode_alpha(1 - matte[core])
+            self.masks["metal"][y0:y1] = _to_u8(metal[core])
+            self.masks["gem"][y0:y1] = _to_u8(gem[core])
+        return int(defect_mask[core].sum())
+
+
+def _to_u8(values: np.ndarray) -> np.ndarray:
+    return (np.clip(values, 0, 1) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+
+
+def _rgb_codes(codec: Codec, rgb: np.ndarray) -> np.ndarray:
+    codes = codec.encode(rgb)
+    return np.repeat(codes, 3, axis=-1) if codes.shape[-1] == 1 else codes
 
 
 def load() -> Retoucher:

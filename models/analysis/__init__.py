@@ -45,3 +45,10 @@ class Analyzer(Protocol):
     """
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis: ...
+
+
+def default_analyzer() -> Analyzer:
+    """The analyzer the pipeline uses (today: the image-analysis method)."""
+    from models.analysis.classical import ClassicalAnalyzer
+
+    return ClassicalAnalyzer()

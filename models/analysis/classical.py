@@ -1,0 +1,150 @@
+"""Image-analysis method: backdrop modelling, colour statistics and local texture.
+
+Works on the working-resolution linear RGB photo and returns an `Analysis`:
+- matte: pixels that do not fit the fitted backdrop light field and are not shadow;
+  enclosed regions that fit the backdrop (holes of rings and chain links) stay backdrop.
+- shadow: darker-than-backdrop, same-colour, smooth regions that touch the backdrop.
+- metal / gem: inside the piece, gems are colours far from the metal's hue (coloured
+  stones, opaque stones) or neutral regions dense with facet sparkle (diamonds, pave).
+- metal_kind: from the metal's mid-tone chromaticity after the backdrop's cast is removed.
+- defects: isolated specks and short scratches visible at working resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from models.analysis import Analysis
+from models.colour import LUMA
+from models.ops.backdrop import fit_backdrop
+from models.ops.lab import linear_srgb_to_lab
+from models.ops.metal import classify_metal
+from models.ops.specks import find_specks
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def _remove_small(mask: np.ndarray, min_fraction: float, min_pixels: int) -> np.ndarray:
+    labels, count = ndimage.label(mask, structure=_EIGHT)
+    if count == 0:
+        return mask
+    areas = np.bincount(labels.ravel())[1:]
+    keep = areas >= max(min_pixels, min_fraction * areas.max())
+    return np.concatenate([[False], keep])[labels]
+
+
+def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
+    """Darker, same-colour, smooth regions adjacent to the backdrop."""
+    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(backdrop + 0.01)
+    lum_ratio = ratio.mean(axis=-1)
+    chroma_dev = np.abs(ratio - lum_ratio[..., None]).max(axis=-1)
+    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
+    grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
+    cand = not_backdrop & (lum_ratio < -tau) & (lum_ratio > -1.6)
+    cand &= (chroma_dev < max(tau, 0.06)) & (grad < 0.05)
+    labels, count = ndimage.label(cand, structure=_EIGHT)
+    if count == 0:
+        return cand
+    backdrop_px = ~not_backdrop
+    ring = ndimage.binary_dilation(cand, structure=_EIGHT) & ~cand
+    touch = ndimage.sum(
+        backdrop_px & ring, ndimage.grey_dilation(labels, size=3), range(1, count + 1)
+    )
+    edge = ndimage.sum(ring, ndimage.grey_dilation(labels, size=3), range(1, count + 1))
+    keep = np.concatenate([[False], touch >= 0.25 * np.maximum(edge, 1)])
+    return keep[labels]
+
+
+class ClassicalAnalyzer:
+    """The image-analysis `Analyzer` (no learned weights)."""
+
+    name = "classical"
+
+    def analyse(self, rgb_linear: np.ndarray) -> Analysis:
+        rgb = np.clip(rgb_linear.astype(np.float32), 0.0, 4.0)
+        h, w, _ = rgb.shape
+        backdrop, residual, tau = fit_backdrop(rgb)
+        not_backdrop = residual >= tau
+        shadow = _shadow_mask(rgb, backdrop, residual, tau, not_backdrop)
+        piece = ndimage.binary_opening(not_backdrop & ~shadow, structure=_EIGHT)
+        piece |= not_backdrop & ~shadow & ndimage.binary_dilation(piece, iterations=1)
+        piece = _remove_small(piece, 0.01, 6)
+        piece = self._fill_reflection_holes(piece, residual, tau, rgb)
+
+        flat = rgb / backdrop  # the photo as if lit evenly on a white backdrop
+        lab = linear_srgb_to_lab(flat).astype(np.float32)
+        gem = self._gems(lab, piece)
+        metal = piece & ~gem
+        mid = metal & (lab[..., 0] > 30) & (lab[..., 0] < 95)
+        kind = None
+        metal_stats = {}
+        if mid.sum() >= 8:
+            a = float(np.median(lab[..., 1][mid]))
+            b = float(np.median(lab[..., 2][mid]))
+            kind = classify_metal(a, b)
+            metal_stats = {"a": a, "b": b, "L": float(np.median(lab[..., 0][mid]))}
+
+        p = np.sqrt(np.maximum(rgb @ LUMA, 0))
+        defects = find_specks(p, 0.06, protect=ndimage.binary_dilation(gem, iterations=2))
+
+        shadow_strength = np.where(shadow, 1 - np.clip((rgb @ LUMA) / (backdrop @ LUMA), 0, 1), 0)
+        return Analysis(
+            matte=piece.astype(np.float32),
+            metal=metal.astype(np.float32),
+            gem=gem.astype(np.float32),
+            defects=defects.astype(np.float32),
+            shadow=shadow_strength.astype(np.float32),
+            metal_kind=kind,
+            extras={"backdrop": backdrop, "tau": tau, "metal_lab": metal_stats},
+        )
+
+    @staticmethod
+    def _fill_reflection_holes(piece, residual, tau, rgb):
+        """Fill enclosed non-piece regions that do not look like clean backdrop.
+
+        A ring's or chain link's hole fits the backdrop (low residual, smooth); a bright
+        reflection inside metal that happens to match the backdrop level is textured.
+        """
+        holes = ndimage.binary_fill_holes(piece) & ~piece
+        labels, count = ndimage.label(holes, structure=_EIGHT)
+        if count == 0:
+            return piece
+        lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
+        texture = np.abs(lum - ndimage.uniform_filter(lum, 5))
+        index = range(1, count + 1)
+        mean_res = np.asarray(ndimage.median(residual, labels, index))
+        mean_tex = np.asarray(ndimage.median(texture, labels, index))
+        backdrop_tex = float(np.median(texture[~piece])) if (~piece).any() else 0.0
+        backdrop_like = (mean_res < 0.5 * tau) & (mean_tex < 3 * backdrop_tex + 0.01)
+        fill = np.concatenate([[False], ~backdrop_like])
+        return piece | fill[labels]
+
+    @staticmethod
+    def _gems(lab: np.ndarray, piece: np.ndarray) -> np.ndarray:
+        """Gems: colours off the metal's hue, or neutral regions dense with facet sparkle."""
+        if not piece.any():
+            return np.zeros_like(piece)
+        L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+        chroma = np.hypot(a, b)
+        hue = np.degrees(np.arctan2(b, a)) % 360
+        metal_like = (chroma < 10) | ((hue > 20) & (hue < 115))
+        ref = piece & metal_like & (L > 30) & (L < 95)
+        if ref.sum() >= 8:
+            am, bm = float(np.median(a[ref])), float(np.median(b[ref]))
+        else:
+            am, bm = 0.0, 0.0
+        off_metal = np.hypot(a - am, b - bm)
+        coloured = piece & (chroma > 12) & ~metal_like
+        coloured |= piece & (off_metal > 18) & (chroma > 12) & (np.hypot(am, bm) < 8)
+        # Facet sparkle: strong local light/dark alternation, dense over a compact area.
+        local_max = ndimage.maximum_filter(L, size=5)
+        local_min = ndimage.minimum_filter(L, size=5)
+        contrasty = (local_max - local_min) > 0.45 * np.maximum(local_max, 1)
+        inner = ndimage.binary_erosion(piece, structure=_EIGHT, iterations=2)
+        dense = ndimage.uniform_filter(contrasty.astype(np.float32), 7) > 0.55
+        sparkle = inner & dense & (chroma < 20)
+        gem = ndimage.binary_opening(coloured | sparkle, structure=_EIGHT)
+        gem = ndimage.binary_closing(gem, structure=_EIGHT, iterations=2) & piece
+        gem = ndimage.binary_fill_holes(gem) & piece
+        return _remove_small(gem, 0.0, 4)

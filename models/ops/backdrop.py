@@ -1,0 +1,85 @@
+"""Backdrop modelling: a smooth per-channel light field fitted to the visible backdrop."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+_LOG_EPS = 0.01
+
+
+def _basis(h: int, w: int, degree: int) -> np.ndarray:
+    """(h*w, terms) float64 polynomial basis in coordinates normalised to -1..1."""
+    v, u = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    terms = [u**i * v**j for i in range(degree + 1) for j in range(degree + 1 - i)]
+    return np.stack([t.ravel() for t in terms], axis=1)
+
+
+def log_residual(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """Per-pixel max over channels of |log(rgb) - log(backdrop)|: (h, w, 3) -> (h, w) float32."""
+    diff = np.log(np.maximum(rgb, 0) + _LOG_EPS) - np.log(np.maximum(backdrop, 0) + _LOG_EPS)
+    return np.abs(diff).max(axis=-1).astype(np.float32)
+
+
+def fit_backdrop(
+    rgb: np.ndarray, degree: int = 3, iterations: int = 4, max_samples: int = 40000
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fit a smooth backdrop light field to the pixels that look like backdrop.
+
+    rgb: (h, w, 3) float32 linear RGB, 0..1. Starts from the image border (where the backdrop
+    nearly always shows), then alternates fitting a degree-`degree` polynomial per channel and
+    re-selecting pixels whose log-colour residual is within the backdrop's own texture scale.
+    Returns (backdrop (h, w, 3) float32 > 0, residual (h, w) float32, tau) where tau is the
+    residual above which a pixel is not backdrop.
+    """
+    h, w, _ = rgb.shape
+    basis = _basis(h, w, degree)
+    flat = rgb.reshape(-1, 3).astype(np.float64)
+    band = max(2, int(round(0.04 * min(h, w))))
+    chosen = np.zeros((h, w), dtype=bool)
+    chosen[:band], chosen[-band:], chosen[:, :band], chosen[:, -band:] = True, True, True, True
+    # Border pixels far from the border's typical colour are the piece running off the frame.
+    lum = rgb.mean(axis=-1)
+    border = lum[chosen]
+    med = np.median(border)
+    mad = np.median(np.abs(border - med)) + 1e-4
+    chosen &= np.abs(lum - med) < max(6 * 1.4826 * mad, 0.1 * med)
+    if chosen.sum() < 16:
+        chosen[:band], chosen[-band:] = True, True
+    tau = 0.05
+    backdrop = np.broadcast_to(np.median(flat[chosen.ravel()], axis=0), (h, w, 3))
+    residual = log_residual(rgb, backdrop)
+    for _ in range(iterations):
+        idx = np.flatnonzero(chosen.ravel())
+        if idx.size > max_samples:  # deterministic thinning
+            idx = idx[:: idx.size // max_samples + 1]
+        if idx.size < 3 * basis.shape[1]:
+            break
+        coeffs, *_ = np.linalg.lstsq(basis[idx], flat[idx], rcond=None)
+        backdrop = np.maximum((basis @ coeffs).reshape(h, w, 3), 1e-3).astype(np.float32)
+        residual = log_residual(rgb, backdrop)
+        spread = 1.4826 * float(np.median(residual[chosen]))
+        tau = float(np.clip(4.5 * spread, 0.045, 0.6))
+        chosen = residual < tau
+    return np.ascontiguousarray(backdrop, dtype=np.float32), residual, tau
+
+
+def synth_shadow(matte: np.ndarray, strength: float = 0.32) -> np.ndarray:
+    """A soft natural contact/cast shadow below a piece, as opacity 0..1 on the backdrop.
+
+    matte: (h, w) float32 0..1 piece opacity at working resolution. Returns (h, w) float32:
+    a tight contact shadow plus a wider, fainter cast shadow offset downward, scaled by the
+    piece's own size so every image of a catalog gets the same look.
+    """
+    rows = np.flatnonzero(matte.max(axis=1) > 0.5)
+    if rows.size == 0:
+        return np.zeros_like(matte)
+    size = float(rows[-1] - rows[0] + 1)
+    contact = ndimage.gaussian_filter(
+        ndimage.shift(matte, (0.015 * size, 0), order=1, mode="constant"), 0.012 * size
+    )
+    cast = ndimage.gaussian_filter(
+        ndimage.shift(matte, (0.05 * size, 0), order=1, mode="constant"), 0.05 * size
+    )
+    shadow = strength * (0.6 * contact + 0.4 * cast)
+    return np.clip(shadow, 0, 1).astype(np.float32)
