@@ -227,8 +227,11 @@ def insert_separable_parts(image, group, result, x, y, added):
     """Separable layers (bottom to top, as listed), a "Gems" layer with the gem mask as its
     layer mask, and every mask as a channel (Channel to Selection for hand-finishing)."""
     layers = [(d, data) for d, data in result.parts if d.get("kind") == "layer"]
+    if not layers:  # a model without separable output: keep the whole retouch in the group
+        layers = [result.part("image")]
     for descriptor, data in layers:
-        layer = new_layer(image, descriptor["name"].capitalize(), descriptor, data)
+        name = "Retouched" if descriptor["kind"] == "image" else descriptor["name"].capitalize()
+        layer = new_layer(image, name, descriptor, data)
         image.insert_layer(layer, group, 0)
         layer.set_offsets(x, y)
     gem_descriptor, gem_data = result.part("mask", "gem")

@@ -1,0 +1,215 @@
+"""Fixtures for the GIMP plug-in tests: a real GIMP 3 in a trixie chroot, a real server.
+
+The chroot is built by scripts/gimp3-chroot.sh when missing (idempotent, outside the repo,
+serialised by a lock file). If it cannot be built, or GIMP cannot run, the tests FAIL: they
+are never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROOT_SCRIPT = REPO / "scripts" / "gimp3-chroot.sh"
+BATCH_SCRIPT = Path(__file__).resolve().parent / "gimp3_batch.py"
+GIMP_TIMEOUT = 300  # seconds for one GIMP launch (a cold start is ~10 s, scenarios ~1 s each)
+GIMP_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/gimp/3.0/plug-ins"
+
+
+@pytest.fixture(scope="session")
+def gimp3_root() -> Path:
+    """The trixie chroot holding GIMP 3, built when missing."""
+    try:
+        done = subprocess.run(
+            ["bash", str(CHROOT_SCRIPT)], capture_output=True, text=True, timeout=1800
+        )
+    except subprocess.TimeoutExpired as error:
+        pytest.fail(f"building the GIMP 3 chroot timed out: {error}")
+    if done.returncode != 0:
+        pytest.fail(
+            "cannot set up GIMP 3 for the plug-in tests (scripts/gimp3-chroot.sh exit "
+            f"{done.returncode}):\n{done.stderr[-4000:]}"
+        )
+    root = Path(done.stdout.strip().splitlines()[-1])
+    if not (root / "usr/bin/gimp-console-3.0").exists():
+        pytest.fail(f"gimp-console-3.0 missing from the chroot {root}")
+    return root
+
+
+class GimpSession:
+    """A work folder inside the chroot with a GIMP profile holding the installed plug-in."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = f"jewel-retouch-gimp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.host_dir = root / "tmp" / self.name
+        self.chroot_dir = Path("/tmp") / self.name
+        self.host_dir.mkdir(parents=True)
+        self.profile = self.host_dir / "profile"
+        self._install_plugin()
+        self._fast_start()
+
+    def _install_plugin(self) -> None:
+        # Through the real installer: it must give the plug-in its run bit.
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "install",
+                "gimp",
+                "--gimp",
+                "3",
+                "--profile",
+                str(self.profile),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def _fast_start(self) -> None:
+        # Only the user plug-ins plus the two system ones the batch needs: a cold start then
+        # takes a few seconds instead of ~10 (every system plug-in would be queried).
+        system = self.host_dir / "system-plug-ins"
+        system.mkdir()
+        for name in ("python-eval", "file-png"):
+            (system / name).symlink_to(f"{GIMP_PLUGIN_DIR}/{name}")
+        chroot_profile = self.chroot_dir / "profile"
+        (self.profile / "gimprc").write_text(
+            f'(plug-in-path "{chroot_profile}/plug-ins:{self.chroot_dir}/system-plug-ins")\n'
+        )
+
+    def host_path(self, chroot_path: str | Path) -> Path:
+        return self.root / Path(chroot_path).relative_to("/")
+
+    def chroot_path(self, host_path: Path) -> Path:
+        return Path("/") / host_path.relative_to(self.root)
+
+    def new_dir(self, name: str) -> Path:
+        path = self.host_dir / name
+        path.mkdir()
+        return path
+
+    def run_batch(self, spec: dict, config_dir: Path, out_dir: Path) -> list[dict]:
+        """Run the scenarios in one GIMP launch; returns the batch report."""
+        spec = dict(spec, out_dir=str(self.chroot_path(out_dir)))
+        spec_path = out_dir / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        batch = out_dir / "batch.py"
+        shutil.copyfile(BATCH_SCRIPT, batch)
+        command = [
+            "chroot",
+            str(self.root),
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            f"HOME={self.chroot_dir}",
+            "LANG=C.UTF-8",
+            f"GIMP3_DIRECTORY={self.chroot_dir / 'profile'}",
+            f"JEWEL_RETOUCH_CONFIG_DIR={config_dir}",
+            f"JEWEL_BATCH_SPEC={self.chroot_path(spec_path)}",
+            "gimp-console-3.0",
+            "-i",
+            "-n",
+            "--batch-interpreter",
+            "python-fu-eval",
+            "-b",
+            f"exec(open('{self.chroot_path(batch)}').read())",
+            "--quit",
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=GIMP_TIMEOUT)
+        except subprocess.TimeoutExpired as error:
+            pytest.fail(f"GIMP did not finish within {GIMP_TIMEOUT} s: {error}")
+        report_path = out_dir / "report.json"
+        if done.returncode != 0 or not report_path.exists():
+            pytest.fail(
+                f"GIMP batch failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n"
+                f"{done.stderr[-6000:]}"
+            )
+        self.last_log = done.stderr
+        return json.loads(report_path.read_text())
+
+    def close(self) -> None:
+        shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gimp_session(gimp3_root: Path) -> Iterator[GimpSession]:
+    session = GimpSession(gimp3_root)
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def gimp_server(gimp_session: GimpSession) -> Iterator:
+    """A real `jewel-retouch serve` whose token folder GIMP in the chroot can read.
+
+    The pixel limit is low (0.05 MP) so the "image over the limit" case needs no huge layer.
+    """
+    from server.testing import run_server
+
+    with run_server(gimp_session.host_dir / "server", max_megapixels=0.05) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def chroot_config_dir(gimp_session: GimpSession, gimp_server) -> Path:
+    """The server's token folder as GIMP (inside the chroot) sees it."""
+    return gimp_session.chroot_path(Path(gimp_server.config_dir))
+
+
+@pytest.fixture(scope="session")
+def retouch_via_http(gimp_server) -> Callable:
+    """The server's own answer for raw pixels: the reference the plug-in must match."""
+    import io
+    import zipfile
+
+    import numpy as np
+    import requests
+
+    def answer(pixels: np.ndarray, layers: bool = False):
+        height, width, channels = pixels.shape
+        depth = 8 if pixels.dtype == np.uint8 else 16
+        headers = dict(gimp_server.auth_headers)
+        headers.update(
+            {
+                "Content-Type": "application/octet-stream",
+                "X-Width": str(width),
+                "X-Height": str(height),
+                "X-Channels": str(channels),
+                "X-Depth": str(depth),
+            }
+        )
+        if layers:
+            headers["X-Layers"] = "1"
+        data = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+        response = requests.post(
+            gimp_server.http_url + "/v1/retouch", data=data, headers=headers, timeout=120
+        )
+        assert response.status_code == 200, response.text
+        if not layers:
+            dtype = np.uint8 if depth == 8 else np.dtype("<u2")
+            return np.frombuffer(response.content, dtype).reshape(height, width, channels)
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        manifest = json.loads(archive.read("manifest.json"))
+        parts = {}
+        for part in manifest["parts"]:
+            dtype = np.uint8 if part["depth"] == 8 else np.dtype("<u2")
+            raw = np.frombuffer(archive.read(part["file"]), dtype)
+            parts[part["name"]] = (part, raw.reshape(manifest["height"], manifest["width"], -1))
+        return parts
+
+    return answer
