@@ -20,7 +20,7 @@ test.after(async () => {
 });
 
 function pluginFor(extra = {}) {
-  const origins = [new URL(server.httpUrl).origin, new URL(server.wsUrl).origin.replace("http", "ws")];
+  const origins = [new URL(server.httpUrl).origin, new URL(server.wsUrl).origin];
   return loadPlugin({ allowedOrigins: origins, ...extra });
 }
 
