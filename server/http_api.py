@@ -67,9 +67,30 @@ def info():
     )
 
 
+def openapi_document() -> dict[str, Any]:
+    """The repo's OpenAPI document with RetouchOptions filled in from the model's options."""
+    doc = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    properties = {}
+    for spec in models.OPTION_SPECS:
+        prop: dict[str, Any] = {"default": spec.default, "description": spec.description}
+        if spec.type == "enum":
+            prop.update(type="string", enum=list(spec.choices or ()))
+        elif spec.type == "boolean":
+            prop["type"] = "boolean"
+        else:
+            prop["type"] = "integer" if spec.type == "integer" else "number"
+            if spec.minimum is not None:
+                prop["minimum"] = spec.minimum
+            if spec.maximum is not None:
+                prop["maximum"] = spec.maximum
+        properties[spec.name] = prop
+    doc["components"]["schemas"]["RetouchOptions"]["properties"] = properties
+    return doc
+
+
 @bp.get("/openapi.json")
 def openapi():
-    return Response(OPENAPI_PATH.read_bytes(), mimetype="application/json")
+    return jsonify(openapi_document())
 
 
 # --------------------------------------------------------------------------------------------

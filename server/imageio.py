@@ -71,6 +71,7 @@ class FileInfo:
     depth: int
     icc_profile: bytes | None = None
     dpi: tuple[float, float] | None = None
+    lossless: bool = True  # False for JPEG and lossy WebP: the answer is written the same way
 
     @property
     def mime(self) -> str:
@@ -137,8 +138,10 @@ def read_image(
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             return _read(data, fmt, limits)
-        except ProtocolError:
+        except ImageFileError:
             raise
+        except ProtocolError as exc:  # the size limits
+            raise ImageFileError(exc.code, exc.message) from None
         except Image.DecompressionBombError as exc:
             raise ImageFileError("too_large", f"image is too large to decode: {exc}") from None
         except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error) as exc:
@@ -167,8 +170,15 @@ def _read(data, fmt: str, limits: Limits) -> tuple[ImageData, FileInfo]:
         pixels = _pil_pixels(im)
     if pixels.shape[0] != height or pixels.shape[1] != width:
         raise ImageFileError("bad_request", "decoded size does not match the file header")
-    info = FileInfo(fmt, width, height, pixels.shape[2], _depth_of(pixels), icc, dpi)
+    lossless = fmt == "png" or (fmt == "webp" and _webp_is_lossless(data))
+    info = FileInfo(fmt, width, height, pixels.shape[2], _depth_of(pixels), icc, dpi, lossless)
     return ImageData(pixels, icc), info
+
+
+def _webp_is_lossless(data) -> bool:
+    """True when the WebP's image chunk is VP8L (lossless) rather than VP8 (lossy)."""
+    head = bytes(data[:4096])
+    return b"VP8L" in head and b"VP8 " not in head
 
 
 _PIL_GREY16 = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -368,7 +378,8 @@ def write_image(
         im.save(out, "JPEG", quality=quality, subsampling=0, **params)
     else:
         params.pop("dpi", None)
-        im.save(out, "WEBP", quality=quality, method=4, exact=True, **params)
+        lossless = info is not None and info.lossless
+        im.save(out, "WEBP", quality=quality, method=4, exact=True, lossless=lossless, **params)
     return out.getvalue()
 
 

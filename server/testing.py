@@ -148,3 +148,54 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+class SlowRetoucher:
+    """A real but slow identity model for tests of progress, cancellation, timeouts and queues.
+
+    It reports `steps` progress ticks `delay` seconds apart (stage "work") and counts the ticks
+    it got through in `ticks`, so a test can prove that a cancel stopped the work. Start a
+    server with it through `run_server(tmp, model="server.testing:slow_model")`; the
+    environment variables JEWEL_RETOUCH_SLOW_STEPS / JEWEL_RETOUCH_SLOW_DELAY set its pace.
+    """
+
+    name = "slow-identity"
+    version = "0"
+
+    def __init__(self, steps: int = 20, delay: float = 0.05) -> None:
+        self.steps = steps
+        self.delay = delay
+        self.ticks = 0
+        self.started = threading.Event()
+
+    def retouch(self, image, options=None, progress=None, layers: bool = False):
+        import numpy as np
+
+        from models.api import ImageData, Result
+
+        progress = progress or (lambda stage, fraction: None)
+        self.ticks = 0
+        self.started.set()
+        for step in range(self.steps):
+            progress("work", step / self.steps)
+            self.ticks += 1
+            time.sleep(self.delay)
+        progress("done", 1.0)
+        out = ImageData(np.array(image.pixels, copy=True), image.icc_profile)
+        result = Result(out, info={"ticks": self.ticks})
+        if layers:
+            h, w = image.pixels.shape[:2]
+            full = 255 if image.pixels.dtype == np.uint8 else 65535
+            rgba = np.zeros((h, w, 4), image.pixels.dtype)
+            rgba[:, :, 3] = full
+            result.layers = {"tone": ImageData(rgba, image.icc_profile)}
+            result.masks = {"piece": np.full((h, w), 255, np.uint8)}
+        return result
+
+
+def slow_model() -> SlowRetoucher:
+    """Factory for `serve --model server.testing:slow_model` (pace from the environment)."""
+    return SlowRetoucher(
+        int(os.environ.get("JEWEL_RETOUCH_SLOW_STEPS", "20")),
+        float(os.environ.get("JEWEL_RETOUCH_SLOW_DELAY", "0.05")),
+    )

@@ -110,6 +110,12 @@ def register(subparsers) -> None:
         help="folder of the token file (default: per-user config folder, or "
         "$JEWEL_RETOUCH_CONFIG_DIR)",
     )
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="load the model from this factory instead of models.load (experiments, tests)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
     parser.set_defaults(func=run)
 
@@ -133,11 +139,12 @@ def run(args: argparse.Namespace) -> int:
         config_dir=args.config_dir,
     )
     try:
-        server = RunningServer.start(config, verbose=args.verbose)
+        engine = _engine(args.model)
+        server = RunningServer.start(config, engine=engine, verbose=args.verbose)
     except ConfigError as exc:
         print(f"jewel-retouch: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
+    except (OSError, ImportError, AttributeError) as exc:
         print(f"jewel-retouch: cannot start the server: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
@@ -164,6 +171,21 @@ def run(args: argparse.Namespace) -> int:
         print("jewel-retouch: stopping", file=sys.stderr)
         server.stop()
     return 0
+
+
+def _engine(spec: str | None):
+    """An Engine around `models.load()`, or around the factory named MODULE:FACTORY."""
+    import importlib
+
+    from server.engine import Engine
+
+    if not spec:
+        return Engine()
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ImportError(f"--model must look like MODULE:FACTORY, got {spec!r}")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return Engine(retoucher=factory())
 
 
 def _pid() -> int:

@@ -1,0 +1,79 @@
+"""`jewel-retouch info`: version, model, options schema, limits, formats and paths."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import models
+from server import __version__
+from server.config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DIMENSION,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_PORT,
+    DEFAULT_WS_PORT,
+    token_path,
+)
+from server.protocol import ENCODED_FORMATS
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="show version, model, options and limits",
+        description="Show what this installation offers: version, model, the options every "
+        "plug-in shows (with defaults and ranges), limits, formats and the token file path.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (like GET /v1/info)")
+    parser.add_argument("--config-dir", type=Path, default=None, help="folder of the token file")
+    parser.set_defaults(func=run)
+
+
+def collect(config_dir: Path | None = None) -> dict:
+    retoucher = models.load()
+    return {
+        "version": __version__,
+        "model": {"name": retoucher.name, "version": retoucher.version},
+        "options": models.options_schema(),
+        "limits": {
+            "max_pixels": DEFAULT_MAX_PIXELS,
+            "max_dimension": DEFAULT_MAX_DIMENSION,
+            "max_body_bytes": DEFAULT_MAX_BODY_BYTES,
+        },
+        "formats": {"input": ["raw", *ENCODED_FORMATS], "output": ["raw", *ENCODED_FORMATS]},
+        "defaults": {
+            "http": f"http://127.0.0.1:{DEFAULT_PORT}",
+            "ws": f"ws://127.0.0.1:{DEFAULT_WS_PORT}",
+        },
+        "token_file": str(token_path(config_dir)),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    info = collect(args.config_dir)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"jewel-retouch {info['version']}")
+    print(f"model: {info['model']['name']} {info['model']['version']}")
+    print(f"server defaults: {info['defaults']['http']}  {info['defaults']['ws']}")
+    print(f"token file: {info['token_file']}")
+    limits = info["limits"]
+    print(
+        f"limits: {limits['max_pixels'] / 1e6:g} MP, side <= {limits['max_dimension']} px, "
+        f"upload <= {limits['max_body_bytes'] // 2**20} MiB"
+    )
+    print(f"formats: {', '.join(info['formats']['input'])} (8 or 16 bit; JPEG/WebP 8 bit)")
+    print("options:")
+    for option in info["options"]:
+        if option["type"] == "enum":
+            allowed = "|".join(option["choices"])
+        elif option["type"] == "boolean":
+            allowed = "true|false"
+        else:
+            allowed = f"{option.get('minimum')}..{option.get('maximum')}"
+        print(f"  {option['name']:<13} {allowed:<52} default {option['default']!r}")
+        print(f"  {'':<13} {option['description']}")
+    return 0
