@@ -447,8 +447,15 @@ function createPhotoshop() {
       const white = size === 8 ? 255 : PS16_MAX;
       const out = new (size === 8 ? Uint8Array : Uint16Array)(region.width * region.height * components);
       const alphaMax = doc._depth === 8 ? 255 : PS16_MAX;
-      let o = 0;
-      for (let y = region.top; y < region.bottom; y++) {
+      if (components === 4 && size === doc._depth && region.left >= raster.left && region.right <= raster.left + raster.width) {
+        // Same layout as the storage and the rows lie inside it: copy whole rows.
+        for (let y = region.top; y < region.bottom; y++) {
+          const from = raster.sampleIndex(region.left, y);
+          out.set(raster.data.subarray(from, from + region.width * 4), (y - region.top) * region.width * 4);
+        }
+      }
+      let o = components === 4 && size === doc._depth && region.left >= raster.left && region.right <= raster.left + raster.width ? out.length : 0;
+      for (let y = region.top; y < region.bottom && o < out.length; y++) {
         for (let x = region.left; x < region.right; x++) {
           const i = raster.sampleIndex(x, y);
           const a = i < 0 ? 0 : raster.data[i + 3];
@@ -531,6 +538,16 @@ function createPhotoshop() {
       }
       const opaque = doc._depth === 8 ? 255 : PS16_MAX;
       const c = img.components;
+      if (c === 4 && img.componentSize === doc._depth) {
+        // Same layout as the storage: copy whole rows.
+        for (let y = 0; y < img.height; y++) {
+          const row = img._data.subarray(y * img.width * 4, (y + 1) * img.width * 4);
+          raster.data.set(row, raster.sampleIndex(at.left, at.top + y));
+        }
+        layer._raster = raster;
+        doc._record(options.commandName || "Put Pixels");
+        return;
+      }
       for (let y = 0; y < img.height; y++) {
         for (let x = 0; x < img.width; x++) {
           const s = (y * img.width + x) * c;
