@@ -117,8 +117,9 @@ BUILTIN_OPTIONS = [
         "label": "Framing",
         "type": "enum",
         "default": "none",
-        "choices": ["none", "square"],
-        "description": "Centre the piece on a square canvas with the given margin.",
+        "choices": ["none", "square", "amazon", "etsy", "ebay", "shopify"],
+        "description": "Centre the piece on a square canvas with the given margin; a "
+        "marketplace name also sets the canvas size.",
     },
     {
         "name": "margin",

@@ -1,0 +1,237 @@
+"""The plug-ins' stdlib client (gimp_plugin/jewel_retouch_client.py) on its own: token paths,
+WebSocket framing, options, error messages, and jobs against a real server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_PATH = REPO / "gimp_plugin" / "jewel_retouch_client.py"
+PLUGIN_FILES = [
+    CLIENT_PATH,
+    REPO / "gimp_plugin" / "gimp3" / "jewel-retouch.py",
+    REPO / "gimp_plugin" / "gimp2" / "jewel_retouch_gimp2.py",
+]
+
+
+@pytest.fixture(scope="module")
+def jrc():
+    spec = importlib.util.spec_from_file_location("jewel_retouch_client_under_test", CLIENT_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from server.testing import run_server
+
+    with run_server(tmp_path_factory.mktemp("client-server")) as srv:
+        yield srv
+
+
+def test_plugin_files_are_ascii_and_python27_compatible():
+    for path in PLUGIN_FILES:
+        path.read_bytes().decode("ascii")  # GIMP has refused non-ASCII plug-in files
+    shared = [str(CLIENT_PATH), str(PLUGIN_FILES[2])]
+    done = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "vermin"),
+            "--no-tips",
+            "--violations",
+            "-t=2.7-",
+            "-t=3.0-",
+            *shared,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "platform, environ, expected",
+    [
+        ("linux", {}, "/home/u/.config/jewel-retouch/token"),
+        ("linux", {"XDG_CONFIG_HOME": "/x"}, "/x/jewel-retouch/token"),
+        ("darwin", {}, "/home/u/Library/Application Support/jewel-retouch/token"),
+        ("win32", {"APPDATA": "/appdata"}, "/appdata/jewel-retouch/token"),
+        ("win32", {}, "/home/u/AppData/Roaming/jewel-retouch/token"),
+        ("darwin", {"JEWEL_RETOUCH_CONFIG_DIR": "/c"}, "/c/token"),
+    ],
+)
+def test_token_path_follows_the_server_rules(jrc, platform, environ, expected, monkeypatch):
+    assert jrc.token_path(environ, platform, "/home/u") == expected
+    # The same answer as the server's own function on this OS.
+    from server import config
+
+    monkeypatch.setattr(config.sys, "platform", platform)
+    for name in ("APPDATA", "XDG_CONFIG_HOME", "JEWEL_RETOUCH_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(config.Path, "home", staticmethod(lambda: Path("/home/u")))
+    assert str(config.token_path()) == expected
+
+
+def test_mask_payload_matches_the_rfc(jrc):
+    data = os.urandom(1000003)
+    key = b"\x01\x80\xfe\x33"
+    naive = bytes(byte ^ key[index % 4] for index, byte in enumerate(data))
+    assert jrc.mask_payload(data, key) == naive
+    assert jrc.mask_payload(b"", key) == b""
+    assert jrc.mask_payload(b"\x00\x00\x00\x00\x00", key) == key + key[:1]
+
+
+def test_builtin_options_match_the_model_schema(jrc):
+    """The plug-ins register one argument per built-in option: each must be one the model
+    accepts, with the same type, default and range, and every choice must be valid."""
+    from models.api import options_schema
+
+    served = {spec["name"]: spec for spec in options_schema()}
+    for spec in jrc.BUILTIN_OPTIONS:
+        other = served[spec["name"]]
+        for key in ("type", "default", "minimum", "maximum"):
+            assert spec.get(key) == other.get(key), (spec["name"], key)
+        assert set(spec.get("choices") or ()) <= set(other.get("choices") or ()), spec["name"]
+    missing = set(served) - {spec["name"] for spec in jrc.BUILTIN_OPTIONS}
+    assert not missing, f"options the GIMP plug-ins cannot pass yet: {missing}"
+
+
+def test_options_from_values_coerces_and_refuses(jrc):
+    schema = jrc.BUILTIN_OPTIONS
+    options = jrc.options_from_values(
+        schema, {"cleanup": 0, "strength": 1, "canvas_size": 3.0, "metal": "silver", "x": 1}
+    )
+    assert options == {"cleanup": False, "strength": 1.0, "canvas_size": 3, "metal": "silver"}
+    with pytest.raises(jrc.RetouchError, match="one of"):
+        jrc.options_from_values(schema, {"metal": "brass"})
+
+
+def test_missing_token_says_how_to_get_one(jrc, tmp_path):
+    with pytest.raises(jrc.RetouchError) as caught:
+        jrc.read_token(str(tmp_path / "token"))
+    assert "jewel-retouch serve" in caught.value.message
+
+
+def test_websocket_job_reports_progress_and_matches_http(jrc, server):
+    import requests
+
+    pixels = np.random.default_rng(3).integers(0, 65536, (37, 53, 4), dtype=np.uint16)
+    data = pixels.astype("<u2").tobytes()
+    client = jrc.Client(server.http_url, token=server.token, timeout=60)
+    info = client.info()
+    assert info["websocket"]["url"].startswith("ws://")
+    seen = []
+    result = client.retouch(
+        data,
+        53,
+        37,
+        4,
+        16,
+        options={"strength": 0.5},
+        progress=lambda stage, fraction: seen.append(fraction),
+    )
+    descriptor, body = result.part("image")
+    assert (descriptor["width"], descriptor["height"], descriptor["depth"]) == (53, 37, 16)
+    reference = requests.post(
+        server.http_url + "/v1/retouch",
+        data=data,
+        timeout=60,
+        headers={
+            **server.auth_headers,
+            "Content-Type": "application/octet-stream",
+            "X-Width": "53",
+            "X-Height": "37",
+            "X-Channels": "4",
+            "X-Depth": "16",
+            "X-Options": '{"strength": 0.5}',
+        },
+    )
+    assert reference.status_code == 200
+    assert body == reference.content
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    assert all(0.0 <= f <= 1.0 for f in seen)
+
+
+def test_large_upload_goes_in_many_frames(jrc, server):
+    pixels = os.urandom(1200 * 900 * 3)  # 3.2 MB: four 1 MiB frames
+    client = jrc.Client(server.http_url, token=server.token, timeout=60)
+    result = client.retouch(pixels, 1200, 900, 3, 8)
+    assert len(result.part("image")[1]) == len(pixels)
+
+
+def test_cancel_from_progress(jrc, server):
+    client = jrc.Client(server.http_url, token=server.token, timeout=60)
+    with pytest.raises(jrc.Cancelled):
+        client.retouch(os.urandom(64 * 64 * 4), 64, 64, 4, 8, progress=lambda s, f: False)
+    # The server is still fine afterwards.
+    assert client.retouch(os.urandom(16 * 16 * 4), 16, 16, 4, 8).part("image")[1]
+
+
+def test_http_fallback_with_layers(jrc, server):
+    client = jrc.Client(server.http_url, token=server.token, timeout=60)
+    info = dict(client.info())
+    info["websocket"] = {}  # as if the server published no WebSocket channel
+    pixels = os.urandom(20 * 10 * 4)
+    result = client.retouch(pixels, 20, 10, 4, 8, layers=True, info=info)
+    descriptor, body = result.part("image")
+    assert descriptor["kind"] == "image" and len(body) == len(pixels)
+
+
+def test_wrong_token_message(jrc, server):
+    client = jrc.Client(server.http_url, token="wrong-" + "z" * 37, timeout=10)
+    with pytest.raises(jrc.RetouchError) as caught:
+        client.info()
+    assert caught.value.code == "unauthorized"
+    assert "refused the access token" in caught.value.message
+    good = jrc.Client(server.http_url, token=server.token, timeout=10)
+    info = good.info()
+    with pytest.raises(jrc.RetouchError) as caught:  # the WebSocket hello is refused too
+        client.retouch(b"\x00" * 16, 2, 2, 4, 8, info=info)
+    assert caught.value.code == "unauthorized"
+
+
+def test_server_down_message(jrc):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = jrc.Client(f"http://127.0.0.1:{port}", token="t", timeout=5)
+    with pytest.raises(jrc.RetouchError) as caught:
+        client.info()
+    assert caught.value.code == "server_down"
+    assert "jewel-retouch serve" in caught.value.message
+
+
+def test_timeout_message_when_the_server_hangs(jrc):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    client = jrc.Client(f"http://127.0.0.1:{port}", token="t", timeout=0.5)
+    try:
+        with pytest.raises(jrc.RetouchError) as caught:
+            client.info()
+        assert caught.value.code == "timeout"
+        assert "did not answer" in caught.value.message
+    finally:
+        thread.join(5)
+        for connection, _ in accepted:
+            connection.close()
+        listener.close()
+
+
+def test_bad_server_url(jrc):
+    with pytest.raises(jrc.RetouchError, match="http://127.0.0.1:8765"):
+        jrc.Client("ftp://example", token="t")
