@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 dest=f"opt_{spec.name}",
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help=spec.description,
+                help=spec.description.replace("%", "%%"),
             )
         elif spec.type == "enum":
             group.add_argument(
@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 dest=f"opt_{spec.name}",
                 type=int if spec.type == "integer" else float,
                 metavar="N",
-                help=f"{spec.description} ({spec.minimum}..{spec.maximum})",
+                help=f"{spec.description} ({spec.minimum}..{spec.maximum})".replace("%", "%%"),
             )
     parser.set_defaults(func=run)
 
