@@ -44,6 +44,8 @@ class Panel {
     this.info = null;
     /** @type {Record<string, unknown>} */
     this.optionValues = {};
+    /** The schema the option widgets were built from. */
+    this.optionsKey = "";
     /** @type {CancelSignal | null} */
     this.running = null;
     /** @type {any} */
@@ -110,6 +112,11 @@ class Panel {
 
   /** @param {import("./serverClient.js").OptionSpec[]} specs */
   renderOptions(specs) {
+    // The poller asks again every few seconds: rebuild only when the schema changed, so an open
+    // picker or a slider being dragged is left alone.
+    const key = JSON.stringify(specs);
+    if (key === this.optionsKey) return;
+    this.optionsKey = key;
     const box = this.el.options;
     while (box.firstChild) box.removeChild(box.firstChild);
     const previous = this.optionValues;

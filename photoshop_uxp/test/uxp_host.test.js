@@ -141,6 +141,8 @@ test("a failure while writing rolls the whole step back; a deleted original is r
 
   await plugin.photoshop.core.executeAsModal(async () => original.delete(), { commandName: "user" });
   await assert.rejects(plugin.photoshopIO.writeResult(target, { left: 0, top: 0 }, [good]), /was deleted/);
+  plugin.ps.closeDocument(doc);
+  await assert.rejects(plugin.photoshopIO.writeResult(target, { left: 0, top: 0 }, [good]), /document was closed/);
 });
 
 test("pixels: 16-bit samples go on the wire little-endian and come back intact", () => {

@@ -139,3 +139,14 @@ test("Cancel in the panel stops the job and leaves the document alone", async ()
   assert.equal(doc.historyStates.length, 1);
   panel.stop();
 });
+
+test("re-checking the server keeps the option widgets and the user's choices", async () => {
+  const { panel, document, window } = await openPanel({ serverUrl: server.httpUrl, token: server.token });
+  const checkbox = document.querySelector('[data-option="protect_gems"]');
+  checkbox.checked = true;
+  checkbox.dispatchEvent(new window.Event("change"));
+  await panel.refreshServer();
+  assert.equal(document.querySelector('[data-option="protect_gems"]'), checkbox, "the widgets were rebuilt");
+  assert.equal(panel.optionValues.protect_gems, true);
+  panel.stop();
+});

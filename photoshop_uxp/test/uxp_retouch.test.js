@@ -203,6 +203,26 @@ test("separate layers: a group with the model's layers and the gem mask as a lay
   assert.deepEqual(Array.from(plugin.ps.rasterOf(original).data), before);
 });
 
+test("separate layers in a 16-bit document: layers at 16 bits, the 8-bit gem mask as a layer mask", async () => {
+  const plugin = pluginFor();
+  const doc = plugin.ps.createDocument({ width: 50, height: 40, depth: 16, profile: "ProPhoto RGB" });
+  const pixels = makeLayerPixels({ width: 30, height: 20, depth: 16, channels: 4, seed: 13 });
+  const original = plugin.ps.addPixelLayer(doc, { name: "Ring", left: 5, top: 6, width: 30, height: 20, pixels });
+  const outcome = await plugin.retouch.retouch(request(plugin, { separateLayers: true }));
+  assert.equal(outcome.result.header.depth, 16);
+  const group = doc.layers[doc.layers.indexOf(original) - 1];
+  for (const part of outcome.result.parts.filter((p) => p.kind === "layer")) {
+    assert.equal(part.depth, 16);
+    const layer = group.layers.find((l) => l.name.toLowerCase() === part.name);
+    const stored = storedRgba(plugin, layer, { x: 5, y: 6, width: 30, height: 20 });
+    assert.deepEqual(Array.from(stored), Array.from(expectedStored(part.data, 4, 16)));
+  }
+  const gemPart = outcome.result.parts.find((p) => p.kind === "mask" && p.name === "gem");
+  const mask = plugin.ps.maskOf(group.layers[0]);
+  assert.deepEqual(Array.from({ length: 600 }, (_, p) => mask.data[p * 4]), Array.from(gemPart.data));
+  assert.equal(doc.historyStates.at(-1).name, "Jewel Retouch");
+});
+
 test("cancel while the server works: no layer, no history step, a clear message", async () => {
   const plugin = pluginFor();
   const doc = plugin.ps.createDocument({ width: 900, height: 700, depth: 16 });
