@@ -74,6 +74,8 @@ function isEmpty(b) {
  * @property {string} colorProfileName Photoshop's name of the document profile
  * @property {string} colorProfile the wire name (srgb, adobe-rgb, ...)
  * @property {Bounds} region requested bounds (selection box or whole layer content)
+ * @property {boolean} maskToSelection the selection is not a plain rectangle: the result gets
+ *   the selection's shape as its layer mask
  */
 
 /**
@@ -131,6 +133,7 @@ function describeTarget() {
   let region = content;
   // Document.selection exists from Photoshop 25.0; older versions retouch the whole layer.
   const selectionBounds = doc.selection ? doc.selection.bounds : null;
+  const maskToSelection = Boolean(selectionBounds) && !doc.selection.solid;
   if (selectionBounds) {
     region = intersect(selectionBounds, content);
     if (isEmpty(region)) {
@@ -145,6 +148,7 @@ function describeTarget() {
     colorProfileName: profileName,
     colorProfile,
     region,
+    maskToSelection,
   };
 }
 
@@ -155,6 +159,14 @@ function describeTarget() {
  * @property {number} height
  * @property {number} channels 3 (no alpha) or 4
  * @property {Bounds} bounds where the pixels are, in document coordinates (after trimming)
+ * @property {SelectionMask | null} selectionMask the selection's shape over `bounds`, when the
+ *   selection is not a plain rectangle
+ */
+
+/**
+ * @typedef {object} SelectionMask
+ * @property {Uint8Array} data 0..255, one byte per pixel, row-major
+ * @property {Bounds} bounds where the mask sits in the document
  */
 
 /**
@@ -183,18 +195,75 @@ async function readPixels(target, hooks) {
       if (samples instanceof Float32Array) {
         throw new UserError("32-bit pixels are not supported.", "unsupported_depth");
       }
-      const bounds = result.sourceBounds;
+      const sb = result.sourceBounds;
+      const bounds = { left: sb.left, top: sb.top, right: sb.right, bottom: sb.bottom };
       return {
         bytes: samplesToWireBytes(samples),
         width: image.width,
         height: image.height,
         channels: image.components,
-        bounds: { left: bounds.left, top: bounds.top, right: bounds.right, bottom: bounds.bottom },
+        bounds,
+        selectionMask: target.maskToSelection ? await readSelection(target, bounds) : null,
       };
     } finally {
       await image.dispose();
     }
   }, hooks);
+}
+
+/**
+ * The selection's shape over `bounds` as 8-bit grey (255 = fully selected).
+ * @param {Target} target
+ * @param {Bounds} bounds
+ * @returns {Promise<SelectionMask>}
+ */
+async function readSelection(target, bounds) {
+  const selection = await imaging.getSelection({ documentID: target.documentID, sourceBounds: bounds });
+  const image = selection.imageData;
+  try {
+    const samples = await image.getData({ chunky: true, fullRange: true });
+    if (samples instanceof Float32Array) {
+      throw new UserError("32-bit selections are not supported.", "unsupported_depth");
+    }
+    const data = new Uint8Array(image.width * image.height);
+    const scale = samples instanceof Uint16Array ? 255 / 65535 : 1;
+    for (let i = 0; i < data.length; i++) data[i] = Math.round(samples[i * image.components] * scale);
+    const sb = selection.sourceBounds;
+    return { data, bounds: { left: sb.left, top: sb.top, right: sb.right, bottom: sb.bottom } };
+  } finally {
+    await image.dispose();
+  }
+}
+
+/**
+ * Give `layerID` a user mask (8-bit grey data placed at `at`).
+ * @param {Target} target
+ * @param {number} layerID
+ * @param {Uint8Array} data
+ * @param {{left: number, top: number, width: number, height: number}} at
+ */
+async function putMask(target, layerID, data, at) {
+  const mask = await imaging.createImageDataFromBuffer(data, {
+    width: at.width,
+    height: at.height,
+    components: 1,
+    chunky: true,
+    colorSpace: "Grayscale",
+    colorProfile: "Gray Gamma 2.2",
+  });
+  try {
+    await imaging.putLayerMask({
+      documentID: target.documentID,
+      layerID,
+      kind: "user",
+      imageData: mask,
+      targetBounds: at,
+      replace: true,
+      commandName: HISTORY_NAME,
+    });
+  } finally {
+    await mask.dispose();
+  }
 }
 
 /**
@@ -290,10 +359,11 @@ async function newPixelLayer(target, doc, part, name, at) {
  * @param {Target} target
  * @param {{left: number, top: number}} at top-left of the retouched pixels in the document
  * @param {PixelPart[]} parts the server's result parts
- * @param {{onBusy?: () => void}} [hooks]
+ * @param {{onBusy?: () => void, selectionMask?: SelectionMask | null}} [hooks] selectionMask: the
+ *   shape of a non-rectangular selection, given to the new layer (or group) as its layer mask
  * @returns {Promise<{layerID: number, kind: "layer" | "group"}>}
  */
-async function writeResult(target, at, parts, hooks) {
+async function writeResult(target, at, parts, hooks = {}) {
   const image = parts.find((p) => p.kind === "image");
   if (!image) throw new UserError("The server's result has no image.", "protocol");
   const layerParts = parts.filter((p) => p.kind === "layer");
@@ -330,26 +400,15 @@ async function writeResult(target, at, parts, hooks) {
           below = layer;
         }
         if (gemMask && below) {
-          const mask = await imageDataFor(target, gemMask);
-          try {
-            await imaging.putLayerMask({
-              documentID: target.documentID,
-              layerID: below.id,
-              kind: "user",
-              imageData: mask,
-              targetBounds: {
-                left: at.left,
-                top: at.top,
-                width: gemMask.width,
-                height: gemMask.height,
-              },
-              replace: true,
-              commandName: HISTORY_NAME,
-            });
-          } finally {
-            await mask.dispose();
-          }
+          const where = { left: at.left, top: at.top, width: gemMask.width, height: gemMask.height };
+          await putMask(target, below.id, gemMask.data, where);
         }
+      }
+      const shape = hooks.selectionMask;
+      if (shape) {
+        const b = shape.bounds;
+        const where = { left: b.left, top: b.top, width: b.right - b.left, height: b.bottom - b.top };
+        await putMask(target, created.id, shape.data, where);
       }
       await context.hostControl.resumeHistory(suspension, true);
       return { layerID: created.id, kind: layerParts.length === 0 ? "layer" : "group" };

@@ -71,7 +71,7 @@ async function retouch(request) {
     target,
     { left: source.bounds.left, top: source.bounds.top },
     result.parts,
-    { onBusy: busy },
+    { onBusy: busy, selectionMask: source.selectionMask },
   );
   return { inserted, source, result };
 }

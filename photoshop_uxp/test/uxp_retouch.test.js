@@ -133,6 +133,51 @@ test("selection: only the selected box is retouched and placed at its offset", a
   assert.deepEqual(Array.from(storedRgba(plugin, added, { x: 60, y: 50, width: 50, height: 40 })), Array.from(expected));
 });
 
+test("a non-rectangular selection becomes the new layer's mask (8 and 16 bit)", async (t) => {
+  for (const depth of [8, 16]) {
+    await t.test(`${depth}-bit`, async () => {
+      const plugin = pluginFor();
+      const doc = plugin.ps.createDocument({ width: 90, height: 70, depth });
+      const pixels = makeLayerPixels({ width: 90, height: 70, depth, channels: 4, seed: 17 });
+      const original = plugin.ps.addPixelLayer(doc, { name: "Ring", width: 90, height: 70, pixels });
+      // An elliptical selection with a soft edge, box 20,10 .. 70,60.
+      const box = { left: 20, top: 10, right: 70, bottom: 60 };
+      const shape = new Uint8Array(50 * 50);
+      for (let y = 0; y < 50; y++) {
+        for (let x = 0; x < 50; x++) {
+          const d = Math.hypot((x + 0.5 - 25) / 25, (y + 0.5 - 25) / 25);
+          shape[y * 50 + x] = d < 0.9 ? 255 : d < 1 ? Math.round(((1 - d) / 0.1) * 255) : 0;
+        }
+      }
+      plugin.ps.setSelection(doc, box, shape);
+      const outcome = await plugin.retouch.retouch(request(plugin));
+      const added = doc.layers[doc.layers.indexOf(original) - 1];
+      const mask = plugin.ps.maskOf(added);
+      assert.ok(mask, "the new layer has no layer mask");
+      assert.deepEqual({ ...mask.bounds }, { ...box, width: 50, height: 50 });
+      const stored = Array.from({ length: 2500 }, (_, p) => mask.data[p * 4]);
+      if (depth === 8) assert.deepEqual(stored, Array.from(shape));
+      else stored.forEach((v, i) => assert.ok(Math.abs(v - shape[i]) <= 1, `mask ${i}: ${v} vs ${shape[i]}`));
+      // The pixels are still the server's answer for the whole box.
+      const input = wireBytes(crop(pixels, 90, 4, { x: 20, y: 10, width: 50, height: 50 }), depth);
+      assert.ok(Buffer.from(outcome.source.bytes).equals(Buffer.from(input)));
+      const expected = await retouchOverHttp(server, { bytes: input, width: 50, height: 50, channels: 4, depth });
+      assert.deepEqual(Array.from(storedRgba(plugin, added, { x: 20, y: 10, width: 50, height: 50 })), Array.from(expectedStored(expected, 4, depth)));
+      assert.equal(doc.historyStates.at(-1).name, "Jewel Retouch");
+      assert.equal(plugin.ps.maskOf(original), null, "the original got a mask");
+    });
+  }
+});
+
+test("a rectangular selection adds no mask", async () => {
+  const plugin = pluginFor();
+  const doc = plugin.ps.createDocument({ width: 40, height: 40, depth: 8 });
+  const original = plugin.ps.addPixelLayer(doc, { name: "Ring", width: 40, height: 40, pixels: makeLayerPixels({ width: 40, height: 40, depth: 8, channels: 4 }) });
+  plugin.ps.setSelection(doc, { left: 5, top: 5, right: 30, bottom: 30 });
+  await plugin.retouch.retouch(request(plugin));
+  assert.equal(plugin.ps.maskOf(doc.layers[doc.layers.indexOf(original) - 1]), null);
+});
+
 test("options from the panel reach the server", async () => {
   const plugin = pluginFor();
   const doc = plugin.ps.createDocument({ width: 64, height: 64, depth: 8 });

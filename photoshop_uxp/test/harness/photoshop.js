@@ -237,6 +237,8 @@ class Document {
     const doc = this;
     this.selection = {
       get bounds() { return doc._selection ? rect(doc._selection.left, doc._selection.top, doc._selection.right, doc._selection.bottom) : null; },
+      /** True when every pixel inside the bounds is fully selected (a plain rectangle). */
+      get solid() { return Boolean(doc._selection) && (!doc._selection.mask || doc._selection.mask.every((v) => v === 255)); },
     };
   }
   get id() { return this._id; }
@@ -591,6 +593,27 @@ function createPhotoshop() {
       };
     },
 
+    async getSelection(options = {}) {
+      const doc = findDoc(options.documentID);
+      const region = options.sourceBounds ? rect(options.sourceBounds.left, options.sourceBounds.top, options.sourceBounds.right, options.sourceBounds.bottom) : rect(0, 0, doc._width, doc._height);
+      checkBounds(region, "sourceBounds");
+      const sel = doc._selection;
+      const full = doc._depth === 8 ? 255 : PS16_MAX;
+      const out = new (doc._depth === 8 ? Uint8Array : Uint16Array)(region.width * region.height);
+      let o = 0;
+      for (let y = region.top; y < region.bottom; y++) {
+        for (let x = region.left; x < region.right; x++, o++) {
+          if (!sel || x < sel.left || y < sel.top || x >= sel.right || y >= sel.bottom) continue;
+          const v = sel.mask ? sel.mask[(y - sel.top) * (sel.right - sel.left) + (x - sel.left)] : 255;
+          out[o] = doc._depth === 8 ? v : Math.round((v * full) / 255);
+        }
+      }
+      return {
+        imageData: new PhotoshopImageData({ width: region.width, height: region.height, components: 1, componentSize: doc._depth, colorSpace: "Grayscale", colorProfile: "Gray Gamma 2.2", data: out }),
+        sourceBounds: { left: region.left, top: region.top, right: region.right, bottom: region.bottom },
+      };
+    },
+
     async encodeImageData() {
       throw new HostError("encodeImageData gives JPEG only; the plug-in must never use it for transfer", 1);
     },
@@ -634,7 +657,8 @@ function createPhotoshop() {
       return layer;
     },
     select(doc, layers) { doc._active = layers.slice(); },
-    setSelection(doc, bounds) { doc._selection = bounds ? { ...bounds } : null; },
+    /** Select a box; `mask` (8-bit, one byte per pixel of the box) gives it a shape. */
+    setSelection(doc, bounds, mask = null) { doc._selection = bounds ? { ...bounds, mask } : null; },
     /** Another plug-in (or a dialog) holds Photoshop's modal state for `ms` milliseconds. */
     holdForeignModal(ms) {
       if (host._modal) throw new Error("already modal");
