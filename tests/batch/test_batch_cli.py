@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -14,6 +15,18 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The CLI's own entry point in this process (no interpreter start-up per call)."""
+    from server.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -41,8 +54,11 @@ def test_batch_cli_reports_bad_file_and_exits_1(tmp_path, catalog):
     assert "0 retouched, 5 skipped" in again.stdout
 
 
-def test_batch_cli_clear_errors(tmp_path, catalog):
+def test_batch_cli_clear_errors(tmp_path, catalog, capsys):
     in_dir, _ = catalog
+    cli = functools.partial(in_process, capsys)
+    helped = cli("batch", "--help")
+    assert helped.returncode == 0 and "--preset" in helped.stdout and "85%" in helped.stdout
     run = cli("batch", str(tmp_path / "missing"), str(tmp_path / "out"))
     assert run.returncode == 2 and "does not exist" in run.stderr
     run = cli("batch", str(in_dir), str(tmp_path / "out"), "--preset", "nope")
@@ -63,12 +79,13 @@ def test_batch_cli_clear_errors(tmp_path, catalog):
 
 
 def test_ctrl_c_leaves_only_complete_files_and_the_run_resumes(tmp_path):
+    COUNT = 10
     in_dir = tmp_path / "in"
     in_dir.mkdir()
     rng = np.random.default_rng(7)
-    for i in range(16):  # noisy images: slow enough to encode that Ctrl-C lands mid-run
-        Image.fromarray(rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(
-            in_dir / f"piece{i:02}.png", compress_level=1
+    for i in range(COUNT):  # each takes the model a good fraction of a second
+        Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(
+            in_dir / f"piece{i:02}.png"
         )
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -85,11 +102,11 @@ def test_ctrl_c_leaves_only_complete_files_and_the_run_resumes(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     done = sorted(out.glob("piece*.png"))
-    assert 1 <= len(done) < 16
+    assert 1 <= len(done) < COUNT
     for path in done:  # every file that exists is complete
         with Image.open(path) as img:
             img.load()
-            assert img.size == (1200, 900)
+            assert img.size == (400, 300)
     assert not list(out.rglob(".*jr-partial*"))
     (manifest_path,) = (out / ".jewel-retouch").glob("manifest-*.json")
     manifest = json.loads(manifest_path.read_text())
@@ -97,11 +114,11 @@ def test_ctrl_c_leaves_only_complete_files_and_the_run_resumes(tmp_path):
     assert manifest["summary"]["ok"] == len(done)
     resumed = cli("batch", str(in_dir), str(out), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{16 - len(done)} retouched, {len(done)} skipped" in resumed.stdout
-    assert len(list(out.glob("piece*.png"))) == 16
+    assert f"{COUNT - len(done)} retouched, {len(done)} skipped" in resumed.stdout
+    assert len(list(out.glob("piece*.png"))) == COUNT
 
 
-def test_presets_command_lists_builtin_and_user_presets(tmp_path):
+def test_presets_command_lists_builtin_and_user_presets(tmp_path, capsys, monkeypatch):
     user = tmp_path / "config" / "presets"
     user.mkdir(parents=True)
     (user / "etsy-square.toml").write_text(
@@ -109,8 +126,10 @@ def test_presets_command_lists_builtin_and_user_presets(tmp_path):
         '[options]\nframing = "square"\ncanvas_size = 2000\nmargin = 0.1\n'
     )
     (user / "typo.toml").write_text('[options]\nbackground = "purple"\n')
-    env = {"JEWEL_RETOUCH_CONFIG_DIR": str(tmp_path / "config")}
-    run = cli("presets", "--json", env=env)
+    monkeypatch.setenv("JEWEL_RETOUCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("COLUMNS", "160")
+    cli = functools.partial(in_process, capsys)
+    run = cli("presets", "--json")
     assert run.returncode == 0
     presets = {p["name"]: p for p in json.loads(run.stdout)}
     assert {"marketplace-white", "natural-shadow", "transparent-cutout", "etsy-square"} <= set(
@@ -119,13 +138,14 @@ def test_presets_command_lists_builtin_and_user_presets(tmp_path):
     assert presets["etsy-square"]["builtin"] is False
     assert presets["etsy-square"]["options"]["margin"] == 0.1
     assert "typo.toml" in run.stderr and "background" in run.stderr
-    table = cli("presets", env={**env, "COLUMNS": "160"})
+    table = cli("presets")
     assert "Marketplace white" in table.stdout and "Etsy square" in table.stdout
     assert str(user) in table.stdout.replace("\n", "")
 
 
-def test_batch_with_preset_and_override(tmp_path, catalog):
+def test_batch_with_preset_and_override(tmp_path, catalog, capsys):
     in_dir, _ = catalog
+    cli = functools.partial(in_process, capsys)
     out = tmp_path / "out"
     run = cli(
         "batch",
