@@ -21,6 +21,43 @@ def log_residual(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
     return np.abs(diff).max(axis=-1).astype(np.float32)
 
 
+def _backdrop_cluster(log_lum: np.ndarray, border: np.ndarray) -> np.ndarray:
+    """Which pixels belong to the backdrop's brightness cluster on the border.
+
+    When the piece runs off the frame, border pixels form two clusters (Otsu split of log
+    luminance); the backdrop is the smoother one (smaller spread), which on the usual light
+    backdrops is also the lighter one. Returns an (h, w) bool mask.
+    """
+    values = log_lum[border]
+    med = np.median(values)
+    mad = np.median(np.abs(values - med)) + 1e-4
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-3:
+        return np.ones_like(border)
+    hist, edges = np.histogram(values, bins=64, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(hist)
+    mean = np.cumsum(hist * centres)
+    total, total_mean = weight[-1], mean[-1]
+    between = (total_mean * weight - mean * total) ** 2 / np.maximum(
+        weight * (total - weight), 1e-9
+    )
+    split = centres[int(np.argmax(between[:-1]))]
+    low, high = values[values <= split], values[values > split]
+    if min(low.size, high.size) < 0.1 * values.size:
+        return np.abs(log_lum - med) < max(6 * 1.4826 * mad, 0.1)
+
+    def spread(v):
+        return float(np.median(np.abs(v - np.median(v))))
+
+    gap = abs(np.median(high) - np.median(low))
+    if gap < 4 * max(spread(low), spread(high), 0.01):
+        return np.abs(log_lum - med) < max(6 * 1.4826 * mad, 0.1)
+    pick = high if spread(high) <= 1.5 * spread(low) else low
+    centre = np.median(pick)
+    return np.abs(log_lum - centre) < max(6 * 1.4826 * spread(pick), 0.1)
+
+
 def fit_backdrop(
     rgb: np.ndarray, degree: int = 3, iterations: int = 4, max_samples: int = 40000
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -33,23 +70,24 @@ def fit_backdrop(
     residual above which a pixel is not backdrop.
     """
     h, w, _ = rgb.shape
-    basis = _basis(h, w, degree)
+    # Low degrees first: a cubic fitted to a few border strips extrapolates wildly inside.
+    schedule = [min(d, degree) for d in range(1, degree + 1)]
+    schedule += [degree] * max(0, iterations - len(schedule))
+    bases = {d: _basis(h, w, d) for d in set(schedule)}
     flat = rgb.reshape(-1, 3).astype(np.float64)
     band = max(2, int(round(0.04 * min(h, w))))
     chosen = np.zeros((h, w), dtype=bool)
     chosen[:band], chosen[-band:], chosen[:, :band], chosen[:, -band:] = True, True, True, True
     # Border pixels far from the border's typical colour are the piece running off the frame.
-    lum = rgb.mean(axis=-1)
-    border = lum[chosen]
-    med = np.median(border)
-    mad = np.median(np.abs(border - med)) + 1e-4
-    chosen &= np.abs(lum - med) < max(6 * 1.4826 * mad, 0.1 * med)
+    lum = np.log(rgb.mean(axis=-1) + _LOG_EPS)
+    chosen &= _backdrop_cluster(lum, chosen)
     if chosen.sum() < 16:
         chosen[:band], chosen[-band:] = True, True
     tau = 0.05
     backdrop = np.broadcast_to(np.median(flat[chosen.ravel()], axis=0), (h, w, 3))
     residual = log_residual(rgb, backdrop)
-    for _ in range(iterations):
+    for step in schedule:
+        basis = bases[step]
         idx = np.flatnonzero(chosen.ravel())
         if idx.size > max_samples:  # deterministic thinning
             idx = idx[:: idx.size // max_samples + 1]

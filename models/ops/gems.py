@@ -12,7 +12,7 @@ def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float
     """Raise local contrast of facets where `gem` is set.
 
     rgb: (h, w, 3) float32 linear RGB. gem: (h, w) float32 0..1 gem coverage.
-    amount: 0..1 (0 = unchanged). Luminance detail (luminance minus its Gaussian blur of
+    amount: 0..1 (0 = unchanged). Detail of sqrt-luminance (minus its Gaussian blur of
     `sigma` px) is boosted by up to 1.5x `amount`; hue is kept by scaling RGB together. The mean
     level inside a stone is unchanged to first order. Returns a new (h, w, 3) float32 array.
     """
@@ -24,10 +24,11 @@ def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float
     ys = slice(max(rows[0] - pad, 0), rows[-1] + pad + 1)
     xs = slice(max(cols[0] - pad, 0), cols[-1] + pad + 1)
     part = rgb[ys, xs]
-    y = part @ LUMA
-    detail = y - ndimage.gaussian_filter(y, sigma, mode="nearest")
-    boosted = y + np.float32(1.5 * amount) * detail * gem[ys, xs]
-    scale = np.clip(np.maximum(boosted, 0) / np.maximum(y, 1e-5), 0.25, 4.0)
+    y = np.maximum(part @ LUMA, 0)
+    p = np.sqrt(y)  # perceptual lightness, so the boost does not shift the stone's mean tone
+    detail = p - ndimage.gaussian_filter(p, sigma, mode="nearest")
+    boosted = np.maximum(p + np.float32(1.5 * amount) * detail * gem[ys, xs], 0)
+    scale = np.clip(boosted**2 / np.maximum(y, 1e-6), 0.25, 4.0)
     out = rgb.copy()
     out[ys, xs] = part * scale[..., None]
     return out

@@ -1,0 +1,176 @@
+"""Constructed photos with known right answers for the model tests.
+
+Scenes are built in linear light: a clean catalog image (pieces on exact white) and the "photo"
+of it (the clean image times an uneven, colour-cast light, plus sensor noise), encoded with
+the sRGB curve written out here (not the model's own colour code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from models import load
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(np.asarray(linear, dtype=np.float64), 0, 1)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    x = np.asarray(encoded, dtype=np.float64)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def to_codes(linear: np.ndarray, depth: int = 8) -> np.ndarray:
+    maximum = 255 if depth == 8 else 65535
+    codes = np.round(srgb_encode(linear) * maximum)
+    return codes.astype(np.uint8 if depth == 8 else np.uint16)
+
+
+def from_codes(codes: np.ndarray) -> np.ndarray:
+    maximum = 255 if codes.dtype == np.uint8 else 65535
+    return srgb_decode(codes.astype(np.float64) / maximum)
+
+
+# True metal colours (linear sRGB) at full light.
+GOLD = srgb_decode(np.array([0.86, 0.70, 0.33]))
+SILVER = srgb_decode(np.array([0.80, 0.80, 0.80]))
+BLUE_CAST = np.array([0.80, 0.92, 1.12])
+
+
+@dataclass
+class Scene:
+    clean: np.ndarray  # (h, w, 3) float64 linear, backdrop exactly 1.0
+    photo: np.ndarray  # (h, w, 3) float64 linear, what the camera saw
+    piece: np.ndarray  # (h, w) bool
+    masks: dict  # name -> (h, w) bool
+
+    def codes(self, depth: int = 8) -> np.ndarray:
+        return to_codes(self.photo, depth)
+
+
+def grid(h: int, w: int):
+    return np.mgrid[0:h, 0:w].astype(np.float64)
+
+
+def metal_shading(h: int, w: int) -> np.ndarray:
+    """Structured reflections: broad bright and dark bands, as polished metal shows."""
+    yy, xx = grid(h, w)
+    return 0.55 + 0.4 * np.cos(xx / 23.0 + yy / 41.0) ** 2
+
+
+def photograph(clean, cast=BLUE_CAST, top=0.48, bottom=0.66, noise=0.004, seed=0):
+    """Light the clean scene unevenly (a vertical grey gradient) with a colour cast."""
+    h, w, _ = clean.shape
+    yy, _ = grid(h, w)
+    light = (top + (bottom - top) * yy / (h - 1))[..., None] * np.asarray(cast)
+    rng = np.random.default_rng(seed)
+    photo = clean * light
+    return np.clip(photo + rng.normal(0, noise, photo.shape) * np.sqrt(photo), 0, None)
+
+
+def ring_scene(h=300, w=400, metal=GOLD, cast=BLUE_CAST, seed=0) -> Scene:
+    """A ring (annulus: its hole is backdrop) and a bar of the same metal."""
+    yy, xx = grid(h, w)
+    r = np.hypot(yy - h * 0.5, xx - w * 0.35)
+    ring = (r > 45) & (r < 85)
+    bar = (yy > h * 0.3) & (yy < h * 0.7) & (xx > w * 0.68) & (xx < w * 0.85)
+    piece = ring | bar
+    clean = np.ones((h, w, 3))
+    shade = metal_shading(h, w)
+    clean[piece] = np.asarray(metal)[None] * shade[piece][:, None]
+    return Scene(clean, photograph(clean, cast, seed=seed), piece, {"metal": piece, "ring": ring})
+
+
+@pytest.fixture(scope="session")
+def retoucher():
+    return load()
+
+
+@pytest.fixture(scope="session")
+def ring_photo() -> Scene:
+    return ring_scene()
+
+
+def hotspot_scene(h=240, w=320) -> Scene:
+    """A polished silver bar whose specular glow clips to 255 in the photo."""
+    yy, xx = grid(h, w)
+    bar = (yy > 60) & (yy < 180) & (xx > 60) & (xx < 260)
+    clean = np.ones((h, w, 3))
+    d2 = (yy - 120) ** 2 + (xx - 160) ** 2
+    shade = metal_shading(h, w) * 0.8 + 2.6 * np.exp(-d2 / (2 * 9.0**2))
+    clean[bar] = SILVER[None] * shade[bar][:, None]
+    photo = photograph(clean, cast=(1.0, 1.0, 1.0), noise=0.002)
+    return Scene(clean, photo, bar, {"metal": bar})
+
+
+def cleanup_scene(h=240, w=360) -> Scene:
+    """Silver bar with one dust speck, a pave field of 3-px stones, a speck on the backdrop."""
+    yy, xx = grid(h, w)
+    bar = (yy > 50) & (yy < 190) & (xx > 40) & (xx < 320)
+    clean = np.ones((h, w, 3))
+    shade = 0.75 + 0.15 * np.cos(xx / 50.0)
+    clean[bar] = SILVER[None] * shade[bar][:, None]
+    pave = np.zeros((h, w), dtype=bool)
+    for cy in range(80, 165, 6):
+        for cx in range(200, 300, 6):
+            pave[cy - 1 : cy + 2, cx - 1 : cx + 2] = True
+    photo_clean = clean.copy()
+    photo_clean[pave] *= 0.35
+    speck_metal = np.zeros((h, w), dtype=bool)
+    speck_metal[119:122, 99:102] = True
+    speck_back = np.zeros((h, w), dtype=bool)
+    speck_back[20:23, 180:183] = True
+    dusty = photo_clean.copy()
+    dusty[speck_metal] *= 0.3
+    dusty[speck_back] *= 0.35
+    photo = photograph(dusty, cast=(1.0, 1.0, 1.0), noise=0.002)
+    masks = {"pave": pave, "speck_metal": speck_metal, "speck_back": speck_back}
+    return Scene(photo_clean, photo, bar, masks)
+
+
+def gem_scene(h=260, w=320) -> Scene:
+    """A gold ring shank carrying a faceted blue stone."""
+    yy, xx = grid(h, w)
+    r = np.hypot(yy - 150, xx - 160)
+    shank = (r > 60) & (r < 85)
+    stone = np.hypot(yy - 70, xx - 160) < 28
+    shank &= ~stone
+    clean = np.ones((h, w, 3))
+    clean[shank] = GOLD[None] * metal_shading(h, w)[shank][:, None]
+    angle = np.arctan2(yy - 70, xx - 160)
+    facets = 0.35 + 0.5 * (np.floor((angle + np.pi) / (np.pi / 6)) % 2)
+    facets = facets * (0.7 + 0.3 * np.cos(np.hypot(yy - 70, xx - 160) / 3.0))
+    blue = srgb_decode(np.array([0.15, 0.25, 0.75]))
+    clean[stone] = blue[None] * facets[stone][:, None]
+    photo = photograph(clean, noise=0.003)
+    return Scene(clean, photo, shank | stone, {"metal": shank, "gem": stone})
+
+
+@pytest.fixture(scope="session")
+def scenes():
+    """The scene builders and colour helpers above, for test modules (importlib mode)."""
+    import types
+
+    names = [
+        "GOLD",
+        "SILVER",
+        "BLUE_CAST",
+        "Scene",
+        "to_codes",
+        "from_codes",
+        "srgb_encode",
+        "srgb_decode",
+        "ring_scene",
+        "hotspot_scene",
+        "cleanup_scene",
+        "gem_scene",
+        "photograph",
+        "metal_shading",
+        "grid",
+    ]
+    return types.SimpleNamespace(**{n: globals()[n] for n in names})

@@ -1,0 +1,78 @@
+"""Metal tone under a colour cast, and hotspot control."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from models import ImageData, RetouchOptions
+from models.ops.lab import ciede2000, linear_srgb_to_lab
+
+
+def _interior(mask, n=3):
+    return ndimage.binary_erosion(mask, iterations=n)
+
+
+def test_yellow_gold_under_blue_cast_comes_back_true(retoucher, scenes):
+    scene = scenes.ring_scene(metal=scenes.GOLD)
+    res = retoucher.retouch(ImageData(scene.codes()), RetouchOptions())
+    assert res.info["detected_metal"] == "yellow_gold"
+    inside = _interior(scene.piece)
+
+    out_lab = linear_srgb_to_lab(scenes.from_codes(res.image.pixels)[inside])
+    true_lab = linear_srgb_to_lab(scene.clean[inside])
+    photo_lab = linear_srgb_to_lab(scenes.from_codes(scene.codes())[inside])
+    assert np.median(ciede2000(photo_lab, true_lab)) > 10  # the cast and exposure are real
+    assert np.median(ciede2000(out_lab, true_lab)) < 3.0
+    assert np.percentile(ciede2000(out_lab, true_lab), 90) < 5.0
+
+
+def test_silver_under_blue_cast_comes_back_neutral(retoucher, scenes):
+    scene = scenes.ring_scene(metal=scenes.SILVER)
+    res = retoucher.retouch(ImageData(scene.codes()), RetouchOptions())
+    assert res.info["detected_metal"] in ("silver", "white_gold")
+
+    inside = _interior(scene.piece)
+    lab = linear_srgb_to_lab(scenes.from_codes(res.image.pixels)[inside])
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    assert np.median(chroma) < 2.0
+    photo = linear_srgb_to_lab(scenes.from_codes(scene.codes())[inside])
+    assert np.median(np.hypot(photo[:, 1], photo[:, 2])) > 5  # it was blue before
+
+
+def test_chosen_metal_tones_only_the_metal(retoucher, scenes):
+    scene = scenes.ring_scene(metal=scenes.SILVER)
+    res = retoucher.retouch(ImageData(scene.codes()), RetouchOptions(metal="yellow_gold"))
+
+    inside = _interior(scene.piece)
+    lab = linear_srgb_to_lab(scenes.from_codes(res.image.pixels)[inside])
+    hue = np.degrees(np.arctan2(np.median(lab[:, 2]), np.median(lab[:, 1])))
+    assert 65 < hue < 95 and np.median(np.hypot(lab[:, 1], lab[:, 2])) > 15
+    far = ~ndimage.binary_dilation(scene.piece, iterations=3)
+    assert (res.image.pixels[far] == 255).all()  # the backdrop is not tinted
+
+
+def test_clipped_hotspot_is_not_widened_and_sits_near_90_percent(retoucher, scenes):
+    scene = scenes.hotspot_scene()
+    photo = scene.codes()
+    clipped_in = (photo == 255).all(axis=-1) & scene.piece
+    assert clipped_in.sum() > 50
+    out = retoucher.retouch(ImageData(photo), RetouchOptions()).image.pixels
+    piece = _interior(scene.piece, 1)
+    peak = out[piece].max(axis=-1)
+    assert (peak < 255).all()  # nothing on the metal is clipped
+    assert 0.85 * 255 <= peak.max() <= 0.95 * 255  # the specular stays near 90%
+    plateau = (out.max(axis=-1) >= peak.max() - 1) & piece
+    assert plateau.sum() <= clipped_in.sum()
+    # Structured reflections keep their gradients (not flattened).
+    band = out[100:140, 70:110].mean(axis=-1)
+    assert band.std() > 0.5 * photo[100:140, 70:110].mean(axis=-1).std()
+
+
+def test_hotspots_off_lets_brightened_metal_clip(retoucher, scenes):
+    scene = scenes.hotspot_scene()
+    photo = scene.codes()
+    out = retoucher.retouch(ImageData(photo), RetouchOptions(hotspots=False)).image.pixels
+    clipped_in = (photo == 255).all(axis=-1) & scene.piece
+    clipped_out = (out == 255).all(axis=-1) & _interior(scene.piece, 1)
+    assert clipped_out.sum() > clipped_in.sum()  # the shoulder is what prevents it
