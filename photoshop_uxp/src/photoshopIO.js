@@ -283,17 +283,6 @@ async function putMask(target, layerID, data, at) {
  */
 async function imageDataFor(target, part) {
   const samples = wireBytesToSamples(part.data, part.depth);
-  if (part.kind === "mask") {
-    return imaging.createImageDataFromBuffer(samples, {
-      width: part.width,
-      height: part.height,
-      components: 1,
-      chunky: true,
-      colorSpace: "Grayscale",
-      colorProfile: "Gray Gamma 2.2",
-      fullRange: part.depth === 16,
-    });
-  }
   return imaging.createImageDataFromBuffer(samples, {
     width: part.width,
     height: part.height,
