@@ -155,3 +155,24 @@ def test_page_and_presets_follow_the_token_rules(server):
     names = {p["name"] for p in allowed.json()["presets"]}
     assert {"marketplace-white", "natural-shadow", "transparent-cutout"} <= names
     assert requests.get(server.http_url + "/web/../app.py", timeout=10).status_code == 404
+
+
+def test_folder_upload_keeps_the_structure_in_the_zip(page, server, tmp_path):
+    folder = tmp_path / "shoot"
+    (folder / "rings").mkdir(parents=True)
+    (folder / "rings" / "band.png").write_bytes(png_bytes(4))
+    (folder / "studs.png").write_bytes(png_bytes(5))
+    open_page(page, server)
+    page.set_input_files("#folder-input", str(folder))
+    paths = sorted(
+        page.locator("#jobs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.path)")
+    )
+    assert paths == ["shoot/rings/band.png", "shoot/studs.png"]
+    run_and_wait(page)
+    with page.expect_download() as info:
+        page.click("#download-zip")
+    zipped = tmp_path / "all.zip"
+    info.value.save_as(zipped)
+    with zipfile.ZipFile(zipped) as archive:
+        assert sorted(archive.namelist()) == paths
+        assert archive.read("shoot/studs.png") == server_answer(server, png_bytes(5), {})
