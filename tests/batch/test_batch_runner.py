@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.api import RetouchOptions
+from models.api import ImageData, RetouchOptions
 from server.batch import BatchSettings, PlanError, SettingsMismatch, plan_batch, run_batch
 from server.batch.plan import confined
 from server.batch.store import write_atomic
@@ -219,3 +219,33 @@ def test_raw_files_become_16_bit_tiff(tmp_path, make_dng, make_scene):
     image, info = read_image((out / "ring.tif").read_bytes())
     assert image.pixels.dtype == np.uint16 and image.pixels.shape == (96, 128, 3)
     assert image.icc_profile == srgb_icc_profile()
+
+
+def test_leftovers_of_a_killed_run_are_removed(tmp_path, catalog):
+    in_dir, _ = catalog
+    out = tmp_path / "out"
+    (out / "rings").mkdir(parents=True)
+    leftover = out / "rings" / ".solitaire.png.jr-partial-4242"
+    leftover.write_bytes(b"half an image")
+    run_batch(in_dir, out, BatchSettings())
+    assert not leftover.exists()
+    assert (out / "rings" / "solitaire.png").is_file()
+
+
+def test_16_bit_files_stay_16_bit_with_their_profile(tmp_path):
+    from server.imageio import read_image, write_image
+
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(1000, 64000, (32, 48, 3), dtype=np.uint16)
+    source = ImageData(pixels, srgb_icc_profile())
+    (in_dir / "deep.png").write_bytes(write_image(source, "png"))
+    (in_dir / "deep.tif").write_bytes(write_image(source, "tiff"))
+    out = tmp_path / "out"
+    manifest = run_batch(in_dir, out, BatchSettings())
+    assert manifest.summary()["ok"] == 2
+    for name in ("deep.png", "deep.tif"):
+        image, _ = read_image((out / name).read_bytes())
+        assert image.pixels.dtype == np.uint16 and image.pixels.shape == (32, 48, 3)
+        assert image.icc_profile == srgb_icc_profile()
