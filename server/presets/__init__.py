@@ -17,7 +17,6 @@ The file name (without `.toml`) is the preset's name.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,22 +64,11 @@ class Preset:
         }
 
 
-def config_dir() -> Path:
-    """The per-user config folder of docs/protocol.md (the token file lives there too)."""
-    override = os.environ.get("JEWEL_RETOUCH_CONFIG_DIR")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", Path.home())) / "jewel-retouch"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "jewel-retouch"
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(xdg) / "jewel-retouch"
+def user_dir(config_dir: Path | None = None) -> Path:
+    """Where users put their own preset files: `presets/` in the config folder (the token's)."""
+    from server.config import user_config_dir
 
-
-def user_dir() -> Path:
-    """Where users put their own preset files."""
-    return config_dir() / "presets"
+    return (config_dir or user_config_dir()) / "presets"
 
 
 def parse_preset(path: Path, *, builtin: bool = False) -> Preset:

@@ -41,10 +41,11 @@ def static_file(name: str) -> Response:
 @bp.get("/web/presets.json")
 def presets() -> Response:
     """The presets (built-in and the user's), behind the same token as the API."""
-    from server.presets import load_presets
+    from server.presets import load_presets, user_dir
 
     _check_token()
-    found, problems = load_presets()
+    state = current_app.extensions["jewel_retouch"]
+    found, problems = load_presets(user_dir(state.config.resolved_config_dir()))
     return jsonify({"presets": [p.to_json() for p in found.values()], "problems": problems})
 
 

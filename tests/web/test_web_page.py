@@ -146,6 +146,9 @@ def test_wrong_token_is_refused_then_a_typed_token_is_kept(page, server):
 
 
 def test_page_and_presets_follow_the_token_rules(server):
+    user = server.config_dir / "presets"
+    user.mkdir(exist_ok=True)
+    (user / "studio-grey.toml").write_text('title = "Studio"\n[options]\nbackground = "keep"\n')
     assert requests.get(server.http_url + "/", timeout=10).status_code == 200
     refused = requests.get(server.http_url + "/web/presets.json", timeout=10)
     assert refused.status_code == 401
@@ -153,7 +156,7 @@ def test_page_and_presets_follow_the_token_rules(server):
         server.http_url + "/web/presets.json", headers=server.auth_headers, timeout=10
     )
     names = {p["name"] for p in allowed.json()["presets"]}
-    assert {"marketplace-white", "natural-shadow", "transparent-cutout"} <= names
+    assert {"marketplace-white", "natural-shadow", "transparent-cutout", "studio-grey"} <= names
     assert requests.get(server.http_url + "/web/../app.py", timeout=10).status_code == 404
 
 
