@@ -19,7 +19,6 @@ job on the server, so a plug-in killed by GIMP's cancel button leaves no work ru
 from __future__ import absolute_import, division, print_function
 
 import base64
-import binascii
 import errno
 import hashlib
 import io
@@ -38,7 +37,6 @@ except ImportError:  # Python 2.7
     from httplib import HTTPConnection, HTTPException  # noqa: F401  # novermin
     from urlparse import urlsplit  # noqa: F401  # novermin
 
-PY2 = sys.version_info[0] == 2
 CLIENT_VERSION = "0.1.0"
 DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
 CONFIG_DIR_ENV = "JEWEL_RETOUCH_CONFIG_DIR"
@@ -255,25 +253,19 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 def mask_payload(data, key):
     """`data` XOR the 4-byte `key` repeated (RFC 6455 section 5.3), fast for megabytes.
 
-    Big-integer XOR runs in C on both Python 2 and 3, about 100x faster than a byte loop.
+    Each of the four byte lanes is XORed by one `translate` over an extended slice: C-speed
+    on Python 2 and 3 (about 3 ms per MiB, some 50x faster than a loop over bytes).
     """
-    length = len(data)
-    if length == 0:
-        return b""
-    repeats = (length + 3) // 4
-    keystream = (key * repeats)[:length]
-    if PY2:
-        value = int(binascii.hexlify(data), 16) ^ int(binascii.hexlify(keystream), 16)
-        text = "%x" % value
-        return binascii.unhexlify(text.rjust(length * 2, "0"))
-    value = int.from_bytes(data, "big") ^ int.from_bytes(keystream, "big")  # novermin
-    return value.to_bytes(length, "big")  # novermin
+    out = bytearray(data)
+    for lane in range(4):
+        value = key[lane] if isinstance(key[lane], int) else ord(key[lane])
+        table = bytes(bytearray(byte ^ value for byte in range(256)))
+        out[lane::4] = out[lane::4].translate(table)
+    return out
 
 
-def encode_frame(opcode, payload, key=None):
-    """One final, masked client frame."""
-    key = os.urandom(4) if key is None else key
-    length = len(payload)
+def frame_header(opcode, length, key):
+    """Header of one final, masked client frame carrying `length` payload bytes."""
     head = struct.pack("!B", 0x80 | opcode)
     if length < 126:
         head += struct.pack("!B", 0x80 | length)
@@ -281,7 +273,13 @@ def encode_frame(opcode, payload, key=None):
         head += struct.pack("!BH", 0x80 | 126, length)
     else:
         head += struct.pack("!BQ", 0x80 | 127, length)
-    return head + key + mask_payload(payload, key)
+    return head + key
+
+
+def encode_frame(opcode, payload, key=None):
+    """One final, masked client frame as bytes (small frames; big ones go out in two parts)."""
+    key = os.urandom(4) if key is None else key
+    return frame_header(opcode, len(payload), key) + bytes(mask_payload(payload, key))
 
 
 class WebSocket(object):
@@ -341,19 +339,26 @@ class WebSocket(object):
         self.send_text(json.dumps(obj))
 
     def send_binary(self, data):
-        self.sock.sendall(encode_frame(OP_BINARY, data))
+        key = os.urandom(4)
+        self.sock.sendall(frame_header(OP_BINARY, len(data), key))
+        self.sock.sendall(mask_payload(data, key))  # no copy into one big frame string
 
     def _read_exact(self, count):
-        chunks = [self._buffer[:count]]
-        have = len(chunks[0])
-        self._buffer = self._buffer[count:]
+        if len(self._buffer) >= count:
+            data, self._buffer = self._buffer[:count], self._buffer[count:]
+            return data
+        # Large payloads land straight in one buffer (no list of small chunks to join).
+        out = bytearray(count)
+        have = len(self._buffer)
+        out[:have] = self._buffer
+        self._buffer = b""
+        view = memoryview(out)
         while have < count:
-            chunk = self.sock.recv(min(count - have, 4 * 1024 * 1024))
-            if not chunk:
+            got = self.sock.recv_into(view[have:], min(count - have, 4 * 1024 * 1024))
+            if not got:
                 raise RetouchError("connection_lost", "The server closed the connection.")
-            chunks.append(chunk)
-            have += len(chunk)
-        return b"".join(chunks)
+            have += got
+        return bytes(out)
 
     def _read_frame(self):
         first, second = struct.unpack("!BB", self._read_exact(2))
@@ -438,6 +443,48 @@ class RetouchResult(object):
             if descriptor.get("kind") == kind and (name is None or descriptor["name"] == name):
                 return descriptor, data
         return None, None
+
+
+class ChunkedPixels(object):
+    """Pixels handed over piece by piece: `chunks` yields bytes adding up to `byte_count`.
+
+    Lets a plug-in read the layer strip by strip while the server already receives earlier
+    strips, instead of holding the whole region in memory before sending.
+    """
+
+    def __init__(self, byte_count, chunks):
+        self.byte_count = byte_count
+        self.chunks = chunks
+
+
+class CollectBytes(object):
+    """The default part sink: keeps a part's bytes in memory."""
+
+    def __init__(self, descriptor):
+        self.descriptor = descriptor
+        self._chunks = []
+
+    def write(self, data):
+        self._chunks.append(data)
+
+    def finish(self):
+        return b"".join(self._chunks)
+
+    def discard(self):
+        self._chunks = []
+
+
+def _byte_count(pixels):
+    return pixels.byte_count if isinstance(pixels, ChunkedPixels) else len(pixels)
+
+
+def _chunks_of(pixels):
+    """Frames of at most WS_CHUNK bytes from bytes or ChunkedPixels."""
+    pieces = pixels.chunks if isinstance(pixels, ChunkedPixels) else [pixels]
+    for piece in pieces:
+        view = memoryview(piece)
+        for offset in range(0, len(view), WS_CHUNK):
+            yield view[offset : offset + WS_CHUNK]
 
 
 def _error_message(code, message, server_url, token_file):
@@ -566,20 +613,25 @@ class Client(object):
         color_profile="srgb",
         progress=None,
         info=None,
+        part_sink=None,
     ):
         """Retouch raw interleaved pixels; returns a RetouchResult.
 
-        pixels: bytes, width x height x channels x depth/8 long (16-bit little-endian).
+        pixels: bytes (or ChunkedPixels), width x height x channels x depth/8 long, 16-bit
+            samples little-endian.
         progress(stage, fraction): called as the job advances; returning False cancels.
         info: the server's /v1/info answer when the caller already has it.
+        part_sink(descriptor): returns an object with write(bytes), finish() -> value and
+            discard(), or None to keep that part's bytes; the value takes the bytes' place in
+            RetouchResult.parts. Lets a plug-in write the answer into a layer as it arrives.
         """
         expected = width * height * channels * depth // 8
-        if len(pixels) != expected:
+        if _byte_count(pixels) != expected:
             raise RetouchError(
                 "invalid_pixels",
                 "Internal error: %d bytes of pixels for a %dx%d %d-channel "
                 "%d-bit region (expected %d)."
-                % (len(pixels), width, height, channels, depth, expected),
+                % (_byte_count(pixels), width, height, channels, depth, expected),
             )
         info = info if info is not None else self.info()
         limits = info.get("limits") or {}
@@ -608,15 +660,37 @@ class Client(object):
                 layers,
                 color_profile,
                 progress,
+                part_sink,
             )
         return self._retouch_http(
-            pixels, width, height, channels, depth, options or {}, layers, color_profile, progress
+            pixels,
+            width,
+            height,
+            channels,
+            depth,
+            options or {},
+            layers,
+            color_profile,
+            progress,
+            part_sink,
         )
 
     def _retouch_http(
-        self, pixels, width, height, channels, depth, options, layers, color_profile, progress
+        self,
+        pixels,
+        width,
+        height,
+        channels,
+        depth,
+        options,
+        layers,
+        color_profile,
+        progress,
+        part_sink,
     ):
         timings = {}
+        if isinstance(pixels, ChunkedPixels):
+            pixels = b"".join(bytes(chunk) for chunk in pixels.chunks)
         if progress is not None and progress("upload", 0.0) is False:
             raise Cancelled()
         headers = {
@@ -634,7 +708,7 @@ class Client(object):
         response, data = self._request("POST", "/v1/retouch", body=pixels, headers=headers)
         timings["round_trip"] = time.time() - start
         if layers:
-            return self._parse_zip(data, timings)
+            return self._sink_parts(self._parse_zip(data, timings), part_sink)
         descriptor = {
             "name": "image",
             "kind": "image",
@@ -643,7 +717,22 @@ class Client(object):
             "channels": int(response.getheader("X-Channels", channels)),
             "depth": int(response.getheader("X-Depth", depth)),
         }
-        return RetouchResult(descriptor, [(descriptor, data)], {}, timings)
+        result = RetouchResult(descriptor, [(descriptor, data)], {}, timings)
+        return self._sink_parts(result, part_sink)
+
+    @staticmethod
+    def _sink_parts(result, part_sink):
+        if part_sink is None:
+            return result
+        parts = []
+        for descriptor, data in result.parts:
+            sink = part_sink(descriptor)
+            if sink is not None:
+                sink.write(data)
+                data = sink.finish()
+            parts.append((descriptor, data))
+        result.parts = parts
+        return result
 
     def _parse_zip(self, data, timings):
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -669,6 +758,7 @@ class Client(object):
         layers,
         color_profile,
         progress,
+        part_sink,
     ):
         timings = {}
         job_id = "gimp-%d-%d" % (os.getpid(), int(time.time() * 1000))
@@ -693,6 +783,7 @@ class Client(object):
                     color_profile,
                     progress,
                     timings,
+                    part_sink,
                 )
             except socket.timeout:
                 raise self._timed_out("the retouch")
@@ -745,6 +836,7 @@ class Client(object):
         color_profile,
         progress,
         timings,
+        part_sink,
     ):
         def report(stage, fraction):
             if progress is not None and progress(stage, fraction) is False:
@@ -764,18 +856,23 @@ class Client(object):
                 "channels": channels,
                 "depth": depth,
                 "color_profile": color_profile,
-                "bytes": len(pixels),
+                "bytes": _byte_count(pixels),
                 "options": options,
                 "layers": bool(layers),
             }
         )
         start = time.time()
-        view = memoryview(pixels)
-        total = len(pixels)
-        for offset in range(0, total, WS_CHUNK):
-            ws.send_binary(view[offset : offset + WS_CHUNK].tobytes())
+        total, sent = _byte_count(pixels), 0
+        for frame in _chunks_of(pixels):
+            ws.send_binary(frame)
+            sent += len(frame)
             # Upload is shown as the first 10% of the bar.
-            report("upload", 0.1 * min(offset + WS_CHUNK, total) / total)
+            report("upload", 0.1 * sent / total)
+        if sent != total:
+            raise RetouchError(
+                "invalid_pixels",
+                "Internal error: %d bytes of pixels read, %d announced." % (sent, total),
+            )
         timings["upload"] = time.time() - start
         wait_start = time.time()
         header = None
@@ -794,36 +891,22 @@ class Client(object):
         descriptors = header.get("parts") or []
         received_total = sum(int(part["bytes"]) for part in descriptors) or 1
         received = 0
-        for descriptor in descriptors:
-            want = int(descriptor["bytes"])
-            chunks, have = [], 0
-            while have < want:
-                kind, payload = ws.receive()
-                if kind != "binary":
-                    message = json.loads(payload)
-                    if message.get("type") == "error":
-                        code = message.get("code", "internal")
-                        raise RetouchError(
-                            code,
-                            _error_message(
-                                code, message.get("message", ""), self.server_url, self.token_file
-                            ),
-                        )
-                    continue
-                chunks.append(payload)
-                have += len(payload)
-                received += len(payload)
-                report("download", 0.9 + 0.1 * received / received_total)
-            if have != want:
-                raise RetouchError(
-                    "bad_response",
-                    "The server sent %d bytes for part %s, not %d."
-                    % (have, descriptor.get("name"), want),
+        sinks = []
+        try:
+            for descriptor in descriptors:
+                descriptor = dict(descriptor)
+                descriptor.setdefault("width", header.get("width"))
+                descriptor.setdefault("height", header.get("height"))
+                sink = (part_sink(descriptor) if part_sink else None) or CollectBytes(descriptor)
+                sinks.append(sink)
+                received += self._receive_part(
+                    ws, descriptor, sink, received, received_total, report
                 )
-            descriptor = dict(descriptor)
-            descriptor.setdefault("width", header.get("width"))
-            descriptor.setdefault("height", header.get("height"))
-            parts.append((descriptor, b"".join(chunks)))
+                parts.append((descriptor, sink.finish()))
+        except BaseException:
+            for sink in sinks:
+                sink.discard()
+            raise
         timings["download"] = time.time() - start
         done_info = {}
         while True:
@@ -832,6 +915,33 @@ class Client(object):
                 done_info = message.get("info") or {}
                 break
         return RetouchResult(header, parts, done_info, timings)
+
+    def _receive_part(self, ws, descriptor, sink, received, received_total, report):
+        """Feed one part's binary frames to `sink`; returns the byte count."""
+        want, have = int(descriptor["bytes"]), 0
+        while have < want:
+            kind, payload = ws.receive()
+            if kind != "binary":
+                message = json.loads(payload)
+                if message.get("type") == "error":
+                    code = message.get("code", "internal")
+                    raise RetouchError(
+                        code,
+                        _error_message(
+                            code, message.get("message", ""), self.server_url, self.token_file
+                        ),
+                    )
+                continue
+            sink.write(payload)
+            have += len(payload)
+            report("download", 0.9 + 0.1 * (received + have) / received_total)
+        if have != want:
+            raise RetouchError(
+                "bad_response",
+                "The server sent %d bytes for part %s, not %d."
+                % (have, descriptor.get("name"), want),
+            )
+        return have
 
 
 def main(argv=None):

@@ -156,9 +156,70 @@ def selection_region(image, drawable):
     return region, mask.count(b"\xff") == len(mask)
 
 
-def read_pixels(drawable, region, format_name, depth):
-    data = drawable.get_buffer().get(region.rect(), 1.0, format_name, Gegl.AbyssPolicy.NONE)
-    return to_little_endian(bytes(data), depth)
+def read_pixels(drawable, region, format_name, channels, depth):
+    """The region's pixels as ChunkedPixels: strips of about one WebSocket frame, read from
+    GIMP only as the client sends them (the server works while GIMP reads the next strip)."""
+    row_bytes = region.width * channels * depth // 8
+    rows_per_strip = max(1, jrc.WS_CHUNK // row_bytes)
+    buffer = drawable.get_buffer()
+
+    def strips():
+        bottom = region.y + region.height
+        for top in range(region.y, bottom, rows_per_strip):
+            rows = min(rows_per_strip, bottom - top)
+            box = Gegl.Rectangle.new(region.x, top, region.width, rows)
+            data = buffer.get(box, 1.0, format_name, Gegl.AbyssPolicy.NONE)
+            yield to_little_endian(bytes(data), depth)
+
+    return jrc.ChunkedPixels(row_bytes * region.height, strips())
+
+
+class LayerWriter(object):
+    """Part sink: writes the answer into a new (not yet inserted) layer as frames arrive."""
+
+    def __init__(self, image, name, descriptor):
+        self.layer = create_layer(image, name, descriptor)
+        self.width, self.height = int(descriptor["width"]), int(descriptor["height"])
+        self.depth = int(descriptor["depth"])
+        self.format = rgb_format(int(descriptor["channels"]), self.depth)
+        self.row_bytes = self.width * int(descriptor["channels"]) * self.depth // 8
+        self.buffer = self.layer.get_buffer()
+        self.pending = bytearray()
+        self.row = 0
+
+    def write(self, data):
+        self.pending += data
+        rows = min(len(self.pending) // self.row_bytes, self.height - self.row)
+        if rows:
+            size = rows * self.row_bytes
+            box = Gegl.Rectangle.new(0, self.row, self.width, rows)
+            self.buffer.set(
+                box, self.format, to_little_endian(bytes(self.pending[:size]), self.depth)
+            )
+            del self.pending[:size]
+            self.row += rows
+
+    def finish(self):
+        if self.row != self.height or self.pending:
+            raise jrc.RetouchError("bad_response", "The server's answer has the wrong size.")
+        self.buffer.flush()
+        return self.layer
+
+    def discard(self):
+        delete_if_loose(self.layer)
+        self.layer = None
+
+
+def delete_if_loose(layer):
+    """Delete a layer made for the answer that never got into the image (an error came)."""
+    if layer is None or not layer.is_valid():
+        return
+    image = layer.get_image()
+    attached = layer.get_parent() is not None or (
+        image is not None and layer.get_id() in [item.get_id() for item in image.get_layers()]
+    )
+    if not attached:
+        layer.delete()
 
 
 def write_pixels(drawable, width, height, format_name, data, depth):
@@ -177,11 +238,26 @@ def mask_format(drawable):
     return "Y' u8" if Babl.get_name(drawable.get_format()).startswith("Y'") else "Y u8"
 
 
-def new_layer(image, name, descriptor, data):
+def create_layer(image, name, descriptor):
+    """An empty layer for one part of the answer, of the answer's layout."""
     width, height = int(descriptor["width"]), int(descriptor["height"])
     grey = image.get_base_type() == Gimp.ImageBaseType.GRAY
-    kind = Gimp.ImageType.GRAYA_IMAGE if grey else Gimp.ImageType.RGBA_IMAGE
-    layer = Gimp.Layer.new(image, name, width, height, kind, 100.0, Gimp.LayerMode.NORMAL)
+    alpha = int(descriptor["channels"]) == 4
+    # Same layout as the answer: writing then is a plain copy (no conversion to add alpha).
+    if grey:
+        kind = Gimp.ImageType.GRAYA_IMAGE if alpha else Gimp.ImageType.GRAY_IMAGE
+    else:
+        kind = Gimp.ImageType.RGBA_IMAGE if alpha else Gimp.ImageType.RGB_IMAGE
+    return Gimp.Layer.new(image, name, width, height, kind, 100.0, Gimp.LayerMode.NORMAL)
+
+
+def new_layer(image, name, descriptor, data):
+    """A layer holding one part of the answer (`data`: its bytes, or a LayerWriter's layer)."""
+    if isinstance(data, Gimp.Layer):
+        data.set_name(name)
+        return data
+    layer = create_layer(image, name, descriptor)
+    width, height = int(descriptor["width"]), int(descriptor["height"])
     depth = int(descriptor["depth"])
     write_pixels(layer, width, height, rgb_format(int(descriptor["channels"]), depth), data, depth)
     return layer
@@ -204,6 +280,8 @@ def insert_result(image, drawable, region, result, output, rectangular):
             added.append(top)
             top.set_offsets(x, y)
             if not rectangular:
+                if not top.has_alpha():
+                    top.add_alpha()
                 top.add_mask(top.create_mask(Gimp.AddMaskType.SELECTION))
                 top.remove_mask(Gimp.MaskApplyMode.APPLY)
         else:
@@ -289,13 +367,17 @@ def show_dialog(procedure, config, schema):
 
 
 def progress_callback():
-    state = {"stage": None}
+    state = {"stage": None, "shown": -1.0}
 
     def progress(stage, fraction):
+        # Each update is a round trip to GIMP: send only visible (1%) steps.
+        fraction = max(0.0, min(1.0, fraction))
         if stage != state["stage"]:
             state["stage"] = stage
             Gimp.progress_set_text("Jewel retouch: %s" % stage)
-        Gimp.progress_update(max(0.0, min(1.0, fraction)))
+        if abs(fraction - state["shown"]) >= 0.01 or fraction == 1.0:
+            state["shown"] = fraction
+            Gimp.progress_update(fraction)
         return True
 
     return progress
@@ -321,9 +403,13 @@ def retouch(procedure, run_mode, image, drawables, config):
     channels, depth, format_name = wire_layout(image, drawable, options)
     Gimp.progress_init("Jewel retouch")
     timings["setup"] = time.time() - start
-    start = time.time()
-    pixels = read_pixels(drawable, region, format_name, depth)
-    timings["read"] = time.time() - start
+    pixels = read_pixels(drawable, region, format_name, channels, depth)
+
+    def part_sink(descriptor):
+        if output == "layer" and descriptor.get("kind") == "image":
+            return LayerWriter(image, RESULT_LAYER_NAME, descriptor)
+        return None
+
     result = client.retouch(
         pixels,
         region.width,
@@ -334,11 +420,17 @@ def retouch(procedure, run_mode, image, drawables, config):
         layers=(output == "layers"),
         progress=progress_callback(),
         info=info,
+        part_sink=part_sink,
     )
-    del pixels
     timings.update(("client_" + key, value) for key, value in result.timings.items())
     start = time.time()
-    top = insert_result(image, drawable, region, result, output, rectangular)
+    try:
+        top = insert_result(image, drawable, region, result, output, rectangular)
+    except Exception:
+        for _, data in result.parts:
+            if isinstance(data, Gimp.Layer):
+                delete_if_loose(data)
+        raise
     timings["insert"] = time.time() - start
     Gimp.progress_end()
     Gimp.displays_flush()
