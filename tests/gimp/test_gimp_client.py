@@ -235,3 +235,67 @@ def test_timeout_message_when_the_server_hangs(jrc):
 def test_bad_server_url(jrc):
     with pytest.raises(jrc.RetouchError, match="http://127.0.0.1:8765"):
         jrc.Client("ftp://example", token="t")
+
+
+@pytest.fixture
+def canned_server():
+    """A local HTTP server answering every request with one canned status and JSON body."""
+    import http.server
+    import json
+
+    answer = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            body = json.dumps(answer["body"]).encode()
+            self.send_response(answer["status"])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _reply
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+
+    def set_answer(status, body):
+        answer.update(status=status, body=body)
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield set_answer
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    "status, code, phrase",
+    [
+        (500, "internal", "See the `jewel-retouch serve` window"),
+        (504, "timeout", "longer job timeout"),
+        (413, "too_large", "smaller region"),
+        (503, "queue_full", "Try again in a moment"),
+        (422, "invalid_options", "refused the options"),
+    ],
+)
+def test_server_errors_say_what_to_do(jrc, canned_server, status, code, phrase):
+    url = canned_server(status, {"error": {"code": code, "message": "details here."}})
+    client = jrc.Client(url, token="t", timeout=10)
+    info = {"limits": {}, "websocket": {}}  # force the HTTP path, which gets the canned error
+    with pytest.raises(jrc.RetouchError) as caught:
+        client.retouch(b"\x00" * 12, 2, 2, 3, 8, info=info)
+    assert caught.value.code == code
+    assert phrase in caught.value.message and "details here." in caught.value.message
+
+
+def test_non_json_error_is_still_readable(jrc, canned_server):
+    url = canned_server(502, "bad gateway")
+    with pytest.raises(jrc.RetouchError) as caught:
+        jrc.Client(url, token="t", timeout=10).info()
+    assert "bad gateway" in caught.value.message
