@@ -7,6 +7,7 @@ import importlib.util
 import os
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def test_plugin_files_are_ascii_and_python27_compatible():
     shared = [str(CLIENT_PATH), str(PLUGIN_FILES[2])]
     done = subprocess.run(
         [
-            str(REPO / ".venv" / "bin" / "vermin"),
+            sys.executable,
+            "-m",
+            "vermin",
             "--no-tips",
             "--violations",
             "-t=2.7-",
