@@ -63,6 +63,7 @@ class _Plan:
     factor: int
     guided: np.ndarray  # (h, w, 6): guided-filter coefficients of matte, metal, gem
     smooth: np.ndarray  # (h, w, 6): tone gain RGB, shadow, defects, gem-protect
+    active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
     metal_gains: np.ndarray  # (3,)
     white_in: float
     speck_threshold: float
@@ -231,10 +232,15 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     smooth = np.concatenate(
         [gain, shadow[..., None], defects[..., None], protect[..., None]], axis=-1
     ).astype(np.float32)
+    # Outside `active` the white/transparent result is the plain fill, bit for bit: the matte's
+    # guided coefficients are below 1e-3 there (the 0.04 snap zeroes them) and the shadow is below 1e-6.
+    coeff_matte = np.abs(guided[..., 0]) + np.abs(guided[..., 3])
+    active = (coeff_matte > 1e-3) | (shadow > 1e-6)
+    active = ndimage.binary_dilation(active, iterations=2)
     piece_gain = gain[matte > 0.5] if (matte > 0.5).any() else gain.reshape(-1, 3)
     white_in = float(np.median((piece_gain * gains_m).max(axis=-1)))
     threshold = max(0.05, 5.0 * noise)
-    plan = _Plan(factor, guided, smooth, gains_m, white_in, threshold)
+    plan = _Plan(factor, guided, smooth, active, gains_m, white_in, threshold)
     return plan, kind
 
 
@@ -286,22 +292,60 @@ class _Run:
                 name: ImageData(px, self.image.icc_profile) for name, px in self._layer_px.items()
             }
 
+    def _active_columns(self, ya: int, yb: int) -> tuple[int, int]:
+        """Full-resolution column range of rows ya..yb that needs the full retouch."""
+        plan, width = self.plan, self.image.width
+        opts = self.options
+        fast = (
+            opts.background in ("white", "transparent")
+            and not self.want_layers
+            and opts.strength == 1
+        )
+        if not fast:
+            return 0, width
+        f, h = plan.factor, plan.active.shape[0]
+        r0 = min(max(int(np.floor((ya + 0.5) / f - 0.5)), 0), h - 1)
+        r1 = min(int(np.floor((yb - 0.5) / f - 0.5)) + 2, h)
+        cols = np.flatnonzero(plan.active[r0:r1].any(axis=0))
+        if cols.size == 0:
+            return 0, 0
+        return max(0, (int(cols[0]) - 1) * f), min(width, (int(cols[-1]) + 2) * f)
+
+    def _fill(self, y0: int, y1: int, x0: int, x1: int) -> None:
+        """Plain backdrop where nothing else happens: white, or fully transparent."""
+        out = self.output[y0:y1, x0:x1]
+        if self.options.background == "transparent":
+            out[...] = 0
+        else:
+            out[...] = self.codec.maximum
+            src = self.image.pixels
+            if out.shape[2] in (2, 4) and src.shape[2] == out.shape[2]:
+                out[..., -1] = src[y0:y1, x0:x1, -1]
+        self.piece[y0:y1, x0:x1] = 0
+
     def _tile(self, y0: int, y1: int) -> int:
         opts, plan, codec = self.options, self.plan, self.codec
-        height, width = self.image.height, self.image.width
+        height = self.image.height
         ya, yb = max(0, y0 - HALO), min(height, y1 + HALO)
+        x0, x1 = self._active_columns(ya, yb)
+        if x0 > 0:
+            self._fill(y0, y1, 0, x0)
+        if x1 < self.image.width:
+            self._fill(y0, y1, x1, self.image.width)
+        if x1 <= x0:
+            return 0
         core = slice(y0 - ya, y0 - ya + (y1 - y0))
-        block = self.image.pixels[ya:yb]
+        block = self.image.pixels[ya:yb, x0:x1]
         rgb_in, alpha = _decode(block, codec)
         guide = np.sqrt(np.maximum(rgb_in @ LUMA, 0))
         masks = resample.apply_guided(
-            resample.upsample_rows(plan.guided, plan.factor, ya, yb, width), guide
+            resample.upsample_rows(plan.guided, plan.factor, ya, yb, x1, x0), guide
         )
         np.clip(masks, 0, 1, out=masks)
         matte = np.clip((masks[..., 0] - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
         metal = masks[..., 1] * matte
         gem = masks[..., 2] * matte
-        smooth = resample.upsample_rows(plan.smooth, plan.factor, ya, yb, width)
+        smooth = resample.upsample_rows(plan.smooth, plan.factor, ya, yb, x1, x0)
         gain, shadow, defects_low, protect = (
             smooth[..., :3],
             smooth[..., 3],
@@ -350,7 +394,7 @@ class _Run:
             elif out_alpha is not None:
                 out_alpha = 1 + s * (out_alpha - 1)
 
-        out = self.output[y0:y1]
+        out = self.output[y0:y1, x0:x1]
         channels = out.shape[2]
         colour_channels = 1 if channels in (1, 2) else 3
         out[..., :colour_channels] = codec.encode(result[core])
@@ -360,7 +404,7 @@ class _Run:
             keep = (gem[core] > 0.3) | (masks[core][..., 2] > 0.3)
             src = block[core]
             out[keep, : src.shape[2]] = src[keep]
-        self.piece[y0:y1] = _to_u8(matte[core])
+        self.piece[y0:y1, x0:x1] = _to_u8(matte[core])
 
         if self.want_layers:
             maximum = codec.maximum

@@ -8,11 +8,26 @@ from scipy import ndimage
 _LOG_EPS = 0.01
 
 
-def _basis(h: int, w: int, degree: int) -> np.ndarray:
-    """(h*w, terms) float64 polynomial basis in coordinates normalised to -1..1."""
-    v, u = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
-    terms = [u**i * v**j for i in range(degree + 1) for j in range(degree + 1 - i)]
-    return np.stack([t.ravel() for t in terms], axis=1)
+def _terms(degree: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
+
+
+def _basis_at(v: np.ndarray, u: np.ndarray, degree: int) -> np.ndarray:
+    """(n, terms) float64 polynomial basis at coordinates v, u (normalised to -1..1)."""
+    return np.stack([u**i * v**j for i, j in _terms(degree)], axis=1)
+
+
+def _evaluate(coeffs: np.ndarray, h: int, w: int, degree: int) -> np.ndarray:
+    """The fitted polynomials on the whole (h, w) grid, separably: V @ C @ U^T per channel."""
+    powers_v = np.linspace(-1, 1, h)[:, None] ** np.arange(degree + 1)
+    powers_u = np.linspace(-1, 1, w)[:, None] ** np.arange(degree + 1)
+    out = np.empty((h, w, coeffs.shape[1]))
+    for c in range(coeffs.shape[1]):
+        grid = np.zeros((degree + 1, degree + 1))
+        for k, (i, j) in enumerate(_terms(degree)):
+            grid[j, i] = coeffs[k, c]
+        out[..., c] = powers_v @ grid @ powers_u.T
+    return out
 
 
 def log_residual(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
@@ -73,7 +88,8 @@ def fit_backdrop(
     # Low degrees first: a cubic fitted to a few border strips extrapolates wildly inside.
     schedule = [min(d, degree) for d in range(1, degree + 1)]
     schedule += [degree] * max(0, iterations - len(schedule))
-    bases = {d: _basis(h, w, d) for d in set(schedule)}
+    coord_v = np.repeat(np.linspace(-1, 1, h), w)
+    coord_u = np.tile(np.linspace(-1, 1, w), h)
     flat = rgb.reshape(-1, 3).astype(np.float64)
     band = max(2, int(round(0.04 * min(h, w))))
     chosen = np.zeros((h, w), dtype=bool)
@@ -87,14 +103,14 @@ def fit_backdrop(
     backdrop = np.broadcast_to(np.median(flat[chosen.ravel()], axis=0), (h, w, 3))
     residual = log_residual(rgb, backdrop)
     for step in schedule:
-        basis = bases[step]
         idx = np.flatnonzero(chosen.ravel())
         if idx.size > max_samples:  # deterministic thinning
             idx = idx[:: idx.size // max_samples + 1]
-        if idx.size < 3 * basis.shape[1]:
+        if idx.size < 3 * len(_terms(step)):
             break
-        coeffs, *_ = np.linalg.lstsq(basis[idx], flat[idx], rcond=None)
-        backdrop = np.maximum((basis @ coeffs).reshape(h, w, 3), 1e-3).astype(np.float32)
+        basis = _basis_at(coord_v[idx], coord_u[idx], step)
+        coeffs, *_ = np.linalg.lstsq(basis, flat[idx], rcond=None)
+        backdrop = np.maximum(_evaluate(coeffs, h, w, step), 1e-3).astype(np.float32)
         residual = log_residual(rgb, backdrop)
         spread = 1.4826 * float(np.median(residual[chosen]))
         tau = float(np.clip(4.5 * spread, 0.045, 0.6))

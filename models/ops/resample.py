@@ -44,15 +44,18 @@ def _axis_weights(start: int, stop: int, factor: int, size: int):
     return i0, i1, w
 
 
-def upsample_rows(small: np.ndarray, factor: int, y0: int, y1: int, width: int) -> np.ndarray:
-    """Bilinear sample of a working-resolution map for full-resolution rows y0..y1.
+def upsample_rows(
+    small: np.ndarray, factor: int, y0: int, y1: int, x1: int, x0: int = 0
+) -> np.ndarray:
+    """Bilinear sample of a working-resolution map for full-resolution rows y0..y1, columns
+    x0..x1.
 
-    small: (h, w, c) float32. Returns (y1 - y0, width, c) float32.
+    small: (h, w, c) float32. Returns (y1 - y0, x1 - x0, c) float32.
     """
     h, w, _ = small.shape
     r0, r1, wy = _axis_weights(y0, y1, factor, h)
     rows = small[r0] * (1 - wy)[:, None, None] + small[r1] * wy[:, None, None]
-    c0, c1, wx = _axis_weights(0, width, factor, w)
+    c0, c1, wx = _axis_weights(x0, x1, factor, w)
     out = rows[:, c0] * (1 - wx)[None, :, None]
     out += rows[:, c1] * wx[None, :, None]
     return out

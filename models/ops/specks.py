@@ -38,23 +38,21 @@ def find_specks(
     labels, count = ndimage.label(cand, structure=_EIGHT)
     if count == 0:
         return out
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     density = ndimage.uniform_filter(cand.astype(np.float32), size=window) * np.float32(window**2)
-    index = np.arange(1, count + 1)
-    crowd = ndimage.maximum(density, labels, index=index)
-    touches = (
-        ndimage.maximum(protect, labels, index=index).astype(bool)
-        if protect is not None
-        else np.zeros(count, dtype=bool)
-    )
     keep = np.zeros(count + 1, dtype=bool)
     for i, box in enumerate(ndimage.find_objects(labels)):
         extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-        area = areas[i]
+        if extent > max_length:
+            continue
+        own = labels[box] == i + 1
+        area = int(own.sum())
         blob = extent <= size - 1
-        thin_line = extent <= max_length and area <= 3 * extent
-        isolated = crowd[i] - area <= 0.5 * area + 2
-        keep[i + 1] = (blob or thin_line) and isolated and not touches[i]
+        thin_line = area <= 3 * extent
+        if not (blob or thin_line):
+            continue
+        isolated = float(density[box][own].max()) - area <= 0.5 * area + 2
+        if isolated and not (protect is not None and protect[box][own].any()):
+            keep[i + 1] = True
     out = keep[labels]
     return out
 
@@ -62,23 +60,23 @@ def find_specks(
 def inpaint(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Fill masked pixels from their surroundings by normalised Gaussian convolution.
 
-    rgb: (h, w, 3) float32 (any range), mask: (h, w) bool. Returns a new array; unmasked
-    pixels are unchanged bit for bit. Each defect is filled in its own small box, with a blur
-    radius that grows with the defect, so the cost follows the number of defects.
+    rgb: (h, w, 3) float32 (any range), mask: (h, w) bool. Returns a new array; pixels more
+    than one pixel from the mask are unchanged bit for bit. Each defect is filled in its own
+    small box, with a blur radius that grows with the defect, so the cost follows the number
+    of defects.
     """
     out = rgb.copy()
     if not mask.any():
         return out
-    grown = ndimage.binary_dilation(mask, structure=_EIGHT)
-    labels, _ = ndimage.label(grown, structure=_EIGHT)
+    labels, _ = ndimage.label(mask, structure=_EIGHT)
     h, w = mask.shape
     for box in ndimage.find_objects(labels):
-        extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start) + 2
         sigma = max(1.5, extent / 2.5)
-        pad = int(3 * sigma) + 1
+        pad = int(3 * sigma) + 2
         ys = slice(max(box[0].start - pad, 0), min(box[0].stop + pad, h))
         xs = slice(max(box[1].start - pad, 0), min(box[1].stop + pad, w))
-        hole = grown[ys, xs]
+        hole = ndimage.binary_dilation(mask[ys, xs], structure=_EIGHT)
         valid = (~hole).astype(np.float32)
         patch = rgb[ys, xs]
         num = ndimage.gaussian_filter(patch * valid[..., None], (sigma, sigma, 0), mode="nearest")
