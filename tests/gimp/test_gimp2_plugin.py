@@ -102,6 +102,7 @@ def make_image(gimp, pixels, layer_type, offsets=(0, 0), size=(64, 48), base=Non
 def run(gimp2, image, source, **arguments):
     gimp, gimpfu, _ = gimp2
     del gimp.messages[:]
+    del gimp.progress[:]
     before = source.pixels.copy()
     gimpfu.run_procedure(PROC, image, source, **arguments)
     np.testing.assert_array_equal(source.pixels, before)  # the original is never modified
@@ -182,6 +183,7 @@ def test_rectangular_selection(gimp2, server, token_env):
     assert (new.width, new.height) == (30, 20)
     np.testing.assert_array_equal(new.pixels, answer(server, pixels[6:26, 10:40].copy()))
     assert image.undo_groups == 1
+    assert gimp.progress == sorted(gimp.progress) and gimp.progress[-1] == pytest.approx(1.0)
 
 
 def test_elliptical_selection_is_masked(gimp2, server, token_env):
