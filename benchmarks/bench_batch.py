@@ -120,7 +120,7 @@ def main() -> int:
                 LocalCluster(
                     n_workers=args.dask_workers,
                     threads_per_worker=1,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     host="127.0.0.1",
                     silence_logs=40,
                 ) as cluster,

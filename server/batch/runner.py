@@ -229,11 +229,12 @@ def _run_on_dask(
                 except OSError as exc:
                     finish(job, None, f"cannot read {job.item.source}: {exc}")
                     continue
-                data_future = client.scatter(data)
+                # The bytes travel inside the task, not scattered to one worker: if that worker
+                # died, scattered data would die with it and the task could not be retried.
                 future = client.submit(
                     task,
                     job.item.source,
-                    data_future,
+                    data,
                     job.item.format,
                     settings,
                     retries=retries,

@@ -50,7 +50,7 @@ def test_local_server_and_dask_give_identical_bytes(tmp_path, catalog):
     run_batch(in_dir, tmp_path / "local2", settings, jobs=2)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+            n_workers=2, threads_per_worker=1, dashboard_address=":0", host="127.0.0.1"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

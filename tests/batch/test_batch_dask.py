@@ -20,7 +20,7 @@ def client():
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         host="127.0.0.1",
         silence_logs=40,
     )
@@ -97,3 +97,26 @@ def test_a_task_that_keeps_failing_is_reported_not_dropped(tmp_path, catalog, cl
     assert "failed after 2 tries" in hero.error and "out of memory" in hero.error
     assert manifest.summary()["ok"] == 4
     assert len(manifest.records) == 6
+
+
+def test_a_worker_process_that_dies_mid_task_loses_no_file(tmp_path, catalog, client):
+    in_dir, _ = catalog
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def crash_once_on_hero(name, data, fmt, settings):
+        import os
+
+        mark = marks / "hero"
+        if name == "hero.png" and not mark.exists():
+            mark.write_text("killed")
+            os._exit(1)  # the worker process dies; its nanny starts a new one
+        return batch_work.run_task(name, data, fmt, settings)
+
+    manifest = run_batch(
+        in_dir, tmp_path / "out", BatchSettings(), dask=client, task=crash_once_on_hero
+    )
+    assert (marks / "hero").exists()
+    assert manifest.records["hero.png"].status == "ok"
+    assert manifest.summary()["ok"] == 5
+    client.wait_for_workers(2, timeout=120)  # leave the cluster whole for other tests
