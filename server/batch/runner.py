@@ -206,6 +206,7 @@ def _run_on_dask(
     finish,
     task,
 ) -> None:
+    from dask import config as dask_config
     from distributed import Client, as_completed
 
     client = dask if isinstance(dask, Client) else Client(dask)
@@ -231,15 +232,17 @@ def _run_on_dask(
                     continue
                 # The bytes travel inside the task, not scattered to one worker: if that worker
                 # died, scattered data would die with it and the task could not be retried.
-                future = client.submit(
-                    task,
-                    job.item.source,
-                    data,
-                    job.item.format,
-                    settings,
-                    retries=retries,
-                    pure=False,
-                )
+                # One file per task is the intended size, so Dask's large-graph hint is moot.
+                with dask_config.set({"distributed.admin.large-graph-warning-threshold": "4GiB"}):
+                    future = client.submit(
+                        task,
+                        job.item.source,
+                        data,
+                        job.item.format,
+                        settings,
+                        retries=retries,
+                        pure=False,
+                    )
                 in_flight[future] = job
                 completed.add(future)
 
