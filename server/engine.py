@@ -18,13 +18,17 @@ from server.protocol import Part, ProtocolError
 
 
 def to_model_layout(image: ImageData) -> ImageData:
-    """Grey -> RGB and grey+alpha -> RGBA (a view-free copy only when needed)."""
+    """Grey -> RGB and grey+alpha -> RGBA (a copy only when needed).
+
+    A grey image's ICC profile (a grey profile) cannot describe the widened RGB pixels, so the
+    model sees them untagged (sRGB); `Engine.retouch` puts the original profile back.
+    """
     channels = image.pixels.shape[2]
     if channels >= 3:
         return image
     grey = image.pixels[:, :, :1]
     parts = [grey, grey, grey] + ([image.pixels[:, :, 1:2]] if channels == 2 else [])
-    return ImageData(np.concatenate(parts, axis=2), image.icc_profile)
+    return ImageData(np.concatenate(parts, axis=2), None)
 
 
 def from_model_layout(image: ImageData, channels: int) -> ImageData:
@@ -72,8 +76,8 @@ class Engine:
         out = from_model_layout(result.image, channels)
         if out.pixels.dtype != image.pixels.dtype:
             raise ProtocolError("internal", "the model changed the bit depth of the image")
-        if out.icc_profile is None and image.icc_profile is not None:
-            out = ImageData(out.pixels, image.icc_profile)
+        if out.icc_profile != image.icc_profile:
+            out = ImageData(out.pixels, image.icc_profile)  # the answer keeps the input's profile
         return Result(out, dict(result.layers or {}), dict(result.masks or {}), result.info or {})
 
 

@@ -224,49 +224,44 @@ class JobQueue:
                     return
                 job = self._pending.popleft()
                 self._running.add(job)
+            outcome: dict[str, Any] = {"cancelled": True}
             try:
-                self._run(job)
+                outcome = self._run(job)
             finally:
+                # Free the slot before telling anyone, so a client told "done" can resubmit.
                 with self._cond:
                     self._running.discard(job)
+                job.finish(**outcome)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> dict[str, Any]:
+        """Run one job; returns the keyword arguments of `job.finish`."""
         if job.cancel_requested or job.image is None:
-            job.finish(cancelled=True)
-            return
+            return {"cancelled": True}
         job.started_at = time.monotonic()
         job.deadline = job.started_at + self.job_timeout
         try:
             result = self.engine.retouch(job.image, job.options, job.progress, job.layers)
         except Cancelled:
             if job.cancel_requested:
-                job.finish(cancelled=True)
-            else:
-                job.finish(error=_timeout_error(self.job_timeout))
-            return
+                return {"cancelled": True}
+            return {"error": _timeout_error(self.job_timeout)}
         except ProtocolError as exc:
-            job.finish(error=exc)
-            return
+            return {"error": exc}
         except (ValueError, TypeError) as exc:
             # models.OptionsError / ImageError are ValueErrors: the input, not the server.
             code = "invalid_options" if type(exc).__name__ == "OptionsError" else "invalid_pixels"
-            job.finish(error=ProtocolError(code, str(exc)))
-            return
+            return {"error": ProtocolError(code, str(exc))}
         except MemoryError:
-            job.finish(error=ProtocolError("too_large", "not enough memory for this image"))
-            return
+            return {"error": ProtocolError("too_large", "not enough memory for this image")}
         except Exception as exc:  # noqa: BLE001 - a model bug must not take the server down
-            job.finish(error=ProtocolError("internal", f"the model failed: {type(exc).__name__}"))
-            return
+            return {"error": ProtocolError("internal", f"the model failed: {type(exc).__name__}")}
         elapsed = time.monotonic() - job.started_at
         if job.deadline is not None and time.monotonic() > job.deadline:
-            job.finish(error=_timeout_error(self.job_timeout))
-            return
+            return {"error": _timeout_error(self.job_timeout)}
         self._mean_seconds = 0.7 * self._mean_seconds + 0.3 * elapsed
         if job.cancel_requested:
-            job.finish(cancelled=True)
-        else:
-            job.finish(result=result)
+            return {"cancelled": True}
+        return {"result": result}
 
 
 def _timeout_error(seconds: float) -> ProtocolError:

@@ -68,6 +68,7 @@ class Session:
         self.job_id: str | None = None
         self.job_task: asyncio.Task | None = None
         self.discarding = False  # binary frames of a refused job are dropped silently
+        self.cancel_requested = False
 
     def send(self, item: Any) -> None:
         """Queue a message (dict -> JSON text) or a binary frame for the sender task."""
@@ -173,12 +174,13 @@ class Session:
             self.send(cancelled_message(job_id))
         elif self.job is not None:
             self.state.queue.cancel(self.job)  # the job task reports `cancelled`
-        elif self.job_task is not None:
-            self.job_task.cancel()
+        else:
+            self.cancel_requested = True  # still decoding: the job task stops before queueing
 
     def reset(self) -> None:
         self.header = self.options = self.payload = self.job = self.job_id = None
         self.job_task = None
+        self.cancel_requested = False
 
     def on_disconnect(self) -> None:
         if self.job is not None:
@@ -194,6 +196,9 @@ class Session:
         try:
             image, info = await asyncio.to_thread(self._decode, header, buffer)
             del buffer
+            if self.cancel_requested:
+                self.send(cancelled_message(job_id))
+                return
             done = self.loop.create_future()
             job = Job(
                 image,
@@ -288,8 +293,12 @@ class JobChannel:
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
-            check_host(request.headers.get("Host"), self.state.config)
-            check_origin(request.headers.get("Origin"), self.state.config)
+            hosts = request.headers.get_all("Host")
+            origins = request.headers.get_all("Origin")
+            if len(hosts) != 1 or len(origins) > 1:
+                raise ProtocolError("forbidden", "exactly one Host and at most one Origin header")
+            check_host(hosts[0], self.state.config)
+            check_origin(origins[0] if origins else None, self.state.config)
         except ProtocolError as exc:
             body = encode_message(exc.to_json()).encode()
             headers = Headers([("Content-Type", "application/json")])

@@ -83,8 +83,12 @@ def srgb_profile() -> bytes:
 
 
 def other_profile() -> bytes:
-    """A second real ICC profile (D50 Lab), different bytes from sRGB."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB", 5000)).tobytes()
+    """A second real RGB ICC profile (Display P3), different bytes from sRGB."""
+    try:
+        from models.icc import display_p3_profile
+    except ImportError:  # the model package's profile builder moved: any other real profile
+        return ImageCms.ImageCmsProfile(ImageCms.createProfile("XYZ")).tobytes()
+    return display_p3_profile()
 
 
 def pixels(h: int, w: int, c: int, depth: int, seed: int = 0) -> np.ndarray:
