@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 6000, 4000
 TARGET_SECONDS = 1.5
+RUNS = 3  # the machine is shared: report the median and the best of a few runs
 GIMP_PLUGIN_DIR = "/usr/lib/x86_64-linux-gnu/gimp/3.0/plug-ins"
 
 # The real server, with models.load() answering an identity model (the model is excluded).
@@ -66,12 +67,21 @@ config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
 config.set_property("image", image)
 config.set_core_object_array("drawables", [layer])
 config.set_property("server-url", %(url)r)
-start = time.time()
-result = procedure.run(config)
-wall = time.time() - start
+runs = []
+for attempt in range(%(runs)d):
+    start = time.time()
+    result = procedure.run(config)
+    wall = time.time() - start
+    with open(%(timings)r) as handle:
+        phases = json.load(handle)
+    phases["wall"] = wall
+    phases["status"] = result.index(0).value_nick
+    runs.append(phases)
+    new_layer = image.get_layers()[0]
+    if new_layer.get_name() != "photo":
+        image.remove_layer(new_layer)
 with open(%(out)r, "w") as handle:
-    json.dump({"status": result.index(0).value_nick, "wall": wall,
-               "layers": [l.get_name() for l in image.get_layers()]}, handle)
+    json.dump(runs, handle)
 """
 
 
@@ -121,7 +131,15 @@ def main() -> int:
         server, ready = start_server(host_dir / "config")
         out, timings = chroot_dir / "out.json", chroot_dir / "timings.json"
         (host_dir / "batch.py").write_text(
-            BATCH % {"width": WIDTH, "height": HEIGHT, "url": ready["http"], "out": str(out)}
+            BATCH
+            % {
+                "width": WIDTH,
+                "height": HEIGHT,
+                "url": ready["http"],
+                "out": str(out),
+                "timings": str(timings),
+                "runs": RUNS,
+            }
         )
         command = [
             "chroot",
@@ -144,23 +162,35 @@ def main() -> int:
             "--quit",
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        report_path, timings_path = host_dir / "out.json", host_dir / "timings.json"
-        if done.returncode != 0 or not timings_path.exists():
+        report_path = host_dir / "out.json"
+        if done.returncode != 0 or not report_path.exists():
             print(f"bench_gimp: GIMP run failed:\n{done.stderr[-3000:]}", file=sys.stderr)
             return 1
-        report = json.loads(report_path.read_text())
-        phases = json.loads(timings_path.read_text())
+        runs = json.loads(report_path.read_text())
+        if any(run["status"] != "success" for run in runs):
+            print(f"bench_gimp: a run failed: {runs}", file=sys.stderr)
+            return 1
         # Reading strips from GIMP happens while sending, writing the new layer while
         # receiving, so the upload and download figures include them.
-        overhead = phases["client_upload"] + phases["client_download"] + phases["insert"]
-        print(f"GIMP 3 plug-in, {WIDTH}x{HEIGHT} RGB 8-bit layer ({WIDTH * HEIGHT / 1e6:.0f} MP)")
-        print(f"  read strips + upload      {phases['client_upload']:.3f} s")
-        print(f"  server (identity model)   {phases['client_server']:.3f} s  (not plug-in)")
-        print(f"  download + write layer    {phases['client_download']:.3f} s")
-        print(f"  insert new layer          {phases['insert']:.3f} s")
-        print(f"  plug-in overhead          {overhead:.3f} s  (target <= {TARGET_SECONDS} s)")
-        print(f"  whole PDB call            {report['wall']:.3f} s  status {report['status']}")
-        return 0 if report["status"] == "success" else 1
+        for run in runs:
+            run["overhead"] = run["client_upload"] + run["client_download"] + run["insert"]
+        runs.sort(key=lambda run: run["overhead"])
+        median, best = runs[len(runs) // 2], runs[0]
+        print(
+            f"GIMP 3 plug-in, {WIDTH}x{HEIGHT} RGB 8-bit layer ({WIDTH * HEIGHT / 1e6:.0f} MP),"
+            f" median of {len(runs)} runs (best in brackets)"
+        )
+        for label, key in (
+            ("read strips + upload", "client_upload"),
+            ("server (identity model, not plug-in)", "client_server"),
+            ("download + write new layer", "client_download"),
+            ("insert new layer", "insert"),
+            ("plug-in overhead", "overhead"),
+            ("whole PDB call (incl. plug-in start)", "wall"),
+        ):
+            print(f"  {label:38s} {median[key]:6.3f} s  ({best[key]:.3f} s)")
+        print(f"  target: plug-in overhead <= {TARGET_SECONDS} s")
+        return 0
     finally:
         if server is not None:
             server.terminate()
