@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 PROC = "python-fu-jewel-retouch"
+# The first test may build the GIMP 3 chroot (a few minutes on a fresh machine).
+pytestmark = pytest.mark.timeout(1800)
 RNG = np.random.default_rng(20261128)
 
 
