@@ -233,7 +233,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         [gain, shadow[..., None], defects[..., None], protect[..., None]], axis=-1
     ).astype(np.float32)
     # Outside `active` the white/transparent result is the plain fill, bit for bit: the matte's
-    # guided coefficients are below 1e-3 there (the 0.04 snap zeroes them) and the shadow is below 1e-6.
+    # guided coefficients are below 1e-3 there (the 0.04 snap zeroes them), the shadow < 1e-6.
     coeff_matte = np.abs(guided[..., 0]) + np.abs(guided[..., 3])
     active = (coeff_matte > 1e-3) | (shadow > 1e-6)
     active = ndimage.binary_dilation(active, iterations=2)

@@ -112,9 +112,12 @@ class ClassicalAnalyzer:
             return piece
         lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
         texture = np.abs(lum - ndimage.uniform_filter(lum, 5))
-        index = range(1, count + 1)
-        mean_res = np.asarray(ndimage.median(residual, labels, index))
-        mean_tex = np.asarray(ndimage.median(texture, labels, index))
+        mean_res = np.empty(count)
+        mean_tex = np.empty(count)
+        for i, box in enumerate(ndimage.find_objects(labels)):
+            own = labels[box] == i + 1
+            mean_res[i] = np.median(residual[box][own])
+            mean_tex[i] = np.median(texture[box][own])
         backdrop_tex = float(np.median(texture[~piece])) if (~piece).any() else 0.0
         backdrop_like = (mean_res < 0.5 * tau) & (mean_tex < 3 * backdrop_tex + 0.01)
         fill = np.concatenate([[False], ~backdrop_like])

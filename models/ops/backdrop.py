@@ -17,11 +17,11 @@ def _basis_at(v: np.ndarray, u: np.ndarray, degree: int) -> np.ndarray:
     return np.stack([u**i * v**j for i, j in _terms(degree)], axis=1)
 
 
-def _evaluate(coeffs: np.ndarray, h: int, w: int, degree: int) -> np.ndarray:
-    """The fitted polynomials on the whole (h, w) grid, separably: V @ C @ U^T per channel."""
-    powers_v = np.linspace(-1, 1, h)[:, None] ** np.arange(degree + 1)
-    powers_u = np.linspace(-1, 1, w)[:, None] ** np.arange(degree + 1)
-    out = np.empty((h, w, coeffs.shape[1]))
+def _evaluate(coeffs: np.ndarray, v: np.ndarray, u: np.ndarray, degree: int) -> np.ndarray:
+    """The fitted polynomials on the grid v x u, separably: V @ C @ U^T per channel."""
+    powers_v = v[:, None] ** np.arange(degree + 1)
+    powers_u = u[:, None] ** np.arange(degree + 1)
+    out = np.empty((v.size, u.size, coeffs.shape[1]), dtype=np.float32)
     for c in range(coeffs.shape[1]):
         grid = np.zeros((degree + 1, degree + 1))
         for k, (i, j) in enumerate(_terms(degree)):
@@ -85,11 +85,38 @@ def fit_backdrop(
     residual above which a pixel is not backdrop.
     """
     h, w, _ = rgb.shape
+    v_full, u_full = np.linspace(-1, 1, h), np.linspace(-1, 1, w)
+    if max(h, w) > 400:
+        # The light field is smooth: fit it on a half-size copy (pixel centres mapped to the
+        # full grid's coordinates), evaluate it at full size, then re-measure tau there.
+        hh, hw = h // 2, w // 2
+        half = rgb[: hh * 2, : hw * 2].reshape(hh, 2, hw, 2, 3).mean(axis=(1, 3))
+        v_half = -1 + 2 * (2 * np.arange(hh) + 0.5) / max(h - 1, 1)
+        u_half = -1 + 2 * (2 * np.arange(hw) + 0.5) / max(w - 1, 1)
+        coeffs, step, tau = _fit(half, degree, iterations, max_samples, v_half, u_half)
+    else:
+        coeffs, step, tau = _fit(rgb, degree, iterations, max_samples, v_full, u_full)
+    if coeffs is None:
+        backdrop = np.broadcast_to(np.median(rgb.reshape(-1, 3), axis=0), (h, w, 3))
+    else:
+        backdrop = np.maximum(_evaluate(coeffs, v_full, u_full, step), 1e-3)
+    backdrop = np.ascontiguousarray(backdrop, dtype=np.float32)
+    residual = log_residual(rgb, backdrop)
+    if max(h, w) > 400:
+        near = residual < 2 * tau
+        if near.any():
+            tau = float(np.clip(4.5 * 1.4826 * float(np.median(residual[near])), 0.045, 0.6))
+    return backdrop, residual, tau
+
+
+def _fit(rgb, degree: int, iterations: int, max_samples: int, v: np.ndarray, u: np.ndarray):
+    """The iterative fit of `fit_backdrop`: (coefficients or None, their degree, tau)."""
+    h, w, _ = rgb.shape
     # Low degrees first: a cubic fitted to a few border strips extrapolates wildly inside.
     schedule = [min(d, degree) for d in range(1, degree + 1)]
     schedule += [degree] * max(0, iterations - len(schedule))
-    coord_v = np.repeat(np.linspace(-1, 1, h), w)
-    coord_u = np.tile(np.linspace(-1, 1, w), h)
+    coord_v = np.repeat(v, w)
+    coord_u = np.tile(u, h)
     flat = rgb.reshape(-1, 3).astype(np.float64)
     band = max(2, int(round(0.04 * min(h, w))))
     chosen = np.zeros((h, w), dtype=bool)
@@ -101,7 +128,7 @@ def fit_backdrop(
         chosen[:band], chosen[-band:] = True, True
     tau = 0.05
     backdrop = np.broadcast_to(np.median(flat[chosen.ravel()], axis=0), (h, w, 3))
-    residual = log_residual(rgb, backdrop)
+    coeffs, fitted = None, 1
     for step in schedule:
         idx = np.flatnonzero(chosen.ravel())
         if idx.size > max_samples:  # deterministic thinning
@@ -110,12 +137,13 @@ def fit_backdrop(
             break
         basis = _basis_at(coord_v[idx], coord_u[idx], step)
         coeffs, *_ = np.linalg.lstsq(basis, flat[idx], rcond=None)
-        backdrop = np.maximum(_evaluate(coeffs, h, w, step), 1e-3).astype(np.float32)
+        fitted = step
+        backdrop = np.maximum(_evaluate(coeffs, v, u, step), 1e-3).astype(np.float32)
         residual = log_residual(rgb, backdrop)
         spread = 1.4826 * float(np.median(residual[chosen]))
         tau = float(np.clip(4.5 * spread, 0.045, 0.6))
         chosen = residual < tau
-    return np.ascontiguousarray(backdrop, dtype=np.float32), residual, tau
+    return coeffs, fitted, tau
 
 
 def synth_shadow(matte: np.ndarray, strength: float = 0.32) -> np.ndarray:

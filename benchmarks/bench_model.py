@@ -1,0 +1,89 @@
+"""Model speed and peak memory at 3, 12, 24 and 48 MP (`make bench`; prints figures).
+
+Each size runs in a fresh child process so the peak resident memory (ru_maxrss) belongs to
+that size alone; the input is a procedural benchmark scene (a ring with a stone on a grey,
+colour-cast gradient backdrop) scaled up to the size, 8-bit RGB, default options.
+Targets (2 cores): 12 MP <= 1.5 s, 24 MP <= 3 s, peak <= 100 bytes per pixel, linear growth.
+
+    python benchmarks/bench_model.py [--sizes 3,12,24,48] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHAPES = {3: (1500, 2000), 12: (3000, 4000), 24: (4000, 6000), 48: (6000, 8000)}
+
+
+def child(mp: int, repeat: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    from PIL import Image
+
+    from models import ImageData, RetouchOptions, load
+    from models.eval import scenes
+
+    h, w = SHAPES[mp]
+    photo = scenes.build("ring_sapphire_gold", h=384, w=512)["photo"]
+    pixels = np.asarray(Image.fromarray(photo).resize((w, h), Image.BILINEAR))
+    image = ImageData(pixels)
+    retoucher = load()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = retoucher.retouch(image, RetouchOptions())
+        times.append(time.perf_counter() - started)
+        del result
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(
+        json.dumps({"mp": mp, "pixels": h * w, "seconds": min(times), "peak": peak, "base": base})
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="3,12,24,48")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--child", type=int)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.repeat)
+        return 0
+    print(f"model benchmark, {os.cpu_count()} CPUs visible, torch threads as configured")
+    print(
+        f"{'size':>6} {'pixels':>11} {'seconds':>8} {'s/MP':>6} {'peak MB':>8} {'B/px':>6}"
+        f" {'retouch B/px':>12}"
+    )
+    for mp in (int(s) for s in args.sizes.split(",")):
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(mp), "--repeat", str(args.repeat)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if out.returncode != 0:
+            print(f"{mp} MP failed:\n{out.stderr[-2000:]}")
+            return 1
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        px = row["pixels"]
+        print(
+            f"{mp:>4}MP {px:>11} {row['seconds']:>8.2f} {row['seconds'] / px * 1e6:>6.3f} "
+            f"{row['peak'] / 1e6:>8.0f} {row['peak'] / px:>6.1f}"
+            f" {(row['peak'] - row['base']) / px:>12.1f}"
+        )
+    print("peak = whole-process resident peak (interpreter, numpy, torch, input included);")
+    print("retouch B/px = that peak minus the resident size just before the first retouch")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
