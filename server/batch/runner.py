@@ -26,6 +26,14 @@ from server.batch.work import BatchSettings, TaskResult, run_task, warm_up
 DEFAULT_RETRIES = 2
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run; `manifest` (already saved) says what was finished."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        super().__init__("batch interrupted")
+        self.manifest = manifest
+
+
 class ProgressSink(Protocol):
     """Told about the run as it goes (the CLI draws a progress bar from it)."""
 
@@ -130,14 +138,17 @@ def run_batch(
             _run_here(in_dir, pending, settings, finish, task)
         else:
             _run_in_processes(in_dir, pending, settings, jobs, finish, task)
-    except BaseException:
+    except BaseException as exc:
         for job in pending:
             if job.record.status == "pending":
                 job.record.status = "interrupted"
-        raise
-    finally:
         progress.stop()
         manifest.save(finished=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise BatchInterrupted(manifest) from exc
+        raise
+    progress.stop()
+    manifest.save(finished=True)
     return manifest
 
 

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from models.api import OptionsError, RetouchOptions
     from server.batch import BatchSettings, PlanError, SettingsMismatch, run_batch
     from server.batch.progress import RichProgress
+    from server.batch.runner import BatchInterrupted
     from server.presets import PresetError, get_preset
 
     try:
@@ -116,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
     except (PlanError, SettingsMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BatchInterrupted as stop:
+        summary = stop.manifest.summary()
+        print(
+            f"interrupted: {summary['ok']} retouched, {summary['interrupted']} left; run the "
+            f"same command again to resume; manifest: {stop.manifest.path}"
+        )
+        return 130
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -99,8 +99,9 @@ def test_ctrl_c_leaves_only_complete_files_and_the_run_resumes(tmp_path):
     while time.monotonic() < deadline and not list(out.glob("piece*.png")):
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    stdout, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+    assert "run the same command again to resume" in stdout
     done = sorted(out.glob("piece*.png"))
     assert 1 <= len(done) < COUNT
     for path in done:  # every file that exists is complete
