@@ -1,0 +1,89 @@
+"""`NetAnalyzer`: JewelNet behind the `models.analysis.Analyzer` seam."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from models.analysis import Analysis
+from models.net.model import OUTPUTS, JewelNet
+from models.net.train import load_weights
+
+WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "jewelnet.pt"
+MAX_SIDE = 256
+"""The network runs with the long side at most this many pixels (its working resolution)."""
+
+METAL_KINDS = ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
+
+
+def _encode(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def metal_kind_from_colour(rgb_linear: np.ndarray, metal: np.ndarray) -> str | None:
+    """Names the metal from the mean chromaticity of confident metal pixels (None if no metal).
+
+    rgb_linear: (h, w, 3) float32 0..1; metal: (h, w) float32 0..1.
+    """
+    sel = metal > 0.6
+    if sel.sum() < 8:
+        return None
+    mean = rgb_linear[sel].mean(axis=0) + 1e-6
+    r, g, b = mean / mean.sum()
+    warmth = r - b
+    if warmth > 0.12:
+        return "rose_gold" if r - g > 0.08 else "yellow_gold"
+    if warmth > 0.04:
+        return "white_gold"
+    return "silver" if float(np.median(rgb_linear[sel].max(axis=1))) > 0.35 else "platinum"
+
+
+class NetAnalyzer:
+    """Runs JewelNet at a working resolution of at most MAX_SIDE and upsamples its maps.
+
+    analyse(rgb_linear): rgb_linear float32 (h, w, 3) linear 0..1. Returns an Analysis whose
+    maps are (h, w) float32 0..1. Thread-safe (one lock around the torch module).
+    """
+
+    def __init__(self, weights: Path | None = None, max_side: int = MAX_SIDE) -> None:
+        self.model, self.meta = self._load(Path(weights) if weights else WEIGHTS_PATH)
+        self.max_side = max_side
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _load(path: Path) -> tuple[JewelNet, dict]:
+        if not path.exists():
+            raise FileNotFoundError(f"network weights not found: {path}")
+        return load_weights(path)
+
+    def predict(self, rgb_linear: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw maps, each (h, w) float32 0..1, keyed by OUTPUTS."""
+        if rgb_linear.ndim != 3 or rgb_linear.shape[2] != 3:
+            raise ValueError(f"expected (h, w, 3) linear RGB, got shape {rgb_linear.shape}")
+        h, w, _ = rgb_linear.shape
+        scale = min(1.0, self.max_side / max(h, w))
+        sh, sw = max(16, int(round(h * scale / 16)) * 16), max(16, int(round(w * scale / 16)) * 16)
+        x = torch.from_numpy(_encode(rgb_linear).astype(np.float32)).permute(2, 0, 1)[None]
+        x = F.interpolate(x, size=(sh, sw), mode="area" if scale < 1 else "bilinear")
+        with self._lock, torch.inference_mode():
+            probs = torch.sigmoid(self.model(x))
+        probs = F.interpolate(probs, size=(h, w), mode="bilinear", align_corners=False)
+        maps = probs[0].numpy().astype(np.float32)
+        return {name: np.clip(maps[i], 0.0, 1.0) for i, name in enumerate(OUTPUTS)}
+
+    def analyse(self, rgb_linear: np.ndarray) -> Analysis:
+        maps = self.predict(rgb_linear)
+        return Analysis(
+            matte=maps["piece"],
+            metal=np.minimum(maps["metal"], maps["piece"]),
+            gem=np.minimum(maps["gem"], maps["piece"]),
+            defects=maps["defects"],
+            shadow=maps["shadow"] * (1 - maps["piece"]),
+            metal_kind=metal_kind_from_colour(rgb_linear, maps["metal"]),
+            extras={"analyzer": "jewelnet", "weights": self.meta.get("sha256", "")},
+        )

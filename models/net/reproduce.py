@@ -1,0 +1,132 @@
+"""Reproduces the shipped weights from a seed: renders the data, trains, writes the weights.
+
+    python -m models.net.reproduce --data DIR --count N --weights PATH
+
+is what `jewel-retouch train` runs. The samples are rendered with Mitsuba's scalar_rgb
+variant by default because it gives the same pixels on any machine for a given seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from models.synth.dataset import HELDOUT_SEED_BASE, SynthConfig, generate, sample_path
+
+DEFAULTS = {
+    "count": 1000,
+    "heldout": 150,
+    "seed": 0,
+    "steps": 6000,
+    "batch": 48,
+    "resolution": 128,
+    "spp": 48,
+}
+
+
+def _bar(label: str):
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.time()
+        if now - last[0] > 5 or done == total:
+            last[0] = now
+            print(f"{label}: {done}/{total}", flush=True)
+
+    return show
+
+
+def reproduce(args: argparse.Namespace) -> dict:
+    from models.net.train import TrainConfig, save_weights, train
+
+    os.environ.setdefault("JEWEL_SYNTH_VARIANT", args.variant)
+    config = SynthConfig(args.resolution, args.spp)
+    workers = args.workers or (os.cpu_count() or 1)
+    t0 = time.time()
+    if args.heldout:
+        held = [HELDOUT_SEED_BASE + i for i in range(args.heldout)]
+        generate(Path(args.heldout_dir), held, config, workers, _bar("held-out"))
+    t1 = time.time()
+    deadline = t1 + args.gen_seconds if args.gen_seconds else None
+    seeds = list(range(args.count))
+    generate(Path(args.data), seeds, config, workers, _bar("train"), deadline)
+    count = 0
+    while count < len(seeds) and sample_path(Path(args.data), seeds[count]).exists():
+        count += 1  # the unbroken prefix 0..count-1 is what we train on
+    t2 = time.time()
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    tcfg = TrainConfig(seed=args.seed, steps=args.steps, batch=args.batch, device=device)
+    folder = Path(args.data)
+    subset = folder / f".train_{count}"
+    subset.mkdir(exist_ok=True)
+    for s in seeds[:count]:
+        link = subset / sample_path(folder, s).name
+        if not link.exists():
+            os.symlink(sample_path(folder, s).resolve(), link)
+    model, log = train(
+        subset,
+        tcfg,
+        on_step=lambda i, n, loss: (
+            print(f"step {i}/{n} loss {loss:.4f}", flush=True) if i % 500 == 1 or i == n else None
+        ),
+    )
+    t3 = time.time()
+    from models.synth.render import variant
+
+    meta = {
+        "train_seeds": [0, count],
+        "heldout_seeds": [HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + args.heldout],
+        "synth": {"resolution": args.resolution, "spp": args.spp, "variant": variant()},
+        "train": log,
+        "render_seconds": round(t2 - t1, 1),
+        "heldout_render_seconds": round(t1 - t0, 1),
+        "train_seconds": round(t3 - t2, 1),
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "workers": workers,
+    }
+    save_weights(model, Path(args.weights), meta)
+    digest = hashlib.sha256(Path(args.weights).read_bytes()).hexdigest()
+    print(json.dumps({**meta, "sha256": digest}), flush=True)
+    return meta
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="synth_data/train", help="folder of training samples")
+    p.add_argument("--heldout-dir", default="synth_data/heldout")
+    p.add_argument("--count", type=int, default=DEFAULTS["count"], help="training samples")
+    p.add_argument("--heldout", type=int, default=DEFAULTS["heldout"], help="held-out samples")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="training seed")
+    p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
+    p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
+    p.add_argument("--resolution", type=int, default=DEFAULTS["resolution"])
+    p.add_argument("--spp", type=int, default=DEFAULTS["spp"])
+    p.add_argument("--workers", type=int, default=0, help="render processes (0 = all cores)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--variant", default="scalar_rgb", help="Mitsuba variant for the renders")
+    p.add_argument(
+        "--gen-seconds",
+        type=float,
+        default=0.0,
+        help="stop rendering after this long and train on what is done (0 = no limit)",
+    )
+    p.add_argument("--weights", default="models/weights/jewelnet.pt")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    reproduce(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

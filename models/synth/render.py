@@ -1,0 +1,243 @@
+"""Mitsuba 3 scenes for one design in one studio, and the three passes that make a sample.
+
+* beauty: physically based path tracing (conductors with measured n + ik, dielectric gems,
+  area lights, textured backdrop sweep), linear RGB;
+* masks: a flat-colour pass with no lighting: the albedo AOV of the first hit, where every
+  part's albedo is its class colour (R metal, G gem, B fine detail), through a box filter,
+  so edges get exact fractional coverage;
+* backdrop: the same studio without the piece, to measure the cast shadow it leaves.
+
+The variant is picked once per process: JEWEL_SYNTH_VARIANT if set, else cuda_ad_rgb when a
+GPU with OptiX is usable, else llvm_ad_rgb when libLLVM is found, else scalar_rgb.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from models.synth import geometry as g
+from models.synth.jewelry import Design
+from models.synth.optics import GEMS, METALS, OPAQUE
+from models.synth.studio import Studio
+
+_LLVM_DEFAULT = "/usr/lib/x86_64-linux-gnu/libLLVM-19.so"
+_variant: str | None = None
+
+
+def mitsuba():
+    """The mitsuba module with a variant set (imported lazily: it is an optional dependency)."""
+    global _variant
+    try:
+        import mitsuba as mi
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "synthetic renders need Mitsuba 3: pip install 'jewel-retouch[synth]'"
+        ) from exc
+    if _variant is None:
+        wanted = os.environ.get("JEWEL_SYNTH_VARIANT")
+        if not wanted and os.path.exists(_LLVM_DEFAULT):
+            os.environ.setdefault("DRJIT_LIBLLVM_PATH", _LLVM_DEFAULT)
+        candidates = [wanted] if wanted else ["cuda_ad_rgb", "llvm_ad_rgb", "scalar_rgb"]
+        for name in candidates:
+            try:
+                mi.set_variant(name)
+                mi.load_dict({"type": "sphere"})  # fails here when the backend is unusable
+                _variant = name
+                break
+            except Exception:  # noqa: BLE001 - any backend failure means "try the next one"
+                continue
+        else:
+            raise RuntimeError(f"no usable Mitsuba variant among {candidates}")
+    return mi
+
+
+def variant() -> str:
+    mitsuba()
+    return str(_variant)
+
+
+def _look_at(mi, origin, target, up=(0, 0, 1)):
+    return mi.ScalarTransform4f().look_at(
+        origin=[float(x) for x in origin], target=[float(x) for x in target], up=list(up)
+    )
+
+
+def _material(name: str, metal: str, roughness: float) -> dict:
+    if name == "metal":
+        optics = METALS[metal]
+        inner = {
+            "type": "roughconductor" if roughness > 0 else "conductor",
+            "eta": {"type": "rgb", "value": list(optics.eta)},
+            "k": {"type": "rgb", "value": list(optics.k)},
+        }
+        if roughness > 0:
+            inner["alpha"] = roughness
+        return {"type": "twosided", "material": inner}
+    if name in GEMS:
+        gem = GEMS[name]
+        return {
+            "type": "dielectric",
+            "int_ior": gem.ior,
+            "ext_ior": 1.0,
+            "specular_transmittance": {"type": "rgb", "value": list(gem.colour)},
+        }
+    stone = OPAQUE[name]
+    inner = {
+        "type": "roughplastic" if stone.roughness > 0 else "plastic",
+        "diffuse_reflectance": {"type": "rgb", "value": list(stone.colour)},
+        "int_ior": stone.ior,
+    }
+    if stone.roughness > 0:
+        inner["alpha"] = stone.roughness
+    return {"type": "twosided", "material": inner}
+
+
+def _sweep_dict(mi, studio: Studio, radius: float, folder: Path, mode: str) -> dict:
+    mesh = g.sweep(width=60 * radius, depth=40 * radius, height=30 * radius, bend=6 * radius)
+    path = folder / "sweep.ply"
+    g.write_ply(mesh, path)
+    if mode == "masks":
+        bsdf = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0, 0, 0]}}
+    else:
+        bitmap = mi.Bitmap(np.ascontiguousarray(studio.texture[::-1]))
+        tex = {"type": "bitmap", "bitmap": bitmap, "raw": True, "filter_type": "bilinear"}
+        bsdf = {"type": "twosided", "material": {"type": "diffuse", "reflectance": tex}}
+    return {"type": "ply", "filename": str(path), "bsdf": bsdf, "face_normals": True}
+
+
+def build_scene(
+    design: Design,
+    studio: Studio,
+    resolution: tuple[int, int],
+    mode: str,
+    folder: Path,
+    roughness: float = 0.0,
+    max_depth: int = 10,
+):
+    """A loaded Mitsuba scene. mode: "beauty", "masks" or "backdrop" (the set without the piece)."""
+    mi = mitsuba()
+    lo, hi = design.bounds()
+    radius = float(np.linalg.norm(hi - lo) / 2)
+    cam = studio.camera
+    width, height = resolution
+    rfilter = {"type": "box"} if mode == "masks" else {"type": "gaussian"}
+    scene: dict = {
+        "type": "scene",
+        # masks: the albedo AOV of the first surface hit is exactly the part's class colour
+        "integrator": {"type": "aov", "aovs": "albedo:albedo"}
+        if mode == "masks"
+        else {"type": "path", "max_depth": max_depth, "hide_emitters": True},
+        "sensor": {
+            "type": "perspective",
+            "fov": float(cam.fov),
+            "fov_axis": "x",
+            "to_world": _look_at(mi, cam.origin, cam.target),
+            "film": {
+                "type": "hdrfilm",
+                "width": width,
+                "height": height,
+                "pixel_format": "rgb",
+                "rfilter": rfilter,
+            },
+            "sampler": {"type": "independent"},
+        },
+        "sweep": _sweep_dict(mi, studio, radius, folder, mode),
+    }
+    if mode != "masks":
+        scene["ambient"] = {
+            "type": "constant",
+            "radiance": {"type": "rgb", "value": [studio.ambient] * 3},
+        }
+        centre = (lo + hi) / 2
+        for k, light in enumerate(studio.lights):
+            emitter = {"type": "area", "radiance": {"type": "rgb", "value": list(light.radiance)}}
+            black = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0, 0, 0]}}
+            if light.shape == "sphere":
+                scene[f"light{k}"] = {
+                    "type": "sphere",
+                    "center": [float(x) for x in light.position],
+                    "radius": float(light.size),
+                    "emitter": emitter,
+                    "bsdf": black,
+                }
+            else:
+                to_world = _look_at(mi, light.position, centre) @ mi.ScalarTransform4f().scale(
+                    [light.size / 2, light.size / 2, 1]
+                )
+                scene[f"light{k}"] = {
+                    "type": "rectangle",
+                    "to_world": to_world,
+                    "emitter": emitter,
+                    "bsdf": black,
+                }
+        for k, card in enumerate(studio.cards):
+            to_world = _look_at(mi, card.position, centre) @ mi.ScalarTransform4f().scale(
+                [card.size / 2, card.size / 2, 1]
+            )
+            scene[f"card{k}"] = {
+                "type": "rectangle",
+                "to_world": to_world,
+                "bsdf": {
+                    "type": "twosided",
+                    "material": {
+                        "type": "diffuse",
+                        "reflectance": {"type": "rgb", "value": [card.albedo] * 3},
+                    },
+                },
+            }
+    if mode != "backdrop":
+        for k, part in enumerate(design.parts):
+            path = folder / f"part{k}.ply"
+            g.write_ply(part.mesh, path)
+            entry = {"type": "ply", "filename": str(path), "face_normals": True}
+            if mode == "masks":
+                colour = [
+                    float(part.role == "metal"),
+                    float(part.role == "gem"),
+                    float(part.detail),
+                ]
+                entry["bsdf"] = {
+                    "type": "twosided",
+                    "material": {
+                        "type": "diffuse",
+                        "reflectance": {"type": "rgb", "value": colour},
+                    },
+                }
+            else:
+                entry["bsdf"] = _material(part.material, design.metal, roughness)
+            scene[f"part{k}"] = entry
+    return mi.load_dict(scene)
+
+
+def render_passes(
+    design: Design,
+    studio: Studio,
+    resolution: tuple[int, int],
+    spp: int,
+    seed: int,
+    roughness: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Renders the three passes; returns float32 (H, W, 3) arrays "beauty", "masks", "backdrop".
+
+    beauty and backdrop are linear RGB radiance (unnormalised); masks holds coverage in 0..1
+    (R metal, G gem, B fine detail).
+    """
+    mi = mitsuba()
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="jr_synth_") as tmp:
+        folder = Path(tmp)
+        for mode, n in (
+            ("beauty", spp),
+            ("masks", max(16, spp // 2)),
+            ("backdrop", max(8, spp // 2)),
+        ):
+            scene = build_scene(design, studio, resolution, mode, folder, roughness)
+            img = mi.render(scene, spp=n, seed=seed)
+            out[mode] = np.array(img, dtype=np.float32)[:, :, :3]
+            del scene
+    out["masks"] = np.clip(out["masks"], 0.0, 1.0)
+    return out
