@@ -90,7 +90,9 @@ def rgb_image(precision="u8", **extra):
     return dict(width=IMAGE_W, height=IMAGE_H, base="rgb", precision=precision, **extra)
 
 
-def build_scenarios(server_url: str, dead_url: str) -> dict[str, Scenario]:
+def build_scenarios(
+    server_url: str, dead_url: str, hanging_url: str, failing_url: str
+) -> dict[str, Scenario]:
     args = {"server-url": server_url}
     rgba8 = random_pixels(IMAGE_H, IMAGE_W, 4, 8)
     rgba8[..., 3] = np.maximum(rgba8[..., 3], 1)  # fully transparent pixels may lose colour
@@ -202,6 +204,22 @@ def build_scenarios(server_url: str, dead_url: str) -> dict[str, Scenario]:
             selection={"kind": "rect", "x": 0, "y": 0, "w": 16, "h": 16},
             args=dict(args, metal="rose_gold", strength=0.25, cleanup=False),
         ),
+        Scenario(
+            "client_timeout",
+            rgb_image(),
+            "rgba",
+            "R'G'B'A u8",
+            rgba8.copy(),
+            args={"server-url": hanging_url, "timeout": 1.0},
+        ),
+        Scenario(
+            "server_error",
+            rgb_image(),
+            "rgba",
+            "R'G'B'A u8",
+            rgba8.copy(),
+            args={"server-url": failing_url},
+        ),
     ]
     return {scenario.name: scenario for scenario in scenarios}
 
@@ -215,8 +233,50 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def scenarios(gimp_server) -> dict[str, Scenario]:
-    return build_scenarios(gimp_server.http_url, f"http://127.0.0.1:{free_port()}")
+def scenarios(gimp_server, hanging_server, failing_server) -> dict[str, Scenario]:
+    return build_scenarios(
+        gimp_server.http_url, f"http://127.0.0.1:{free_port()}", hanging_server, failing_server
+    )
+
+
+@pytest.fixture(scope="module")
+def hanging_server():
+    """A port that accepts connections (kernel backlog) and never answers."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def failing_server():
+    """An HTTP server that answers every request with the server's 500 error shape."""
+    import http.server
+    import json
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(
+                {"error": {"code": "internal", "message": "model crashed (test)."}}
+            ).encode()
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -411,6 +471,16 @@ def test_indexed_image_is_refused_with_advice(gimp_report):
 def test_server_down_says_how_to_start_it(gimp_report):
     entry, _ = result_of(gimp_report, "server_down")
     assert_failed_cleanly(entry, "not running", "jewel-retouch serve")
+
+
+def test_client_timeout_says_what_to_do(gimp_report):
+    entry, _ = result_of(gimp_report, "client_timeout")
+    assert_failed_cleanly(entry, "did not answer", "within 1 s", "jewel-retouch serve")
+
+
+def test_server_error_is_reported(gimp_report):
+    entry, _ = result_of(gimp_report, "server_error")
+    assert_failed_cleanly(entry, "model crashed (test).", "jewel-retouch serve")
 
 
 def test_image_over_the_limit_is_refused_before_sending(gimp_report, gimp_server):
