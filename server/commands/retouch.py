@@ -42,7 +42,7 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("model options (as in GET /v1/info)")
     for spec in models.OPTION_SPECS:
         flag = "--" + spec.name.replace("_", "-")
-        help_text = f"{spec.description} (default {spec.default!r})"
+        help_text = f"{spec.description} (default {spec.default!r})".replace("%", "%%")
         if spec.type == "boolean":
             group.add_argument(
                 flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text

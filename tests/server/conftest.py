@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 
@@ -78,10 +79,12 @@ def slow_retoucher() -> Callable[..., SlowRetoucher]:
     return SlowRetoucher
 
 
+@functools.lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+@functools.lru_cache(maxsize=1)
 def other_profile() -> bytes:
     """A second real RGB ICC profile (Display P3), different bytes from sRGB."""
     try:
