@@ -32,7 +32,7 @@ from server.protocol import (
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
-READ_CHUNK = 1 << 20
+READ_CHUNK = 4 << 20
 
 
 def _state():
@@ -112,12 +112,18 @@ def _read_body(limit: int) -> bytearray:
     view = memoryview(buffer)
     stream = request.stream
     received = 0
+    readinto = getattr(stream, "readinto", None)
     while received < length:
-        chunk = stream.read(min(READ_CHUNK, length - received))
-        if not chunk:
+        end = min(received + READ_CHUNK, length)
+        if readinto is not None:
+            count = readinto(view[received:end])  # straight into place, no chunk copies
+        else:
+            chunk = stream.read(end - received)
+            count = len(chunk)
+            view[received : received + count] = chunk
+        if not count:
             break
-        view[received : received + len(chunk)] = chunk
-        received += len(chunk)
+        received += count
     if received != length:
         raise ProtocolError(
             "bad_request", f"body ended after {received} of {length} bytes (truncated upload)"

@@ -199,3 +199,23 @@ def slow_model() -> SlowRetoucher:
         int(os.environ.get("JEWEL_RETOUCH_SLOW_STEPS", "20")),
         float(os.environ.get("JEWEL_RETOUCH_SLOW_DELAY", "0.05")),
     )
+
+
+class IdentityRetoucher:
+    """The model replaced by identity (no copy): what the bridge alone costs (benchmarks)."""
+
+    name = "identity"
+    version = "0"
+
+    def retouch(self, image, options=None, progress=None, layers: bool = False):
+        from models.api import Result
+
+        if progress is not None:
+            progress("identity", 0.0)
+            progress("done", 1.0)
+        return Result(image)
+
+
+def identity_model() -> IdentityRetoucher:
+    """Factory for `serve --model server.testing:identity_model`."""
+    return IdentityRetoucher()
