@@ -48,7 +48,14 @@ class Analyzer(Protocol):
 
 
 def default_analyzer() -> Analyzer:
-    """The analyzer the pipeline uses (today: the image-analysis method)."""
+    """The analyzer the pipeline uses: the trained network for the matte, metal and gem masks
+    (where it won on held-out renders, see models/MODEL_CARD.md), the image-analysis method
+    for the rest; the image-analysis method alone if the network cannot be loaded."""
     from models.analysis.classical import ClassicalAnalyzer
 
-    return ClassicalAnalyzer()
+    try:
+        from models.net.hybrid import HybridAnalyzer
+
+        return HybridAnalyzer(ClassicalAnalyzer())
+    except (ImportError, OSError, RuntimeError, KeyError):
+        return ClassicalAnalyzer()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import threading
 from pathlib import Path
 
@@ -43,6 +45,14 @@ def metal_kind_from_colour(rgb_linear: np.ndarray, metal: np.ndarray) -> str | N
     return "silver" if float(np.median(rgb_linear[sel].max(axis=1))) > 0.35 else "platinum"
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_weights(path: str, mtime_ns: int, size: int) -> tuple[JewelNet, dict]:
+    """Loads each weights file once per process (the pipeline asks for an analyzer per call)."""
+    model, meta = load_weights(Path(path))
+    meta = {**meta, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    return model, meta
+
+
 class NetAnalyzer:
     """Runs JewelNet at a working resolution of at most MAX_SIDE and upsamples its maps.
 
@@ -59,7 +69,8 @@ class NetAnalyzer:
     def _load(path: Path) -> tuple[JewelNet, dict]:
         if not path.exists():
             raise FileNotFoundError(f"network weights not found: {path}")
-        return load_weights(path)
+        stat = path.stat()
+        return _cached_weights(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
     def predict(self, rgb_linear: np.ndarray) -> dict[str, np.ndarray]:
         """The raw maps, each (h, w) float32 0..1, keyed by OUTPUTS."""
