@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from server.config import ServerConfig, ensure_token
 from server.engine import Engine
-from server.jobs import JobQueue
+from server.jobs import ByteBudget, JobQueue
 from server.protocol import ProtocolError
 from server.security import check_bearer, check_host, check_origin, normalise_origin
 
@@ -42,6 +42,12 @@ class AppState:
     engine: Engine
     queue: JobQueue
     token: str
+    uploads: ByteBudget | None = None
+
+    def __post_init__(self) -> None:
+        if self.uploads is None:
+            budget = self.config.upload_budget or 2 * self.config.max_body_bytes
+            self.uploads = ByteBudget(budget)
 
     @property
     def limits(self):

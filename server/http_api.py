@@ -111,19 +111,22 @@ def _read_body(limit: int) -> bytearray:
     buffer = bytearray(length)
     view = memoryview(buffer)
     stream = request.stream
-    received = 0
     readinto = getattr(stream, "readinto", None)
-    while received < length:
-        end = min(received + READ_CHUNK, length)
-        if readinto is not None:
-            count = readinto(view[received:end])  # straight into place, no chunk copies
-        else:
-            chunk = stream.read(end - received)
-            count = len(chunk)
-            view[received : received + count] = chunk
-        if not count:
-            break
-        received += count
+    received = 0
+    try:
+        while received < length:
+            end = min(received + READ_CHUNK, length)
+            if readinto is not None:
+                count = readinto(view[received:end])  # straight into place, no chunk copies
+            else:
+                chunk = stream.read(end - received)
+                count = len(chunk)
+                view[received : received + count] = chunk
+            if not count:
+                break
+            received += count
+    except OSError:  # socket timeout or reset: the client stalled or went away
+        raise ProtocolError("bad_request", "the upload stalled or the client went away") from None
     if received != length:
         raise ProtocolError(
             "bad_request", f"body ended after {received} of {length} bytes (truncated upload)"
@@ -159,6 +162,12 @@ def _options_and_layers(form: Any = None) -> tuple[RetouchOptions, bool]:
 @bp.post("/retouch")
 def retouch():
     state = _state()
+    # Reserve the upload's size before reading it (memory stays bounded with many clients).
+    with state.uploads.reserve(request.content_length or 0, state.queue.retry_after()):
+        return _retouch(state)
+
+
+def _retouch(state):
     limits = state.limits
     mimetype = (request.mimetype or "").lower()
     info: FileInfo | None = None

@@ -264,5 +264,48 @@ class JobQueue:
         return {"result": result}
 
 
+class ByteBudget:
+    """Bytes of uploads held at once, over HTTP and WebSocket together.
+
+    Each upload reserves its declared size before its buffer is allocated, so many clients
+    uploading at once cannot make memory grow without bound; over budget -> `queue_full`.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, size: int, retry_after: int = 2) -> Reservation:
+        with self._lock:
+            if self.used + size > self.limit and self.used > 0:
+                raise ProtocolError(
+                    "queue_full",
+                    f"the server is receiving other images ({self.used} bytes); try again shortly",
+                    retry_after=retry_after,
+                )
+            self.used += size
+        return Reservation(self, size)
+
+
+class Reservation:
+    """A reserved share of a ByteBudget; `release()` (idempotent) gives it back."""
+
+    def __init__(self, budget: ByteBudget, size: int) -> None:
+        self._budget = budget
+        self._size = size
+
+    def release(self) -> None:
+        with self._budget._lock:
+            self._budget.used -= self._size
+            self._size = 0
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 def _timeout_error(seconds: float) -> ProtocolError:
     return ProtocolError("timeout", f"the job ran past its time limit of {seconds:g} s")

@@ -21,7 +21,12 @@ from server.engine import Engine
 log = logging.getLogger("jewel_retouch")
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _Handler(WSGIRequestHandler):
+    # A client that stops sending mid-upload must not hold a thread (and its buffer) forever.
+    timeout = 120
+
+
+class _QuietHandler(_Handler):
     def log_request(self, code="-", size="-") -> None:  # noqa: D401 - werkzeug's signature
         if str(code).startswith(("4", "5")):
             super().log_request(code, size)
@@ -54,7 +59,7 @@ class RunningServer:
         cls, config: ServerConfig, engine: Engine | None = None, verbose: bool = False
     ) -> RunningServer:
         check_bind(config)
-        handler = WSGIRequestHandler if verbose else _QuietHandler
+        handler = _Handler if verbose else _QuietHandler
         # The HTTP socket first, so that port 0 resolves before the app learns its origin.
         http_server = make_server(
             config.host, config.port, app=None, threaded=True, request_handler=handler

@@ -69,6 +69,7 @@ class Session:
         self.job_task: asyncio.Task | None = None
         self.discarding = False  # binary frames of a refused job are dropped silently
         self.cancel_requested = False
+        self.reservation = None
 
     def send(self, item: Any) -> None:
         """Queue a message (dict -> JSON text) or a binary frame for the sender task."""
@@ -131,7 +132,12 @@ class Session:
                 raise ProtocolError(
                     "queue_full", "the server is busy; try again shortly", queue.retry_after()
                 )
-            payload = PayloadBuffer(header.bytes)
+            reservation = self.state.uploads.reserve(header.bytes, queue.retry_after())
+            try:
+                payload = PayloadBuffer(header.bytes)
+            except BaseException:
+                reservation.release()
+                raise
         except ProtocolError as exc:
             self.discarding = True
             self.send_error(job_id, exc)
@@ -141,6 +147,7 @@ class Session:
             self.send_error(job_id, ProtocolError("too_large", "not enough memory for this job"))
             return
         self.header, self.options, self.payload, self.job_id = header, options, payload, header.id
+        self.reservation = reservation
         stats = self.state.queue.stats()
         position = max(0, stats["pending"] + stats["running"] - self.state.queue.workers + 1)
         self.send(accepted_message(header.id, position))
@@ -178,6 +185,9 @@ class Session:
             self.cancel_requested = True  # still decoding: the job task stops before queueing
 
     def reset(self) -> None:
+        if self.reservation is not None:
+            self.reservation.release()
+            self.reservation = None
         self.header = self.options = self.payload = self.job = self.job_id = None
         self.job_task = None
         self.cancel_requested = False
@@ -187,7 +197,7 @@ class Session:
             self.state.queue.cancel(self.job)
         if self.job_task is not None:
             self.job_task.cancel()
-        self.payload = None
+        self.reset()  # frees the upload reservation even if the task never got to run
 
     # -- one job ------------------------------------------------------------------------------
 

@@ -494,3 +494,15 @@ def test_job_past_its_timeout_is_stopped_with_504(make_app, auth, img, slow_reto
     response = post_raw(app.test_client(), auth, img.pixels(4, 4, 3, 8))
     assert_error(response, 504, "timeout")
     assert slow.ticks < 100  # the work really stopped, not just the reply
+
+
+def test_concurrent_uploads_over_the_budget_are_refused(make_app, auth, img):
+    app, state = make_app(upload_budget=1000)
+    held = state.uploads.reserve(900)  # another client's upload in progress
+    px = img.pixels(10, 10, 3, 8)  # 300 bytes
+    response = post_raw(app.test_client(), auth, px)
+    assert_error(response, 503, "queue_full")
+    assert "Retry-After" in response.headers
+    held.release()
+    assert post_raw(app.test_client(), auth, px).status_code == 200
+    assert state.uploads.used == 0

@@ -154,3 +154,19 @@ def test_done_listener_runs_once(queue_factory):
     assert event.wait(5)
     job.finish(cancelled=True)  # a late second finish is ignored
     assert calls == [job] and not job.cancelled
+
+
+def test_upload_budget_bounds_bytes_held_at_once():
+    from server.jobs import ByteBudget
+
+    budget = ByteBudget(100)
+    first = budget.reserve(60)
+    with pytest.raises(ProtocolError) as full:
+        budget.reserve(50, retry_after=3)
+    assert full.value.code == "queue_full" and full.value.retry_after == 3
+    with budget.reserve(40):
+        assert budget.used == 100
+    first.release()
+    first.release()  # idempotent
+    assert budget.used == 0
+    budget.reserve(500).release()  # one upload alone may use the whole limit and more

@@ -386,3 +386,19 @@ def test_allow_remote_binds_all_interfaces(tmp_path):
             f"http://127.0.0.1:{port}/v1/health", headers={"Host": "studio.lan"}, timeout=10
         )
         assert r.status_code == 200
+
+
+def test_stalled_upload_is_cut_off_and_the_server_keeps_serving(srv):
+    host, port = srv.http_url.split("//")[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        head = (
+            "POST /v1/retouch?width=100&height=100&channels=4&depth=8 HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAuthorization: Bearer {srv.token}\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: 40000\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"\x00" * 1000)  # then nothing more
+        assert requests.get(srv.http_url + "/v1/health", timeout=10).status_code == 200
+        with ws_session(srv) as ws:  # other clients are served meanwhile
+            px = np.zeros((4, 4, 4), np.uint8)
+            send_job(ws, "meanwhile", px.tobytes(), **raw_job_fields(px))
+            assert collect(ws)[0][-1]["type"] == "done"
