@@ -166,3 +166,16 @@ def test_config_dir_follows_the_os_rules(monkeypatch, tmp_path):
     assert config.user_config_dir() == tmp_path / "home/Library/Application Support/jewel-retouch"
     monkeypatch.setenv("JEWEL_RETOUCH_CONFIG_DIR", str(tmp_path / "override"))
     assert config.user_config_dir() == tmp_path / "override"
+
+
+def test_serve_on_a_busy_port_says_so(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for flags in (["--port", str(port), "--ws-port", "0"], ["--port", "0", "--ws-port", str(port)]):
+            out = run_cli("serve", *flags, env={"JEWEL_RETOUCH_CONFIG_DIR": str(tmp_path)})
+            assert out.returncode == 1, out.stderr
+            assert "in use" in out.stderr and "Traceback" not in out.stderr
