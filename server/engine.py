@@ -17,6 +17,30 @@ from server.imageio import FileInfo, write_image
 from server.protocol import Part, ProtocolError
 
 
+def profile_for_name(name: str | None) -> bytes | None:
+    """ICC bytes for a raw layer's `color_profile` name (docs/protocol.md); None means sRGB.
+
+    The model reads colour through the ICC profile, so raw pixels from an Adobe RGB or P3
+    document must carry the matching profile into the model (the raw answer carries none).
+    """
+    if not name or name == "srgb":
+        return None
+    try:
+        from models import icc
+    except ImportError:  # pragma: no cover - the model package always ships it
+        return None
+    builders = {
+        "adobe-rgb": icc.adobe_rgb_profile,
+        "display-p3": icc.display_p3_profile,
+        "prophoto": icc.prophoto_profile,
+        "linear-srgb": lambda: icc.build_rgb_profile(
+            "linear sRGB", icc.SRGB_PRIMARIES, icc.D65, gamma=1.0
+        ),
+    }
+    builder = builders.get(name)
+    return builder() if builder is not None else None
+
+
 def to_model_layout(image: ImageData) -> ImageData:
     """Grey -> RGB and grey+alpha -> RGBA (a copy only when needed).
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 import models
 from models.api import ImageData, OptionsError, RetouchOptions
 from server import __version__
-from server.engine import result_parts
+from server.engine import profile_for_name, result_parts
 from server.imageio import FORMAT_BY_MIME, MIME_TYPES, FileInfo, read_image
 from server.jobs import Job
 from server.protocol import (
@@ -181,7 +181,7 @@ def _retouch(state):
         check_byte_count(layout, len(body))
         dtype = np.uint8 if layout.depth == 8 else np.dtype("<u2")
         pixels = np.frombuffer(body, dtype).reshape(layout.height, layout.width, layout.channels)
-        image = ImageData(pixels)
+        image = ImageData(pixels, profile_for_name(layout.color_profile))
         fmt = "raw"
     elif mimetype in FORMAT_BY_MIME:
         options, layers = _options_and_layers()

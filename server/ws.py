@@ -22,7 +22,7 @@ from websockets.http11 import Request, Response
 from models.api import ImageData, OptionsError, RetouchOptions
 from server import __version__
 from server.app import AppState
-from server.engine import result_parts
+from server.engine import profile_for_name, result_parts
 from server.imageio import read_image
 from server.jobs import Job
 from server.protocol import (
@@ -257,7 +257,7 @@ class Session:
             pixels = np.frombuffer(buffer, dtype).reshape(
                 layout.height, layout.width, layout.channels
             )
-            return ImageData(pixels), None
+            return ImageData(pixels, profile_for_name(layout.color_profile)), None
         return read_image(buffer, self.state.limits, expected_format=header.format)
 
     def _resolve(self, future: asyncio.Future, job: Job) -> None:

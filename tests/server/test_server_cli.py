@@ -175,7 +175,10 @@ def test_serve_on_a_busy_port_says_so(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        for flags in (["--port", str(port), "--ws-port", "0"], ["--port", "0", "--ws-port", str(port)]):
+        for flags in (
+            ["--port", str(port), "--ws-port", "0"],
+            ["--port", "0", "--ws-port", str(port)],
+        ):
             out = run_cli("serve", *flags, env={"JEWEL_RETOUCH_CONFIG_DIR": str(tmp_path)})
             assert out.returncode == 1, out.stderr
             assert "in use" in out.stderr and "Traceback" not in out.stderr

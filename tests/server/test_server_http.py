@@ -506,3 +506,30 @@ def test_concurrent_uploads_over_the_budget_are_refused(make_app, auth, img):
     held.release()
     assert post_raw(app.test_client(), auth, px).status_code == 200
     assert state.uploads.used == 0
+
+
+@pytest.mark.parametrize(
+    "name, expected", [("adobe-rgb", "Adobe"), ("display-p3", "P3"), ("prophoto", "ProPhoto")]
+)
+def test_raw_colour_profile_name_reaches_the_model_as_icc(make_app, auth, img, name, expected):
+    from PIL import ImageCms
+
+    class Recording:
+        name_ = "rec"
+        version = "0"
+        seen: list = []
+
+        def retouch(self, image, options=None, progress=None, layers=False):
+            self.seen.append(image.icc_profile)
+            return models.Result(image)
+
+    recorder = Recording()
+    app, _ = make_app(retoucher=recorder)
+    px = img.pixels(4, 4, 3, 8)
+    response = post_raw(app.test_client(), auth, px, **{"X-Color-Profile": name})
+    assert response.status_code == 200
+    assert response.headers["X-Color-Profile"] == name
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(recorder.seen[-1]))
+    assert expected in ImageCms.getProfileDescription(profile)
+    post_raw(app.test_client(), auth, px)
+    assert recorder.seen[-1] is None  # default: sRGB
