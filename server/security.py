@@ -52,9 +52,21 @@ def normalise_origin(origin: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
+# Origins a web page in a browser can have. Any other scheme (e.g. a host application's
+# plug-in runtime such as Photoshop UXP) cannot be produced by a web page, so it is no threat.
+WEB_SCHEMES = frozenset(
+    {"http", "https", "file", "data", "blob", "ws", "wss", "ftp"}
+    | {"chrome-extension", "moz-extension", "safari-web-extension", "ms-browser-extension"}
+)
+
+
 def origin_allowed(origin: str | None, config: ServerConfig) -> bool:
-    """No Origin (not a browser, or same-origin GET) is fine; otherwise it must be listed."""
+    """No Origin (not a browser) is fine, nor a non-web scheme (plug-in runtimes); a web
+    origin must be the server's own page or listed with --allow-origin; "null" never is."""
     if origin is None:
+        return True
+    scheme = urlsplit(origin.strip()).scheme.lower()
+    if origin.strip().lower() != "null" and scheme and scheme not in WEB_SCHEMES:
         return True
     allowed = own_origins(config) | {normalise_origin(o) for o in config.allowed_origins}
     return normalise_origin(origin) in allowed

@@ -302,6 +302,10 @@ def test_foreign_origin_is_refused_own_and_listed_origins_pass(make_app, auth):
         client.get("/v1/info", headers={**auth, "Origin": "https://evil.example"}), 403, "forbidden"
     )
     assert_error(client.get("/v1/health", headers={"Origin": "null"}), 403, "forbidden")
+    for web in ("http://localhost:9999", "file://", "chrome-extension://abc", "https://127.0.0.1"):
+        assert_error(client.get("/v1/info", headers={**auth, "Origin": web}), 403, "forbidden")
+    # A plug-in runtime's own scheme (no web page can send it) is not a browser threat.
+    assert client.get("/v1/info", headers={**auth, "Origin": "uxp://plugin"}).status_code == 200
     own = f"http://127.0.0.1:{state.config.port}"
     assert client.get("/v1/info", headers={**auth, "Origin": own}).status_code == 200
     response = client.get("/v1/info", headers={**auth, "Origin": "https://plugin.example"})
