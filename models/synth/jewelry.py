@@ -295,4 +295,8 @@ def design(kind: str, metal: str, rng: np.random.Generator) -> Design:
                 link = np.array([pos, pos]) + [[0, 0, -0.3 * stone_r], [0, 0, -0.3 * stone_r]]
                 link[1, :2] = r * np.cos(a + np.pi / n), r * np.sin(a + np.pi / n)
                 d.add(g.tube(link, stone_r * 0.3, 6))
+    lowest = min(float(p.mesh.vertices[:, 2].min()) for p in d.parts)
+    if lowest < 0:  # rest the piece on the backdrop instead of sinking into it
+        for p in d.parts:
+            p.mesh = p.mesh.transformed(None, (0.0, 0.0, -lowest))
     return d

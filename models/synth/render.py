@@ -9,6 +9,8 @@
 
 The variant is picked once per process: JEWEL_SYNTH_VARIANT if set, else cuda_ad_rgb when a
 GPU with OptiX is usable, else llvm_ad_rgb when libLLVM is found, else scalar_rgb.
+llvm_ad_rgb gives the same pixels for the same seed (up to float summation order, below one
+step of 16-bit output); scalar_rgb was seen to differ between runs of the same seed.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def mitsuba():
         ) from exc
     if _variant is None:
         wanted = os.environ.get("JEWEL_SYNTH_VARIANT")
-        if not wanted and os.path.exists(_LLVM_DEFAULT):
+        if os.path.exists(_LLVM_DEFAULT):
             os.environ.setdefault("DRJIT_LIBLLVM_PATH", _LLVM_DEFAULT)
         candidates = [wanted] if wanted else ["cuda_ad_rgb", "llvm_ad_rgb", "scalar_rgb"]
         for name in candidates:
@@ -60,7 +62,10 @@ def variant() -> str:
     return str(_variant)
 
 
-def _look_at(mi, origin, target, up=(0, 0, 1)):
+def _look_at(mi, origin, target, up=(0.0, 0.0, 1.0)):
+    direction = np.asarray(target, float) - np.asarray(origin, float)
+    if abs(direction[2]) > 0.999 * np.linalg.norm(direction):  # looking straight up or down
+        up = (0.0, 1.0, 0.0)
     return mi.ScalarTransform4f().look_at(
         origin=[float(x) for x in origin], target=[float(x) for x in target], up=list(up)
     )
@@ -117,6 +122,7 @@ def build_scene(
     folder: Path,
     roughness: float = 0.0,
     max_depth: int = 10,
+    spp: int = 16,
 ):
     """A loaded Mitsuba scene. mode: "beauty", "masks" or "backdrop" (the set without the piece)."""
     mi = mitsuba()
@@ -143,7 +149,7 @@ def build_scene(
                 "pixel_format": "rgb",
                 "rfilter": rfilter,
             },
-            "sampler": {"type": "independent"},
+            "sampler": {"type": "independent", "sample_count": int(spp)},
         },
         "sweep": _sweep_dict(mi, studio, radius, folder, mode),
     }
@@ -235,7 +241,7 @@ def render_passes(
             ("masks", max(16, spp // 2)),
             ("backdrop", max(8, spp // 2)),
         ):
-            scene = build_scene(design, studio, resolution, mode, folder, roughness)
+            scene = build_scene(design, studio, resolution, mode, folder, roughness, spp=n)
             img = mi.render(scene, spp=n, seed=seed)
             out[mode] = np.array(img, dtype=np.float32)[:, :, :3]
             del scene
