@@ -82,7 +82,10 @@ def plan_outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
         if source.name in names:
             raise ValueError(f"two inputs are named '{source.name}'; outputs would collide")
         names.add(source.name)
-        pairs.append((source, output / source.name))
+        name = source.name
+        if _is_raw(source):  # camera RAW is developed to 16-bit and kept lossless as TIFF
+            name = source.stem + ".tif"
+        pairs.append((source, output / name))
     return pairs
 
 
@@ -106,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for source, target in pairs:
         try:
-            image, info = read_image(source)
+            if _is_raw(source):
+                from server.raw import decode_raw
+
+                image, info = decode_raw(source), None
+            else:
+                image, info = read_image(source)
             progress = models.api.no_progress if args.quiet else _printer(source.name)
             result = engine.retouch(image, options, progress=progress, layers=args.layers)
             fmt = format_from_path(target)
@@ -125,6 +133,14 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             print(f"jewel-retouch retouch: {source}: {exc}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _is_raw(path: Path) -> bool:
+    try:
+        from server.raw import is_raw_path
+    except ImportError:  # pragma: no cover - the RAW module is part of the package
+        return False
+    return is_raw_path(path)
 
 
 def _save_layers(result: models.Result, target: Path) -> None:

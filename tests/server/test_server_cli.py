@@ -182,3 +182,12 @@ def test_serve_on_a_busy_port_says_so(tmp_path):
             out = run_cli("serve", *flags, env={"JEWEL_RETOUCH_CONFIG_DIR": str(tmp_path)})
             assert out.returncode == 1, out.stderr
             assert "in use" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_retouch_routes_camera_raw_to_the_raw_decoder(tmp_path):
+    fake = tmp_path / "shot.dng"
+    fake.write_bytes(b"II*\x00" + b"\x00" * 64)  # a TIFF-like header, but no RAW inside
+    out = run_cli("retouch", str(fake), str(tmp_path / "b.dng"), "-o", str(tmp_path / "out"))
+    assert out.returncode == 1
+    assert "shot.dng" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out" / "shot.tif").exists()
