@@ -1,0 +1,149 @@
+"""JewelNet: training end to end on a tiny set, the shipped weights, and the pipeline with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.analysis import Analysis
+from models.net.analyzer import WEIGHTS_PATH, NetAnalyzer
+from models.net.model import OUTPUTS, JewelNet
+from models.net.train import TrainConfig, load_weights, save_weights, train
+
+
+def test_training_runs_end_to_end_on_a_tiny_set(tiny_dataset, tmp_path):
+    config = TrainConfig(seed=3, steps=4, batch=2, crop=32, lr=1e-2)
+    model, log = train(tiny_dataset, config)
+    assert log["samples"] == 3 and np.isfinite(log["final_loss"])
+    torch.manual_seed(3)
+    before = JewelNet()  # the same initialisation the training started from
+    changed = any(
+        not torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), before.state_dict().values(), strict=True)
+    )
+    assert changed, "training must update the weights"
+    # the same seed gives the same weights
+    again, _ = train(tiny_dataset, config)
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    path = tmp_path / "w.pt"
+    save_weights(model, path, {"note": "tiny"})
+    loaded, meta = load_weights(path)
+    assert meta == {"note": "tiny"}
+    x = torch.rand(1, 3, 32, 48)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_shipped_weights_are_small_and_load():
+    assert WEIGHTS_PATH.exists()
+    assert WEIGHTS_PATH.stat().st_size < 5 * 1024 * 1024
+    model, meta = load_weights(WEIGHTS_PATH)
+    assert meta["train_seeds"] == [0, 1200]
+    assert meta["heldout_seeds"][0] >= 1_000_000  # held-out seeds never used in training
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+
+
+@pytest.mark.parametrize("shape", [(50, 70), (300, 200)])
+def test_net_analyzer_maps_have_input_shape_and_range(shape):
+    rgb = np.random.default_rng(0).random((*shape, 3), dtype=np.float32)
+    analysis = NetAnalyzer().analyse(rgb)
+    assert isinstance(analysis, Analysis)
+    for name in ("matte", "metal", "gem", "defects", "shadow"):
+        m = getattr(analysis, name)
+        assert m.shape == shape and m.dtype == np.float32, name
+        assert 0.0 <= m.min() and m.max() <= 1.0, name
+    assert set(NetAnalyzer().predict(rgb)) == set(OUTPUTS)
+
+
+def test_net_analyzer_rejects_bad_input():
+    with pytest.raises(ValueError):
+        NetAnalyzer().analyse(np.zeros((10, 10), np.float32))
+
+
+def test_shipped_network_finds_the_piece_in_fresh_renders():
+    """Six held-out seeds rendered now (never seen in training): the median matte IoU is high.
+
+    (Thin tennis bracelets are the known weak case, see models/MODEL_CARD.md; the median keeps
+    one such sample from deciding the test.)"""
+    from models.synth.dataset import HELDOUT_SEED_BASE, SynthConfig, make_sample
+    from models.synth.degrade import srgb_decode
+
+    net = NetAnalyzer()
+    ious = []
+    for seed in range(HELDOUT_SEED_BASE + 500, HELDOUT_SEED_BASE + 506):
+        s = make_sample(seed, SynthConfig(128, 32))
+        rgb = srgb_decode(s["shot"] / 255.0).astype(np.float32)
+        matte = net.analyse(rgb).matte > 0.5
+        truth = s["piece"] > 127
+        ious.append((matte & truth).sum() / max((matte | truth).sum(), 1))
+    assert np.median(ious) > 0.7, ious
+
+
+def test_pipeline_runs_with_the_network():
+    import models
+    from models.analysis import default_analyzer
+    from models.api import ImageData, RetouchOptions
+    from models.net.hybrid import HybridAnalyzer
+
+    assert isinstance(default_analyzer(), HybridAnalyzer)
+    rng = np.random.default_rng(1)
+    pixels = np.full((120, 160, 3), 215, np.uint8)
+    yy, xx = np.mgrid[0:120, 0:160]
+    ring = np.abs(np.hypot(yy - 60, xx - 80) - 30) < 6
+    pixels[ring] = (200, 160, 60)  # a gold-coloured ring on a light backdrop
+    pixels = np.clip(pixels + rng.normal(0, 2, pixels.shape), 0, 255).astype(np.uint8)
+    original = pixels.copy()
+    result = models.load().retouch(ImageData(pixels), RetouchOptions(), layers=True)
+    assert result.image.pixels.shape == pixels.shape
+    assert result.image.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(pixels, original)  # the input is never modified
+    assert result.info.get("analyzer") == "hybrid"
+
+
+def test_metrics_on_tiny_samples(tiny_dataset):
+    from models.net.metrics import evaluate
+
+    out = evaluate(NetAnalyzer(), sorted(tiny_dataset.glob("*.npz")))
+    assert out["samples"] == 3
+    for k in ("matte", "metal", "gem"):
+        assert out["iou"][k] is None or 0.0 <= out["iou"][k] <= 1.0
+    for k in ("fp_detail", "fp_edges", "defect_pixel_recall"):
+        assert out[k] is None or 0.0 <= out[k] <= 1.0
+
+
+def test_cli_train_renders_trains_and_writes_weights(tmp_path, capsys):
+    from server.cli import main
+
+    weights = tmp_path / "w.pt"
+    args = [
+        "train",
+        "--data",
+        str(tmp_path / "train"),
+        "--heldout-dir",
+        str(tmp_path / "held"),
+        "--count",
+        "2",
+        "--heldout",
+        "1",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--resolution",
+        "32",
+        "--spp",
+        "2",
+        "--workers",
+        "1",
+        "--weights",
+        str(weights),
+    ]
+    assert main(args) == 0
+    assert len(list((tmp_path / "train").glob("*.npz"))) == 2
+    assert len(list((tmp_path / "held").glob("1*.npz"))) == 1
+    model, meta = load_weights(weights)
+    assert meta["train_seeds"] == [0, 2] and meta["train"]["config"]["steps"] == 2
+    assert meta["synth"]["variant"] == "llvm_ad_rgb"
+    assert '"sha256"' in capsys.readouterr().out
