@@ -227,7 +227,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     defects = np.clip(analysis.defects, 0, 1) * (1 - protect)
     guide = np.sqrt(np.maximum(small @ LUMA, 0)).astype(np.float32)
     guided = resample.guided_coefficients(
-        guide, np.stack([matte, metal, gem], axis=-1).astype(np.float32), radius=2, eps=2e-4
+        guide, np.stack([matte, metal, gem], axis=-1).astype(np.float32), radius=1, eps=1e-4
     )
     smooth = np.concatenate(
         [gain, shadow[..., None], defects[..., None], protect[..., None]], axis=-1

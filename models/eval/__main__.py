@@ -60,9 +60,18 @@ def load_case(folder: Path) -> dict:
     return case
 
 
-def run(folder: Path) -> dict[str, list[dict]]:
-    retoucher = load()
-    results: dict[str, list[dict]] = {"input": [], "generic auto-fix": [], "jewel-retouch": []}
+def run(folder: Path, analyzers: tuple[str, ...] = ("default",)) -> dict[str, list[dict]]:
+    retouchers = {}
+    for name in analyzers:
+        if name == "classical":
+            from models.analysis.classical import ClassicalAnalyzer
+            from models.pipeline import Retoucher
+
+            retouchers["jewel-retouch (classical)"] = Retoucher(analyzer=ClassicalAnalyzer())
+        else:
+            retouchers["jewel-retouch"] = load()
+    results: dict[str, list[dict]] = {"input": [], "generic auto-fix": []}
+    results.update({label: [] for label in retouchers})
     cases = sorted(p for p in folder.iterdir() if (p / "photo.png").exists())
     if not cases:
         raise SystemExit(f"no cases (sub-folders with photo.png) in {folder}")
@@ -80,20 +89,21 @@ def run(folder: Path) -> dict[str, list[dict]]:
             row["gem_max_change_protect"] = math.nan
             row["metal_detected"] = math.nan
             results[name].append(row | {"case": case["name"]})
-        started = time.perf_counter()
-        res = retoucher.retouch(ImageData(photo), RetouchOptions())
-        seconds = time.perf_counter() - started
-        row = metrics.evaluate(res.image.pixels, photo, truth, masks)
-        row["seconds"] = seconds
-        protected = retoucher.retouch(ImageData(photo), RetouchOptions(protect_gems=True))
-        row["gem_max_change_protect"] = metrics.max_gem_change(
-            protected.image.pixels, photo, masks["gem"]
-        )
-        row["metal_detected"] = (
-            float(res.info.get("detected_metal") == case["metal"]) if case["metal"] else math.nan
-        )
-        row["detected_metal"] = res.info.get("detected_metal")
-        results["jewel-retouch"].append(row | {"case": case["name"]})
+        for label, retoucher in retouchers.items():
+            started = time.perf_counter()
+            res = retoucher.retouch(ImageData(photo), RetouchOptions())
+            seconds = time.perf_counter() - started
+            row = metrics.evaluate(res.image.pixels, photo, truth, masks)
+            row["seconds"] = seconds
+            protected = retoucher.retouch(ImageData(photo), RetouchOptions(protect_gems=True))
+            row["gem_max_change_protect"] = metrics.max_gem_change(
+                protected.image.pixels, photo, masks["gem"]
+            )
+            detected = res.info.get("detected_metal")
+            row["metal_detected"] = float(detected == case["metal"]) if case["metal"] else math.nan
+            row["detected_metal"] = detected
+            row["analyzer"] = res.info.get("analyzer")
+            results[label].append(row | {"case": case["name"]})
     return results
 
 
@@ -107,13 +117,16 @@ def _mean(rows: list[dict], key: str) -> float:
 def table(results: dict[str, list[dict]]) -> str:
     names = list(results)
     width = max(len(label) for _, label, _ in ROWS)
-    lines = [f"{'metric (mean over images)':<{width}} | " + " | ".join(f"{n:>16}" for n in names)]
+    cell = max(16, *(len(n) for n in names))
+    lines = [
+        f"{'metric (mean over images)':<{width}} | " + " | ".join(f"{n:>{cell}}" for n in names)
+    ]
     lines.append("-" * len(lines[0]))
     for key, label, fmt in ROWS:
         cells = []
         for n in names:
             value = _mean(results[n], key)
-            cells.append(f"{'-' if math.isnan(value) else fmt.format(value):>16}")
+            cells.append(f"{'-' if math.isnan(value) else fmt.format(value):>{cell}}")
         lines.append(f"{label:<{width}} | " + " | ".join(cells))
     return "\n".join(lines)
 
@@ -123,8 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--per-scene", action="store_true", help="also print one table per image")
     parser.add_argument("--json", type=Path, help="write all figures to this JSON file")
+    parser.add_argument(
+        "--analyzers",
+        default="default,classical",
+        help="comma list: default (what models.load() ships) and/or classical",
+    )
     args = parser.parse_args(argv)
-    results = run(args.folder)
+    results = run(args.folder, tuple(args.analyzers.split(",")))
     count = len(results["input"])
     print(f"jewel-retouch quality on {count} images in {args.folder}\n")
     print(table(results))

@@ -13,7 +13,7 @@ def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float
 
     rgb: (h, w, 3) float32 linear RGB. gem: (h, w) float32 0..1 gem coverage.
     amount: 0..1 (0 = unchanged). Detail of sqrt-luminance (minus its Gaussian blur of
-    `sigma` px) is boosted by up to 1.5x `amount`; hue is kept by scaling RGB together. The mean
+    `sigma` px) is boosted by 0.45 x `amount`; hue is kept by scaling RGB together. The mean
     level inside a stone is unchanged to first order. Returns a new (h, w, 3) float32 array.
     """
     if amount <= 0 or not (gem > 0.01).any():
@@ -27,7 +27,7 @@ def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float
     y = np.maximum(part @ LUMA, 0)
     p = np.sqrt(y)  # perceptual lightness, so the boost does not shift the stone's mean tone
     detail = p - ndimage.gaussian_filter(p, sigma, mode="nearest")
-    boosted = np.maximum(p + np.float32(1.5 * amount) * detail * gem[ys, xs], 0)
+    boosted = np.maximum(p + np.float32(0.45 * amount) * detail * gem[ys, xs], 0)
     scale = np.clip(boosted**2 / np.maximum(y, 1e-6), 0.25, 4.0)
     out = rgb.copy()
     out[ys, xs] = part * scale[..., None]

@@ -38,11 +38,11 @@ def small_photo(scenes):
 
 
 @pytest.mark.parametrize(("name", "value"), CASES, ids=[f"{n}={v}" for n, v in CASES])
-def test_every_option_value_runs(retoucher, small_photo, name, value):
+def test_every_option_value_runs(product, small_photo, name, value):
     options = {name: value}
     if name == "canvas_size":
         options["framing"] = "square"
-    res = retoucher.retouch(
+    res = product.retouch(
         ImageData(small_photo.codes()), RetouchOptions.from_mapping(options), layers=True
     )
     px = res.image.pixels
@@ -55,11 +55,18 @@ def test_every_option_value_runs(retoucher, small_photo, name, value):
 
 
 def test_output_is_deterministic_across_runs_and_worker_counts(small_photo):
+    from models.analysis.classical import ClassicalAnalyzer
+
     photo = ImageData(small_photo.codes())
     options = RetouchOptions(shadow="natural", framing="square", gem_contrast=1.0)
     a = Retoucher(workers=1).retouch(photo, options).image.pixels
     b = Retoucher(workers=2).retouch(photo, options).image.pixels
     c = Retoucher(workers=2).retouch(photo, options).image.pixels
+    assert a.tobytes() == b.tobytes() == c.tobytes()  # the shipped default analyzer
+    classical = ClassicalAnalyzer()
+    a = Retoucher(classical, workers=1).retouch(photo, options).image.pixels
+    b = Retoucher(classical, workers=2).retouch(photo, options).image.pixels
+    c = Retoucher(classical, workers=2).retouch(photo, options).image.pixels
     assert a.tobytes() == b.tobytes() == c.tobytes()
 
 
@@ -77,17 +84,17 @@ def test_strength_zero_is_unchanged_and_half_is_between(retoucher, small_photo):
     assert (mid > lo + 5).mean() > 0.9
 
 
-def test_input_array_is_never_modified(retoucher, small_photo):
+def test_input_array_is_never_modified(product, small_photo):
     photo = small_photo.codes()
     before = photo.copy()
-    retoucher.retouch(ImageData(photo), RetouchOptions(protect_gems=True), layers=True)
+    product.retouch(ImageData(photo), RetouchOptions(protect_gems=True), layers=True)
     assert np.array_equal(photo, before)
 
 
-def test_progress_reports_stages_and_cancel_stops(retoucher, scenes):
+def test_progress_reports_stages_and_cancel_stops(product, scenes):
     photo = ImageData(scenes.ring_scene(h=700, w=300).codes())
     seen = []
-    retoucher.retouch(photo, RetouchOptions(), progress=lambda s, f: seen.append((s, f)))
+    product.retouch(photo, RetouchOptions(), progress=lambda s, f: seen.append((s, f)))
     fractions = [f for _, f in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     stages = [s for s, _ in seen]
@@ -102,7 +109,7 @@ def test_progress_reports_stages_and_cancel_stops(retoucher, scenes):
             raise Cancelled()
 
     with pytest.raises(Cancelled):
-        retoucher.retouch(photo, RetouchOptions(), progress=cancel_in_retouch)
+        product.retouch(photo, RetouchOptions(), progress=cancel_in_retouch)
     assert calls.count("retouch") == 1 and "done" not in calls
 
 
@@ -146,10 +153,10 @@ def test_marketplace_preset_sets_the_canvas(retoucher, small_photo):
     assert res.image.pixels.shape[:2] == (500, 500)
 
 
-def test_too_many_pixels_is_a_clear_error(retoucher):
+def test_too_many_pixels_is_a_clear_error(product):
     huge = np.broadcast_to(np.zeros((1, 1, 1), np.uint8), (10_001, 10_000, 1))
     with pytest.raises(ImageError, match="limit"):
-        retoucher.retouch(ImageData(huge))
+        product.retouch(ImageData(huge))
 
 
 def test_blank_image_runs(retoucher):
