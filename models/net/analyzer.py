@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import hashlib
 import threading
 from pathlib import Path
@@ -16,8 +17,13 @@ from models.net.model import OUTPUTS, JewelNet
 from models.net.train import load_weights
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "weights" / "jewelnet.pt"
-MAX_SIDE = 256
-"""The network runs with the long side at most this many pixels (its working resolution)."""
+MAX_SIDE = 192
+"""The network runs with the long side at most this many pixels (its working resolution).
+Training saw 128 px renders zoomed 1-2x, so 192 px puts a frame-filling piece mid-range."""
+
+NET_THREADS = max(1, int(os.environ.get("JEWEL_RETOUCH_NET_THREADS", "1")))
+"""Threads for the forward pass. One by default: on a busy 2-core machine two threads waited
+on each other (median 520 ms vs 85 ms for one thread, benchmarks/bench_net.py)."""
 
 METAL_KINDS = ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 
@@ -82,7 +88,12 @@ class NetAnalyzer:
         x = torch.from_numpy(_encode(rgb_linear).astype(np.float32)).permute(2, 0, 1)[None]
         x = F.interpolate(x, size=(sh, sw), mode="area" if scale < 1 else "bilinear")
         with self._lock, torch.inference_mode():
-            probs = torch.sigmoid(self.model(x))
+            threads = torch.get_num_threads()
+            torch.set_num_threads(NET_THREADS)
+            try:
+                probs = torch.sigmoid(self.model(x))
+            finally:
+                torch.set_num_threads(threads)
         probs = F.interpolate(probs, size=(h, w), mode="bilinear", align_corners=False)
         maps = probs[0].numpy().astype(np.float32)
         return {name: np.clip(maps[i], 0.0, 1.0) for i, name in enumerate(OUTPUTS)}
