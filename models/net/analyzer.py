@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import os
 import hashlib
+import os
 import threading
 from pathlib import Path
 
