@@ -45,6 +45,7 @@ class ServerConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_dimension: int = DEFAULT_MAX_DIMENSION
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    upload_timeout: float = 120.0  # seconds an upload may stall before it is dropped
     upload_budget: int | None = None  # bytes of uploads held at once; None: 2 x max_body_bytes
     allow_remote: bool = False
     allowed_origins: tuple[str, ...] = ()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
 
 import models
 from models.api import ImageData, OptionsError, RetouchOptions
@@ -125,7 +126,7 @@ def _read_body(limit: int) -> bytearray:
             if not count:
                 break
             received += count
-    except OSError:  # socket timeout or reset: the client stalled or went away
+    except (OSError, ClientDisconnected):  # timeout, reset or early end of the upload
         raise ProtocolError("bad_request", "the upload stalled or the client went away") from None
     if received != length:
         raise ProtocolError(

@@ -59,7 +59,8 @@ class RunningServer:
         cls, config: ServerConfig, engine: Engine | None = None, verbose: bool = False
     ) -> RunningServer:
         check_bind(config)
-        handler = _Handler if verbose else _QuietHandler
+        base = _Handler if verbose else _QuietHandler
+        handler = type("Handler", (base,), {"timeout": config.upload_timeout})
         # The HTTP socket first, so that port 0 resolves before the app learns its origin.
         http_server = make_server(
             config.host, config.port, app=None, threaded=True, request_handler=handler

@@ -339,14 +339,25 @@ class JobChannel:
         await ws.send(encode_message(ready_message(__version__, self.state.limits)))
         session = Session(self, ws)
         sender = asyncio.create_task(session.sender())
+        stall_limit = self.state.config.upload_timeout
         try:
-            async for message in ws:
+            while not sender.done():
+                uploading = session.payload is not None
+                try:
+                    message = await asyncio.wait_for(ws.recv(), stall_limit if uploading else None)
+                except asyncio.TimeoutError:
+                    # A stalled upload must not hold its buffer (and budget) forever.
+                    error = ProtocolError(
+                        "bad_request", f"no data for {stall_limit:g} s: upload dropped"
+                    )
+                    session.send_error(session.job_id, error)
+                    session.reset()
+                    session.discarding = True
+                    continue
                 if isinstance(message, str):
                     session.on_text(message)
                 else:
                     session.on_binary(message)
-                if sender.done():
-                    break
         except ConnectionClosed:
             pass
         finally:

@@ -89,6 +89,12 @@ def register(subparsers) -> None:
         help="largest upload accepted, in MiB (default 1024)",
     )
     parser.add_argument(
+        "--upload-timeout",
+        type=_positive(float),
+        default=120.0,
+        help="seconds an upload may stall before it is dropped (default 120)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback --host (anyone on the network who has the token can use it)",
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=int(args.max_megapixels * 1e6),
         max_dimension=args.max_dimension,
         max_body_bytes=int(args.max_body_mb * 2**20),
+        upload_timeout=args.upload_timeout,
         allow_remote=args.allow_remote,
         allowed_origins=tuple(args.allow_origin),
         cors=args.cors,

@@ -402,3 +402,33 @@ def test_stalled_upload_is_cut_off_and_the_server_keeps_serving(srv):
             px = np.zeros((4, 4, 4), np.uint8)
             send_job(ws, "meanwhile", px.tobytes(), **raw_job_fields(px))
             assert collect(ws)[0][-1]["type"] == "done"
+
+
+def test_stalled_uploads_are_dropped_after_the_upload_timeout(tmp_path, img):
+    with run_server(tmp_path, upload_timeout=1, max_body_mb=1) as server:
+        px = img.pixels(100, 100, 4, 8)  # 40 kB
+        with ws_session(server) as ws:
+            ws.send(
+                json.dumps({"type": "job", "id": "s", "bytes": px.nbytes, **raw_job_fields(px)})
+            )
+            assert json.loads(ws.recv(timeout=10))["type"] == "accepted"
+            ws.send(px.tobytes()[:1000])  # then nothing
+            error = json.loads(ws.recv(timeout=10))
+            assert error["type"] == "error" and error["id"] == "s" and "upload" in error["message"]
+            # Its reservation is gone: a job using the whole budget is accepted again.
+            big = img.pixels(500, 500, 4, 8)  # 1 MB = the upload limit = half the budget
+            send_job(ws, "after", big.tobytes(), **raw_job_fields(big))
+            assert collect(ws)[0][-1]["type"] == "done"
+        host, port = server.http_url.split("//")[1].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            head = (
+                "POST /v1/retouch?width=100&height=100&channels=4&depth=8 HTTP/1.1\r\n"
+                f"Host: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 40000\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b"\x00" * 1000)
+            received = b""
+            while chunk := sock.recv(4096):  # until the server closes
+                received += chunk
+            answer = received.decode("latin-1")
+        assert answer.startswith("HTTP/1.1 400") and "stalled" in answer
