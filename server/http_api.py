@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import select
+import socket
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -206,8 +209,10 @@ def _retouch(state):
     job = Job(image, options, layers=layers, label="http")
     del image
     state.queue.submit(job)
-    if not job.wait(state.config.job_timeout + 30):
+    if not _wait_while_connected(job, state.config.job_timeout + 30):
         state.queue.cancel(job)
+        if _client_gone():
+            raise ProtocolError("bad_request", "the client went away; its job was cancelled")
         raise ProtocolError("timeout", "the job ran past its time limit")
     if job.error is not None:
         raise job.error
@@ -219,6 +224,27 @@ def _retouch(state):
     if layers:
         return _zip_response(parts, fmt, run_info)
     return _single_response(parts[0], fmt, layout)
+
+
+def _client_gone() -> bool:
+    """True when the client closed its connection (the body is read, so readable means EOF)."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def _wait_while_connected(job: Job, timeout: float) -> bool:
+    """Wait for `job`; False on timeout or when the client hung up (then nobody wants it)."""
+    deadline = time.monotonic() + timeout
+    while not job.wait(0.25):
+        if time.monotonic() > deadline or _client_gone():
+            return False
+    return True
 
 
 def _single_response(part: Part, fmt: str, layout: RawLayout | None) -> Response:

@@ -432,3 +432,19 @@ def test_stalled_uploads_are_dropped_after_the_upload_timeout(tmp_path, img):
                 received += chunk
             answer = received.decode("latin-1")
         assert answer.startswith("HTTP/1.1 400") and "stalled" in answer
+
+
+def test_http_client_hanging_up_cancels_its_job(slow_srv, img):
+    px = img.pixels(8, 8, 4, 8)
+    url = slow_srv.http_url + "/v1/retouch?width=8&height=8&channels=4&depth=8"
+    headers = {**slow_srv.auth_headers, "Content-Type": "application/octet-stream"}
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(url, data=px.tobytes(), headers=headers, timeout=1.0)  # gives up, closes
+    # queue_size=0: had the ~6 s job kept running, this would be 503 for seconds.
+    deadline = time.monotonic() + 3.0
+    while True:
+        response = requests.post(url, data=px.tobytes(), headers=headers, timeout=60)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert response.status_code == 200, response.text
