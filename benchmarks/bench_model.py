@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {3: (1500, 2000), 12: (3000, 4000), 24: (4000, 6000), 48: (6000, 8000)}
 
 
-def child(mp: int, repeat: int) -> None:
+def child(mp: int, repeat: int, analyzer: str) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
     from PIL import Image
@@ -35,7 +35,13 @@ def child(mp: int, repeat: int) -> None:
     photo = scenes.build("ring_sapphire_gold", h=384, w=512)["photo"]
     pixels = np.asarray(Image.fromarray(photo).resize((w, h), Image.BILINEAR))
     image = ImageData(pixels)
-    retoucher = load()
+    if analyzer == "classical":
+        from models.analysis.classical import ClassicalAnalyzer
+        from models.pipeline import Retoucher
+
+        retoucher = Retoucher(analyzer=ClassicalAnalyzer())
+    else:
+        retoucher = load()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     times = []
     for _ in range(repeat):
@@ -54,32 +60,36 @@ def main() -> int:
     parser.add_argument("--sizes", default="3,12,24,48")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--child", type=int)
+    parser.add_argument(
+        "--analyzers",
+        default="default,classical",
+        help="default (what models.load() ships) and/or classical (image analysis only)",
+    )
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.repeat)
+        child(args.child, args.repeat, args.analyzers)
         return 0
-    print(f"model benchmark, {os.cpu_count()} CPUs visible, torch threads as configured")
-    print(
-        f"{'size':>6} {'pixels':>11} {'seconds':>8} {'s/MP':>6} {'peak MB':>8} {'B/px':>6}"
-        f" {'retouch B/px':>12}"
-    )
-    for mp in (int(s) for s in args.sizes.split(",")):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(mp), "--repeat", str(args.repeat)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        if out.returncode != 0:
-            print(f"{mp} MP failed:\n{out.stderr[-2000:]}")
-            return 1
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        px = row["pixels"]
+    print(f"model benchmark, {os.cpu_count()} CPUs visible")
+    for analyzer in args.analyzers.split(","):
+        print(f"\nanalyzer: {analyzer}")
         print(
-            f"{mp:>4}MP {px:>11} {row['seconds']:>8.2f} {row['seconds'] / px * 1e6:>6.3f} "
-            f"{row['peak'] / 1e6:>8.0f} {row['peak'] / px:>6.1f}"
-            f" {(row['peak'] - row['base']) / px:>12.1f}"
+            f"{'size':>6} {'pixels':>11} {'seconds':>8} {'s/MP':>6} {'peak MB':>8} {'B/px':>6}"
+            f" {'retouch B/px':>12}"
         )
+        for mp in (int(s) for s in args.sizes.split(",")):
+            command = [sys.executable, __file__, "--child", str(mp), "--repeat", str(args.repeat)]
+            command += ["--analyzers", analyzer]
+            out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            if out.returncode != 0:
+                print(f"{mp} MP failed:\n{out.stderr[-2000:]}")
+                return 1
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            px = row["pixels"]
+            print(
+                f"{mp:>4}MP {px:>11} {row['seconds']:>8.2f} {row['seconds'] / px * 1e6:>6.3f} "
+                f"{row['peak'] / 1e6:>8.0f} {row['peak'] / px:>6.1f}"
+                f" {(row['peak'] - row['base']) / px:>12.1f}"
+            )
     print("peak = whole-process resident peak (interpreter, numpy, torch, input included);")
     print("retouch B/px = that peak minus the resident size just before the first retouch")
     return 0
