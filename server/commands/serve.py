@@ -168,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(f"token file: {token_path(server.config.resolved_config_dir())}", file=sys.stderr)
+    # Like Jupyter's login link: the page reads the token from the fragment, which browsers never
+    # send to the server, and keeps it.
+    print(f"web page: {server.http_url}/#token={server.state.token}", file=sys.stderr)
     # One machine-readable line on stdout: tests and scripts wait for it.
     ready = {"http": server.http_url, "ws": server.ws_url, "pid": _pid()}
     print(READY_PREFIX + json.dumps(ready), flush=True)

@@ -97,6 +97,11 @@ def test_token_file_is_private_and_token_command_prints_it(srv):
     assert out.returncode == 0 and out.stdout.strip() == srv.token
 
 
+def test_serve_prints_the_web_page_link_with_the_token(srv):
+    # The page reads the token from the URL fragment; the link must name this server and token.
+    assert f"web page: {srv.http_url}/#token={srv.token}" in srv.log()
+
+
 def test_http_health_info_and_raw_round_trip(srv, img):
     assert requests.get(srv.http_url + "/v1/health", timeout=10).json()["status"] == "ok"
     assert requests.get(srv.http_url + "/v1/info", timeout=10).status_code == 401
