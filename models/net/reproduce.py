@@ -3,7 +3,8 @@
     python -m models.net.reproduce --data DIR --count N --weights PATH
 
 is what `jewel-retouch train` runs. The samples are rendered with Mitsuba's llvm_ad_rgb
-variant by default because it gives the same pixels for a given seed on every run.
+variant by default (fast on CPU). Designs, studios, masks and defects are exact functions of
+the seeds; the rendered pixels are equal only up to Monte Carlo noise (see models.synth.render).
 """
 
 from __future__ import annotations

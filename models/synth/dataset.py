@@ -51,7 +51,11 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
 
 
 def make_sample(seed: int, config: SynthConfig = SynthConfig()) -> dict[str, np.ndarray]:
-    """Renders and degrades the sample of `seed` (deterministic for a given Mitsuba variant)."""
+    """Renders and degrades the sample of `seed`.
+
+    Design, studio, masks and defects are exact functions of the seed; the path-traced pixels
+    are equal between runs only up to Monte Carlo noise (see models.synth.render).
+    """
     from models.synth.render import render_passes, variant
 
     rng_design = np.random.default_rng([seed, 1])

@@ -9,8 +9,9 @@
 
 The variant is picked once per process: JEWEL_SYNTH_VARIANT if set, else cuda_ad_rgb when a
 GPU with OptiX is usable, else llvm_ad_rgb when libLLVM is found, else scalar_rgb.
-llvm_ad_rgb gives the same pixels for the same seed (up to float summation order, below one
-step of 16-bit output); scalar_rgb was seen to differ between runs of the same seed.
+The mask pass is an exact function of the seed. The path-traced passes are equal only up to
+Monte Carlo noise: with both scalar_rgb and llvm_ad_rgb, separate runs of the same seed were
+seen to draw different sample sequences (cause not found).
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ def _sweep_dict(mi, studio: Studio, radius: float, folder: Path, mode: str) -> d
     if mode == "masks":
         bsdf = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0, 0, 0]}}
     else:
-        bitmap = mi.Bitmap(np.ascontiguousarray(studio.texture[::-1]))
+        # mi.Bitmap may wrap the numpy buffer without copying it: keep the array alive on the
+        # studio until the scene is loaded (a freed buffer gave random backdrop colours).
+        studio.texture_flipped = np.ascontiguousarray(studio.texture[::-1])
+        bitmap = mi.Bitmap(studio.texture_flipped)
         tex = {"type": "bitmap", "bitmap": bitmap, "raw": True, "filter_type": "bilinear"}
         bsdf = {"type": "twosided", "material": {"type": "diffuse", "reflectance": tex}}
     return {"type": "ply", "filename": str(path), "bsdf": bsdf, "face_normals": True}

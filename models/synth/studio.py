@@ -45,6 +45,7 @@ class Studio:
     cards: list[Card] = field(default_factory=list)
     ambient: float = 0.05
     camera: Camera | None = None
+    texture_flipped: np.ndarray | None = None  # the texture as handed to the renderer
 
 
 def _smooth_noise(rng: np.random.Generator, size: int, scale: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-# llvm_ad_rgb renders the same pixels for the same seed (libLLVM comes from system-deps.sh).
+# The fast CPU variant (libLLVM comes from scripts/system-deps.sh); fail loudly without it.
 os.environ["JEWEL_SYNTH_VARIANT"] = "llvm_ad_rgb"
 
 TINY = {"resolution": 32, "spp": 4}
