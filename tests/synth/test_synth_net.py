@@ -147,3 +147,25 @@ def test_cli_train_renders_trains_and_writes_weights(tmp_path, capsys):
     assert meta["train_seeds"] == [0, 2] and meta["train"]["config"]["steps"] == 2
     assert meta["synth"]["variant"] == "llvm_ad_rgb"
     assert '"sha256"' in capsys.readouterr().out
+
+
+def test_guided_upsampling_puts_mask_edges_on_image_edges():
+    from torch.nn import functional as F
+
+    from models.net.guided import guided_upsample
+
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = (np.hypot(yy - 48, xx - 48) < 30).astype(np.float32)
+    guide = np.where(truth > 0, 0.8, 0.2).astype(np.float32)
+
+    def area(a):
+        return F.interpolate(torch.from_numpy(a)[None, None], size=(24, 24), mode="area")[0]
+
+    low = area(truth).numpy()
+    blurry = F.interpolate(torch.from_numpy(low)[None], size=(h, w), mode="bilinear")[0]
+    sharp = guided_upsample(low, area(guide)[0].numpy(), guide)
+    assert sharp.shape == (1, h, w) and 0 <= sharp.min() and sharp.max() <= 1
+    err_blurry = np.abs(blurry[0].numpy() - truth).mean()
+    err_sharp = np.abs(sharp[0] - truth).mean()
+    assert err_sharp < 0.3 * err_blurry, (err_sharp, err_blurry)
