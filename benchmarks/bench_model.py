@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {3: (1500, 2000), 12: (3000, 4000), 24: (4000, 6000), 48: (6000, 8000)}
 
 
-def child(mp: int, repeat: int, analyzer: str) -> None:
+def child(mp: int, repeat: int, analyzer: str, options: dict) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
     from PIL import Image
@@ -46,7 +46,7 @@ def child(mp: int, repeat: int, analyzer: str) -> None:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        result = retoucher.retouch(image, RetouchOptions())
+        result = retoucher.retouch(image, RetouchOptions.from_mapping(options))
         times.append(time.perf_counter() - started)
         del result
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -61,24 +61,30 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--child", type=int)
     parser.add_argument(
+        "--options",
+        default="{}",
+        help='retouch options as JSON, e.g. \'{"background": "keep"}\' (every pixel takes the '
+        "full path)",
+    )
+    parser.add_argument(
         "--analyzers",
         default="default,classical",
         help="default (what models.load() ships) and/or classical (image analysis only)",
     )
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.repeat, args.analyzers)
+        child(args.child, args.repeat, args.analyzers, json.loads(args.options))
         return 0
     print(f"model benchmark, {os.cpu_count()} CPUs visible")
     for analyzer in args.analyzers.split(","):
-        print(f"\nanalyzer: {analyzer}")
+        print(f"\nanalyzer: {analyzer}, options: {args.options}")
         print(
             f"{'size':>6} {'pixels':>11} {'seconds':>8} {'s/MP':>6} {'peak MB':>8} {'B/px':>6}"
             f" {'retouch B/px':>12}"
         )
         for mp in (int(s) for s in args.sizes.split(",")):
             command = [sys.executable, __file__, "--child", str(mp), "--repeat", str(args.repeat)]
-            command += ["--analyzers", analyzer]
+            command += ["--analyzers", analyzer, "--options", args.options]
             out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
             if out.returncode != 0:
                 print(f"{mp} MP failed:\n{out.stderr[-2000:]}")

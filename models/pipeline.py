@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from models.api import (
     Cancelled,
     ImageData,
     ImageError,
+    OptionsError,
     ProgressCallback,
     Result,
     RetouchOptions,
@@ -61,8 +63,10 @@ class _Plan:
     """Everything the full-resolution pass needs, computed once at working resolution."""
 
     factor: int
-    guided: np.ndarray  # (h, w, 6): guided-filter coefficients of matte, metal, gem
-    smooth: np.ndarray  # (h, w, 6): tone gain RGB, shadow, defects, gem-protect
+    guided: np.ndarray  # (h, w, 4): guided-filter slope, offset of matte and metal
+    guided_gem: np.ndarray  # (h, w, 2): guided-filter slope, offset of the gem mask
+    gain: np.ndarray  # (h, w, 3): tone gain RGB
+    extras: np.ndarray  # (h, w, 3): shadow, defects, gem-protect (often all zero)
     active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
     metal_gains: np.ndarray  # (3,)
     white_in: float
@@ -100,7 +104,10 @@ class Retoucher:
         layers: bool = False,
     ) -> Result:
         """Retouch `image` with `options`; `layers=True` also returns separable layers/masks."""
-        options = options or RetouchOptions()
+        if options is None or isinstance(options, Mapping):
+            options = RetouchOptions.from_mapping(options)  # validates; bad values raise
+        elif not isinstance(options, RetouchOptions):
+            raise OptionsError("options must be RetouchOptions or a mapping of option values")
         _check_image(image)
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -229,9 +236,8 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     guided = resample.guided_coefficients(
         guide, np.stack([matte, metal, gem], axis=-1).astype(np.float32), radius=1, eps=1e-4
     )
-    smooth = np.concatenate(
-        [gain, shadow[..., None], defects[..., None], protect[..., None]], axis=-1
-    ).astype(np.float32)
+    gain = gain.astype(np.float32)
+    extras = np.stack([shadow, defects, protect], axis=-1).astype(np.float32)
     # Outside `active` the white/transparent result is the plain fill, bit for bit: the matte's
     # guided coefficients are below 1e-3 there (the 0.04 snap zeroes them), the shadow < 1e-6.
     coeff_matte = np.abs(guided[..., 0]) + np.abs(guided[..., 3])
@@ -240,7 +246,17 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     piece_gain = gain[matte > 0.5] if (matte > 0.5).any() else gain.reshape(-1, 3)
     white_in = float(np.median((piece_gain * gains_m).max(axis=-1)))
     threshold = max(0.05, 5.0 * noise)
-    plan = _Plan(factor, guided, smooth, active, gains_m, white_in, threshold)
+    plan = _Plan(
+        factor,
+        np.ascontiguousarray(guided[..., [0, 1, 3, 4]]),
+        np.ascontiguousarray(guided[..., [2, 5]]),
+        gain,
+        extras,
+        active,
+        gains_m,
+        white_in,
+        threshold,
+    )
     return plan, kind
 
 
@@ -338,20 +354,31 @@ class _Run:
         block = self.image.pixels[ya:yb, x0:x1]
         rgb_in, alpha = _decode(block, codec)
         guide = np.sqrt(np.maximum(rgb_in @ LUMA, 0))
-        masks = resample.apply_guided(
-            resample.upsample_rows(plan.guided, plan.factor, ya, yb, x1, x0), guide
-        )
+        f = plan.factor
+        r0, r1 = _low_res_span(ya, yb, f, plan.gain.shape[0])
+        c0, c1 = _low_res_span(x0, x1, f, plan.gain.shape[1])
+
+        def sample(low: np.ndarray) -> np.ndarray | None:
+            """Full-resolution samples of a low-res map for this block; None if all zero."""
+            if not low[r0:r1, c0:c1].any():
+                return None
+            return resample.upsample_rows(low, f, ya, yb, x1, x0)
+
+        zeros = np.zeros(guide.shape, dtype=np.float32)
+        masks = resample.apply_guided(resample.upsample_rows(plan.guided, f, ya, yb, x1, x0), guide)
         np.clip(masks, 0, 1, out=masks)
         matte = np.clip((masks[..., 0] - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
         metal = masks[..., 1] * matte
-        gem = masks[..., 2] * matte
-        smooth = resample.upsample_rows(plan.smooth, plan.factor, ya, yb, x1, x0)
-        gain, shadow, defects_low, protect = (
-            smooth[..., :3],
-            smooth[..., 3],
-            smooth[..., 4],
-            smooth[..., 5],
-        )
+        gem_coeffs = sample(plan.guided_gem)
+        gem_raw = zeros if gem_coeffs is None else resample.apply_guided(gem_coeffs, guide)[..., 0]
+        gem_raw = np.clip(gem_raw, 0, 1)
+        gem = gem_raw * matte
+        gain = resample.upsample_rows(plan.gain, f, ya, yb, x1, x0)
+        extras = sample(plan.extras)
+        if extras is None:
+            shadow = defects_low = protect = zeros
+        else:
+            shadow, defects_low, protect = extras[..., 0], extras[..., 1], extras[..., 2]
 
         # Cleanup: isolated specks and short scratches, plus larger defects from the analysis.
         defect_mask = np.zeros(guide.shape, dtype=bool)
@@ -401,7 +428,7 @@ class _Run:
         if channels in (2, 4):
             out[..., -1] = codec.encode_alpha(out_alpha[core])
         if opts.protect_gems:
-            keep = (gem[core] > 0.3) | (masks[core][..., 2] > 0.3)
+            keep = (gem[core] > 0.3) | (gem_raw[core] > 0.3)
             src = block[core]
             out[keep, : src.shape[2]] = src[keep]
         self.piece[y0:y1, x0:x1] = _to_u8(matte[core])
@@ -426,6 +453,13 @@ class _Run:
             self.masks["metal"][y0:y1] = _to_u8(metal[core])
             self.masks["gem"][y0:y1] = _to_u8(gem[core])
         return int(defect_mask[core].sum())
+
+
+def _low_res_span(start: int, stop: int, factor: int, size: int) -> tuple[int, int]:
+    """Working-resolution indices [lo, hi) that bilinear sampling of full-res start..stop uses."""
+    lo = min(max(int(np.floor((start + 0.5) / factor - 0.5)), 0), size - 1)
+    hi = min(int(np.floor((stop - 0.5) / factor - 0.5)) + 2, size)
+    return lo, hi
 
 
 def _to_u8(values: np.ndarray) -> np.ndarray:

@@ -159,6 +159,19 @@ def test_too_many_pixels_is_a_clear_error(product):
         product.retouch(ImageData(huge))
 
 
+def test_options_as_a_mapping_are_validated(retoucher, small_photo):
+    from models import OptionsError
+
+    photo = ImageData(small_photo.codes())
+    as_dict = retoucher.retouch(photo, {"background": "keep"}).image.pixels
+    as_options = retoucher.retouch(photo, RetouchOptions(background="keep")).image.pixels
+    assert np.array_equal(as_dict, as_options)
+    with pytest.raises(OptionsError, match="metal"):
+        retoucher.retouch(photo, {"metal": "bronze"})
+    with pytest.raises(OptionsError):
+        retoucher.retouch(photo, "white")
+
+
 def test_blank_image_runs(retoucher):
     blank = np.full((64, 80, 3), 200, np.uint8)
     res = retoucher.retouch(ImageData(blank), RetouchOptions(framing="square"), layers=True)
