@@ -48,9 +48,10 @@ class Analyzer(Protocol):
 
 
 def default_analyzer() -> Analyzer:
-    """The analyzer the pipeline uses: the trained network for the matte, metal and gem masks
-    (where it won on held-out renders, see models/MODEL_CARD.md), the image-analysis method
-    for the rest; the image-analysis method alone if the network cannot be loaded."""
+    """The analyzer the pipeline uses: the trained network for the matte, metal, gem and
+    shadow maps (where it won on held-out renders, see models/MODEL_CARD.md), the
+    image-analysis method for the rest; the image-analysis method alone if the network cannot
+    be loaded."""
     from models.analysis.classical import ClassicalAnalyzer
 
     try:

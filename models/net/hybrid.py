@@ -1,9 +1,9 @@
 """The analyzer the pipeline uses by default: each map from whichever method won it.
 
-Held-out results (models/MODEL_CARD.md) decide the split: JewelNet gives the piece matte and
-the metal and gem masks; the image-analysis method keeps the defect map (the network finds
-far more defects but also flags some prong, pave and edge pixels, which the retouch must
-never touch), the cast shadow and the metal kind (no clear winner), and its backdrop model.
+Held-out results (models/MODEL_CARD.md) decide the split: JewelNet gives the piece matte, the
+metal and gem masks and the cast shadow; the image-analysis method keeps the defect map (the
+network finds far more defects but also flags some prong, pave and edge pixels, which the
+retouch must never touch), the metal kind (no clear winner) and its backdrop model.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from models.analysis import Analysis
 from models.net.analyzer import NetAnalyzer
 
-NET_MAPS = ("matte", "metal", "gem")
+NET_MAPS = ("matte", "metal", "gem", "shadow")
 
 
 class HybridAnalyzer:
@@ -33,7 +33,5 @@ class HybridAnalyzer:
         learned = self.net.analyse(rgb_linear)
         for name in NET_MAPS:
             setattr(base, name, getattr(learned, name).astype(np.float32))
-        # Shadow lives on the backdrop only: drop what the new matte now calls piece.
-        base.shadow = (base.shadow * (1 - base.matte)).astype(np.float32)
         base.extras = {**base.extras, "analyzer": "hybrid", "net_maps": list(NET_MAPS)}
         return base

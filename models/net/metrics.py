@@ -10,6 +10,7 @@ compared with the exact render masks, thresholded at 0.5:
 * false positives: the fraction of prong/pave/milgrain/engraving pixels ("detail") and of
   piece-edge pixels (a 3 px band along the piece outline) flagged as defects, defect pixels
   themselves excluded;
+* cast shadow: IoU of shadow strength above 0.15, and mean absolute error of the strength;
 * metal-kind accuracy (samples with at least 1% metal) and seconds per image.
 
     python -m models.net.metrics HELDOUT_DIR [--analyzer classical|net|default]
@@ -47,6 +48,8 @@ def evaluate(analyzer, paths: Iterable[Path]) -> dict:
     defect_px = defect_hit = blobs = blobs_hit = 0
     detail_px = detail_fp = edge_px = edge_fp = 0
     kinds = kinds_right = 0
+    shadow_inter = shadow_union = 0
+    shadow_err = 0.0
     seconds = 0.0
     n = 0
     for path in paths:
@@ -61,6 +64,10 @@ def evaluate(analyzer, paths: Iterable[Path]) -> dict:
         for k in MASKS:
             inter[k] += int((truth[k] & pred[k]).sum())
             union[k] += int((truth[k] | pred[k]).sum())
+        true_shadow = s["shadow"].astype(np.float32) / 255
+        shadow_inter += int(((true_shadow > 0.15) & (a.shadow > 0.15)).sum())
+        shadow_union += int(((true_shadow > 0.15) | (a.shadow > 0.15)).sum())
+        shadow_err += float(np.abs(a.shadow - true_shadow).mean())
         flagged = a.defects > 0.5
         defects = s["defects"] > 63
         defect_px += int(defects.sum())
@@ -88,6 +95,8 @@ def evaluate(analyzer, paths: Iterable[Path]) -> dict:
         "defect_blob_recall": ratio(blobs_hit, blobs),
         "fp_detail": ratio(detail_fp, detail_px),
         "fp_edges": ratio(edge_fp, edge_px),
+        "shadow_iou": ratio(shadow_inter, shadow_union),
+        "shadow_mae": ratio(shadow_err, n),
         "metal_kind_accuracy": ratio(kinds_right, kinds),
         "seconds_per_image": ratio(seconds, n),
     }
