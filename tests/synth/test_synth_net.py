@@ -169,3 +169,23 @@ def test_guided_upsampling_puts_mask_edges_on_image_edges():
     err_blurry = np.abs(blurry[0].numpy() - truth).mean()
     err_sharp = np.abs(sharp[0] - truth).mean()
     assert err_sharp < 0.3 * err_blurry, (err_sharp, err_blurry)
+
+
+def test_hybrid_takes_each_map_from_the_method_that_won_it():
+    from models.net.hybrid import NET_MAPS, HybridAnalyzer
+
+    class Constant:
+        def __init__(self, value):
+            self.value = value
+
+        def analyse(self, rgb):
+            m = np.full(rgb.shape[:2], self.value, np.float32)
+            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", {"k": 1})
+
+    merged = HybridAnalyzer(Constant(0.25), Constant(0.75)).analyse(np.zeros((4, 5, 3), np.float32))
+    assert set(NET_MAPS) == {"matte", "metal", "gem", "shadow"}
+    for name in NET_MAPS:
+        assert np.all(getattr(merged, name) == 0.75), name
+    assert np.all(merged.defects == 0.25)  # the image-analysis method keeps the defect map
+    assert merged.metal_kind == "silver" and merged.extras["k"] == 1
+    assert merged.extras["analyzer"] == "hybrid"
