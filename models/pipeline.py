@@ -209,6 +209,16 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     else:
         lum_gain = 1.0 / np.maximum(level, 1e-3)
         gain = gain * np.minimum(1.0, 4.0 / lum_gain)[..., None]  # dark backdrops: cap
+    # A clearly coloured backdrop (wood, fabric) says nothing about the light's colour or the
+    # exposure: dividing by it would tint the piece with the complementary colour. Fade the
+    # flat-field out between backdrop chroma 12 and 17 (CIE a*b* units; studio casts measure
+    # about 10, a light wood about 19).
+    from models.ops.lab import linear_srgb_to_lab
+
+    backdrop_lab = linear_srgb_to_lab(np.median(backdrop.reshape(-1, 3), axis=0))
+    chroma = float(np.hypot(backdrop_lab[1], backdrop_lab[2]))
+    coloured = float(np.clip((chroma - 12.0) / 5.0, 0.0, 1.0))
+    gain = (1 - coloured) * gain + coloured
     metal = np.clip(analysis.metal, 0, 1)
     matte = np.clip(analysis.matte, 0, 1)
     gem = np.clip(analysis.gem, 0, 1)
@@ -219,8 +229,6 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     mid = (metal > 0.5) & (flat @ LUMA > 0.05) & (flat @ LUMA < 0.85)
     if kind is not None and mid.sum() >= 8:
         mean_rgb = np.median(flat[mid], axis=0)
-        from models.ops.lab import linear_srgb_to_lab
-
         lab = linear_srgb_to_lab(mean_rgb)
         target = wanted_chroma(kind, float(lab[1]), float(lab[2]), options.metal == "auto")
         gains_m = metal_gains(mean_rgb, target)

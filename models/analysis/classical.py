@@ -73,6 +73,13 @@ class ClassicalAnalyzer:
         piece = self._fill_reflection_holes(piece, residual, tau, rgb)
 
         flat = rgb / backdrop  # the photo as if lit evenly on a white backdrop
+        backdrop_lab = linear_srgb_to_lab(np.median(backdrop.reshape(-1, 3), axis=0))
+        if np.hypot(backdrop_lab[1], backdrop_lab[2]) > 14.5:
+            # A coloured backdrop (wood, fabric) is not the light's colour: judge the metal's
+            # colour as shot (at a mid-tone exposure) rather than against it.
+            lum = rgb @ LUMA
+            typical = float(np.median(lum[piece])) if piece.any() else float(np.median(lum))
+            flat = rgb * (0.3 / max(typical, 1e-3))
         lab = linear_srgb_to_lab(flat).astype(np.float32)
         gem = self._gems(lab, piece)
         metal = piece & ~gem

@@ -98,3 +98,22 @@ def test_hotspots_off_lets_brightened_metal_clip(retoucher, scenes):
     clipped_in = (photo == 255).all(axis=-1) & scene.piece
     clipped_out = (out == 255).all(axis=-1) & _interior(scene.piece, 1)
     assert clipped_out.sum() > clipped_in.sum()  # the shoulder is what prevents it
+
+
+def test_silver_on_a_wood_backdrop_is_not_tinted_or_blown(retoucher, scenes):
+    """A coloured backdrop is not the light's colour: the piece keeps its own colour."""
+    scene = scenes.ring_scene(metal=scenes.SILVER)
+    h, w = scene.piece.shape
+    yy, xx = scenes.grid(h, w)
+    grain = 0.5 + 0.12 * np.sin(yy / 3.0 + 2 * np.sin(xx / 40.0))
+    wood = np.stack([grain * 0.55, grain * 0.38, grain * 0.22], axis=-1)
+    photo = np.where(scene.piece[..., None], scene.clean * 0.7, wood)
+    res = retoucher.retouch(ImageData(scenes.to_codes(photo)), RetouchOptions())
+    inside = _interior(scene.piece)
+    out = scenes.from_codes(res.image.pixels)[inside]
+    lab = linear_srgb_to_lab(out)
+    assert np.median(np.hypot(lab[:, 1], lab[:, 2])) < 3  # still neutral silver, not blue
+    shot = linear_srgb_to_lab(photo[inside])
+    assert abs(np.median(lab[:, 0]) - np.median(shot[:, 0])) < 8  # exposure kept, not blown
+    far = ~ndimage.binary_dilation(scene.piece, iterations=3)
+    assert (res.image.pixels[far] == 255).all()
