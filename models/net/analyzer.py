@@ -65,6 +65,15 @@ def _cached_weights(path: str, mtime_ns: int, size: int) -> tuple[JewelNet, dict
     return model, meta
 
 
+def snap(prob: np.ndarray, margin: float = 0.02) -> np.ndarray:
+    """Maps [margin, 1 - margin] linearly onto [0, 1] and clips: float32 (h, w) 0..1.
+
+    A sigmoid never reaches 0 or 1, so an unsnapped matte would blend every piece pixel with
+    a little backdrop; this keeps soft edges and makes solid regions exactly solid.
+    """
+    return np.clip((prob - margin) / (1 - 2 * margin), 0.0, 1.0).astype(np.float32)
+
+
 class NetAnalyzer:
     """Runs JewelNet at a working resolution of at most MAX_SIDE and upsamples its maps.
 
@@ -112,10 +121,11 @@ class NetAnalyzer:
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         maps = self.predict(rgb_linear)
+        matte, metal, gem = (snap(maps[k]) for k in ("piece", "metal", "gem"))
         return Analysis(
-            matte=maps["piece"],
-            metal=np.minimum(maps["metal"], maps["piece"]),
-            gem=np.minimum(maps["gem"], maps["piece"]),
+            matte=matte,
+            metal=np.minimum(metal, matte),
+            gem=np.minimum(gem, matte),
             defects=maps["defects"],
             shadow=maps["shadow"] * (1 - maps["piece"]),
             metal_kind=metal_kind_from_colour(rgb_linear, maps["metal"]),

@@ -4,11 +4,18 @@ Held-out results (models/MODEL_CARD.md) decide the split: JewelNet gives the pie
 metal and gem masks and the cast shadow; the image-analysis method keeps the defect map (the
 network finds far more defects but also flags some prong, pave and edge pixels, which the
 retouch must never touch), the metal kind (no clear winner) and its backdrop model.
+
+One repair on top: a blown-out highlight inside polished metal is backdrop-white, and the
+network can leave it out of the matte (a white hole that the retouch would paint as
+backdrop). Where the network's matte encloses a hole that the image-analysis method calls
+piece (it tells real see-through holes, which fit its backdrop model, from such patches),
+the hole is filled with the image-analysis maps.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from models.analysis import Analysis
 from models.net.analyzer import NetAnalyzer
@@ -31,7 +38,23 @@ class HybridAnalyzer:
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         base = self.classical.analyse(rgb_linear)
         learned = self.net.analyse(rgb_linear)
-        for name in NET_MAPS:
-            setattr(base, name, getattr(learned, name).astype(np.float32))
-        base.extras = {**base.extras, "analyzer": "hybrid", "net_maps": list(NET_MAPS)}
+        solid = learned.matte > 0.5
+        holes = ndimage.binary_fill_holes(solid) & ~solid
+        fill = holes & (base.matte > 0.5)
+        merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
+        if fill.any():
+            merged["matte"] = np.where(
+                fill, np.maximum(base.matte, merged["matte"]), merged["matte"]
+            )
+            merged["metal"] = np.where(fill, base.metal, merged["metal"]).astype(np.float32)
+            merged["gem"] = np.where(fill, base.gem, merged["gem"]).astype(np.float32)
+            merged["shadow"] = np.where(fill, 0.0, merged["shadow"]).astype(np.float32)
+        for name, value in merged.items():
+            setattr(base, name, value.astype(np.float32))
+        base.extras = {
+            **base.extras,
+            "analyzer": "hybrid",
+            "net_maps": list(NET_MAPS),
+            "filled_from_classical": int(fill.sum()),
+        }
         return base

@@ -18,17 +18,20 @@ def test_same_seed_gives_the_same_sample_and_other_seed_differs():
     """Design, studio, masks and injected defects are exact functions of the seed. The path
     traced passes are only equal up to Monte Carlo noise: Mitsuba was seen to draw different
     sample sequences for the same seed in different runs (cause not found)."""
-    a = make_sample(7, SynthConfig(32, 4))
-    b = make_sample(7, SynthConfig(32, 4))
-    c = make_sample(8, SynthConfig(32, 4))
+    a = make_sample(7, SynthConfig(32, 32))
+    b = make_sample(7, SynthConfig(32, 32))
+    c = make_sample(8, SynthConfig(32, 32))
     assert str(a["meta"]) == str(b["meta"])
     for key in ("piece", "metal", "gem", "detail", "defects"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    clean_diff = np.abs(a["clean"].astype(float) - b["clean"].astype(float)).mean() / 65535
-    shot_diff = np.abs(a["shot"].astype(float) - b["shot"].astype(float)).mean() / 255
-    assert clean_diff < 0.02 and shot_diff < 0.03, (clean_diff, shot_diff)
+
+    def mean_diff(x, y, key, full_scale):
+        return np.abs(x[key].astype(float) - y[key].astype(float)).mean() / full_scale
+
+    # Seen: 0 or about 0.003 (clean) / 0.005 (shot) for the same seed, 0.30 / 0.19 for 7 vs 8.
+    assert mean_diff(a, b, "clean", 65535) < 0.02 and mean_diff(a, b, "shot", 255) < 0.03
     assert str(a["meta"]) != str(c["meta"])
-    assert np.abs(a["clean"].astype(float) - c["clean"].astype(float)).mean() / 65535 > 0.02
+    assert mean_diff(a, c, "clean", 65535) > 0.1
 
 
 def test_sample_layout(tiny_dataset):
