@@ -189,3 +189,30 @@ def test_hybrid_takes_each_map_from_the_method_that_won_it():
     assert np.all(merged.defects == 0.25)  # the image-analysis method keeps the defect map
     assert merged.metal_kind == "silver" and merged.extras["k"] == 1
     assert merged.extras["analyzer"] == "hybrid"
+
+
+def test_hybrid_fills_a_blown_highlight_hole_but_keeps_a_real_ring_hole():
+    from models.net.hybrid import HybridAnalyzer
+
+    h = w = 40
+    yy, xx = np.mgrid[0:h, 0:w]
+    net_matte = ((np.abs(yy - 20) < 15) & (np.abs(xx - 20) < 15)).astype(np.float32)
+    net_matte[8:12, 8:12] = 0.0  # a white highlight the network left out
+    net_matte[18:24, 18:24] = 0.0  # a real see-through hole
+    classical_matte = net_matte.copy()
+    classical_matte[8:12, 8:12] = 1.0  # image analysis calls the highlight piece
+
+    class Fixed:
+        def __init__(self, matte):
+            self.matte = matte
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None, {})
+
+    merged = HybridAnalyzer(Fixed(classical_matte), Fixed(net_matte)).analyse(
+        np.zeros((h, w, 3), np.float32)
+    )
+    assert (merged.matte[8:12, 8:12] == 1).all() and (merged.metal[8:12, 8:12] == 1).all()
+    assert (merged.matte[18:24, 18:24] == 0).all()
+    assert merged.extras["filled_from_classical"] == 16
