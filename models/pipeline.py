@@ -234,10 +234,15 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         gains_m = metal_gains(mean_rgb, target)
 
     shadow = np.zeros_like(matte)
-    if options.shadow == "natural" and options.background != "keep":
-        shadow = synth_shadow(matte)
-    elif options.shadow == "natural":
-        shadow = synth_shadow(matte, strength=0.2)
+    if options.shadow == "natural":
+        # The synthesised shadow gives every image the same look; where the photo has its own
+        # cast shadow (the analyzer's shadow map), a smoothed copy of it is kept too, so the
+        # light's direction survives; blotches and dust in it are smoothed away.
+        shadow = synth_shadow(matte, strength=0.32 if options.background != "keep" else 0.2)
+        real = np.clip(analysis.shadow, 0, 1) * (1 - matte)
+        if real.any():
+            real = ndimage.gaussian_filter(real, 2.0) * np.float32(0.8)
+            shadow = np.maximum(shadow, real.astype(np.float32))
     protect = ndimage.binary_dilation(gem > 0.5, iterations=2).astype(np.float32)
     defects = np.clip(analysis.defects, 0, 1) * (1 - protect)
     guide = np.sqrt(np.maximum(small @ LUMA, 0)).astype(np.float32)

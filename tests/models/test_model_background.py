@@ -75,3 +75,24 @@ def test_natural_shadow_sits_under_the_piece(retoucher, ring_photo):
     assert (above == 255).all()  # nothing above
     # Neutral: a shadow, not a colour.
     assert np.abs(below[..., 0] - below[..., 2]).max() <= 2
+
+
+def test_natural_shadow_keeps_the_photos_own_cast_shadow_smoothed(retoucher, scenes):
+    """A soft cast shadow beside the piece survives (smoothed, neutral) with shadow=natural
+    and disappears with shadow=none."""
+    h, w = 240, 320
+    yy, xx = scenes.grid(h, w)
+    bar = (yy > 80) & (yy < 160) & (xx > 60) & (xx < 140)
+    clean = np.ones((h, w, 3))
+    clean[bar] = scenes.SILVER[None] * scenes.metal_shading(h, w)[bar][:, None]
+    cast = (yy > 90) & (yy < 170) & (xx >= 175) & (xx < 235)
+    soft = ndimage.gaussian_filter(cast.astype(float), 8)
+    clean *= (1 - 0.4 * soft * ~bar)[..., None]
+    photo = scenes.to_codes(scenes.photograph(clean, cast=(1.0, 1.0, 1.0), noise=0.002))
+    shadow_zone = (yy > 110) & (yy < 150) & (xx > 190) & (xx < 220)
+    with_shadow = retoucher.retouch(ImageData(photo), RetouchOptions(shadow="natural"))
+    without = retoucher.retouch(ImageData(photo), RetouchOptions(shadow="none"))
+    kept = with_shadow.image.pixels[shadow_zone].astype(int)
+    assert kept.mean() < 235  # the photo's shadow is there
+    assert np.abs(kept[:, 0] - kept[:, 2]).max() <= 2  # and neutral
+    assert (without.image.pixels[shadow_zone] == 255).all()  # and gone with shadow=none
