@@ -52,6 +52,11 @@ def read(drawable, fmt):
     return bytes(drawable.get_buffer().get(rect(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE))
 
 
+def native(drawable):
+    """The drawable's own 8-bit grey format: its stored codes, with no tone-curve conversion."""
+    return "Y' u8" if Babl.get_name(drawable.get_format()).startswith("Y'") else "Y u8"
+
+
 def dump(name, data):
     path = os.path.join(out_dir, name)
     with open(path, "wb") as handle:
@@ -74,7 +79,8 @@ def describe(item, prefix, fmt):
     mask = item.get_mask()
     info["has_mask"] = mask is not None
     if mask is not None:
-        info["mask"] = dump(prefix + ".mask.raw", read(mask, "Y u8"))
+        # Stored codes, read in the mask's own tone curve (as the plug-in writes them).
+        info["mask"] = dump(prefix + ".mask.raw", read(mask, native(mask)))
     if info["is_group"]:
         info["children"] = [
             describe(child, f"{prefix}.{index}", fmt)
@@ -183,7 +189,9 @@ def run_scenario(scenario):
             {
                 "name": channel.get_name(),
                 "visible": bool(channel.get_visible()),
-                "pixels": dump(f"{scenario['name']}.channel{index}.raw", read(channel, "Y u8")),
+                "pixels": dump(
+                    f"{scenario['name']}.channel{index}.raw", read(channel, native(channel))
+                ),
             }
         )
     position = [layer.get_name() for layer in layers].index("source")
