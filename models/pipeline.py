@@ -402,29 +402,35 @@ class _Run:
                 defect_mask &= ~(gem > 0.3)
         cleaned = inpaint(rgb_in, defect_mask) if defect_mask.any() else rgb_in
 
-        # Tone: flat-field + white balance, metal toning, highlight shoulder, gem contrast.
-        toned = cleaned * gain
-        toned *= 1 + metal[..., None] * (plan.metal_gains - 1)
+        # Tone (flat-field + white balance, metal toning, highlight shoulder, gem contrast),
+        # computed only in the box where the matte is non-zero (plus the blur context of the
+        # gem contrast): elsewhere the result is the backdrop.
+        box = _support_box(matte, pad=8)
+        toned_box = cleaned[box] * gain[box]
+        toned_box *= 1 + metal[box][..., None] * (plan.metal_gains - 1)
         if opts.hotspots:
-            toned *= shoulder(toned.max(axis=-1), plan.white_in)[..., None]
+            toned_box *= shoulder(toned_box.max(axis=-1), plan.white_in)[..., None]
         if opts.gem_contrast > 0 and not opts.protect_gems:
-            toned = micro_contrast(toned, gem, opts.gem_contrast)
+            toned_box = micro_contrast(toned_box, gem[box], opts.gem_contrast)
 
         # Background composite.
-        m = matte[..., None]
+        m = matte[box][..., None]
         out_alpha = alpha
         if opts.background == "white":
-            backdrop_rgb = np.broadcast_to((1 - shadow)[..., None], toned.shape)
-            result = toned * m + backdrop_rgb * (1 - m)
+            backdrop_rgb = np.broadcast_to((1 - shadow)[..., None], cleaned.shape)
+            result = np.array(backdrop_rgb, dtype=np.float32)
+            result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
         elif opts.background == "transparent":
             a_in = alpha if alpha is not None else np.ones_like(matte)
             cover = matte + (1 - matte) * shadow
             out_alpha = a_in * cover
-            result = toned * (matte / np.maximum(cover, 1e-6))[..., None]
-            backdrop_rgb = np.zeros_like(toned)
+            result = np.zeros_like(cleaned)
+            result[box] = toned_box * (matte[box] / np.maximum(cover[box], 1e-6))[..., None]
+            backdrop_rgb = np.zeros_like(cleaned)
         else:
             backdrop_rgb = cleaned * (1 - shadow)[..., None]
-            result = toned * m + backdrop_rgb * (1 - m)
+            result = backdrop_rgb.copy()
+            result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
 
         s = np.float32(self.options.strength)
         if s < 1:
@@ -452,6 +458,8 @@ class _Run:
             cleanup_layer[..., :3] = _rgb_codes(codec, cleaned[core])
             cleanup_layer[..., 3] = np.where(defect_mask[core], maximum, 0)
             tone_layer = self._layer_px["tone"][y0:y1]
+            toned = cleaned.copy()
+            toned[box] = toned_box
             tone_layer[..., :3] = _rgb_codes(codec, toned[core])
             if opts.background == "keep":
                 tone_layer[..., 3] = codec.encode_alpha(matte[core])
@@ -466,6 +474,19 @@ class _Run:
             self.masks["metal"][y0:y1] = _to_u8(metal[core])
             self.masks["gem"][y0:y1] = _to_u8(gem[core])
         return int(defect_mask[core].sum())
+
+
+def _support_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
+    """The bounding box of mask > 0, grown by `pad` pixels (empty slices when none)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (
+        slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h)),
+        slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w)),
+    )
 
 
 def _low_res_span(start: int, stop: int, factor: int, size: int) -> tuple[int, int]:
