@@ -378,15 +378,25 @@ class _Run:
             return resample.upsample_rows(low, f, ya, yb, x1, x0)
 
         zeros = np.zeros(guide.shape, dtype=np.float32)
-        masks = resample.apply_guided(resample.upsample_rows(plan.guided, f, ya, yb, x1, x0), guide)
-        np.clip(masks, 0, 1, out=masks)
-        matte = np.clip((masks[..., 0] - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
-        metal = masks[..., 1] * matte
-        gem_coeffs = sample(plan.guided_gem)
-        gem_raw = zeros if gem_coeffs is None else resample.apply_guided(gem_coeffs, guide)[..., 0]
-        gem_raw = np.clip(gem_raw, 0, 1)
+        matte_coeffs = resample.upsample_rows(plan.guided[..., 0::2], f, ya, yb, x1, x0)
+        matte = np.clip(resample.apply_guided(matte_coeffs, guide)[..., 0], 0, 1)
+        matte = np.clip((matte - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
+        # Metal, gem and tone gains matter only where the matte is non-zero: sample them in
+        # that box (plus the gem contrast's blur context) and nowhere else.
+        box = _support_box(matte, pad=8)
+        metal, gem_raw = zeros.copy(), zeros.copy()
+        gain_box = np.zeros(guide.shape + (3,), dtype=np.float32)[box]
+        if box[0].stop > box[0].start:
+            by, bx = box
+            span = (ya + by.start, ya + by.stop, x0 + bx.stop, x0 + bx.start)
+            metal_coeffs = resample.upsample_rows(plan.guided[..., 1::2], f, *span)
+            metal[box] = np.clip(resample.apply_guided(metal_coeffs, guide[box])[..., 0], 0, 1)
+            if plan.guided_gem[r0:r1, c0:c1].any():
+                gem_coeffs = resample.upsample_rows(plan.guided_gem, f, *span)
+                gem_raw[box] = np.clip(resample.apply_guided(gem_coeffs, guide[box])[..., 0], 0, 1)
+            gain_box = resample.upsample_rows(plan.gain, f, *span)
+        metal *= matte
         gem = gem_raw * matte
-        gain = resample.upsample_rows(plan.gain, f, ya, yb, x1, x0)
         extras = sample(plan.extras)
         if extras is None:
             shadow = defects_low = protect = zeros
@@ -405,8 +415,7 @@ class _Run:
         # Tone (flat-field + white balance, metal toning, highlight shoulder, gem contrast),
         # computed only in the box where the matte is non-zero (plus the blur context of the
         # gem contrast): elsewhere the result is the backdrop.
-        box = _support_box(matte, pad=8)
-        toned_box = cleaned[box] * gain[box]
+        toned_box = cleaned[box] * gain_box
         toned_box *= 1 + metal[box][..., None] * (plan.metal_gains - 1)
         if opts.hotspots:
             toned_box *= shoulder(toned_box.max(axis=-1), plan.white_in)[..., None]
