@@ -53,8 +53,8 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
 def make_sample(seed: int, config: SynthConfig = SynthConfig()) -> dict[str, np.ndarray]:
     """Renders and degrades the sample of `seed`.
 
-    Design, studio, masks and defects are exact functions of the seed; the path-traced pixels
-    are equal between runs only up to Monte Carlo noise (see models.synth.render).
+    Every array is an exact function of the seed for one Mitsuba variant on one machine (CPU
+    variants; see models.synth.render for how the renders are kept bit-identical).
     """
     from models.synth.render import render_passes, variant
 
@@ -137,6 +137,8 @@ def load_sample(path: Path) -> dict:
 
 
 def _worker_init(threads: int) -> None:
+    # Renders themselves run on one Dr.Jit thread (for bit-identical samples, see
+    # models.synth.render); `threads` serves the rest of Dr.Jit's work in this process.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from models.synth.render import mitsuba
 

@@ -9,15 +9,30 @@
 
 The variant is picked once per process: JEWEL_SYNTH_VARIANT if set, else cuda_ad_rgb when a
 GPU with OptiX is usable, else llvm_ad_rgb when libLLVM is found, else scalar_rgb.
-The mask pass is an exact function of the seed. The path-traced passes are equal only up to
-Monte Carlo noise: with both scalar_rgb and llvm_ad_rgb, separate runs of the same seed were
-seen to draw different sample sequences (cause not found).
+For one variant on one machine, every pass is a bit-exact function of the seed, within a
+process and across processes. Two things used to break that:
+
+* mi.load_dict(optimize=True), the default, merges identical objects (the lights share a black
+  BSDF) and then lists the shapes, hence the area emitters, in an order that changes from run
+  to run. Emitter sampling maps the same random number to another light when the order
+  changes, so one seed gave one of a few distinct noise patterns (up to 0.4 in linear radiance
+  at 32 x 32, thousands of 16-bit codes after exposure). Scenes are loaded with optimize=False.
+* With several Dr.Jit worker threads, the film sums the samples that splat into one pixel in
+  whatever order the threads run: float rounding then differs by about 1e-6, enough to flip
+  an output code now and then. Renders therefore run on one Dr.Jit thread (no slower at 96 px,
+  32 spp on the 2-core dev machine); run several generator processes (`generate(workers=...)`)
+  to use more cores.
+
+Only llvm_ad_rgb was checked this way; cuda_ad_rgb sums with GPU atomics, which one CPU thread
+does not order.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -220,7 +235,26 @@ def build_scene(
             else:
                 entry["bsdf"] = _material(part.material, design.metal, roughness)
             scene[f"part{k}"] = entry
-    return mi.load_dict(scene)
+    # optimize=False: merging identical objects (the lights' black BSDFs) leaves the shapes, and
+    # so the emitters, in a different order from run to run. parallel=False: the order must not
+    # hang on thread timing either (not seen to matter, and costs nothing at these sizes).
+    return mi.load_dict(scene, parallel=False, optimize=False)
+
+
+@contextmanager
+def single_render_thread() -> Iterator[None]:
+    """Runs the block on one Dr.Jit worker thread (a fixed summation order), then restores the
+    thread count the process had before."""
+    import drjit as dr
+
+    before = dr.thread_count()
+    if before != 1:
+        dr.set_thread_count(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            dr.set_thread_count(before)
 
 
 def render_passes(
@@ -238,7 +272,7 @@ def render_passes(
     """
     mi = mitsuba()
     out = {}
-    with tempfile.TemporaryDirectory(prefix="jr_synth_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jr_synth_") as tmp, single_render_thread():
         folder = Path(tmp)
         for mode, n in (
             ("beauty", spp),
