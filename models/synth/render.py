@@ -23,8 +23,8 @@ process and across processes. Two things used to break that:
   32 spp on the 2-core dev machine); run several generator processes (`generate(workers=...)`)
   to use more cores.
 
-Only llvm_ad_rgb was checked this way; cuda_ad_rgb sums with GPU atomics, which one CPU thread
-does not order.
+Checked with llvm_ad_rgb and scalar_rgb (Mitsuba 3.9.1); cuda_ad_rgb sums with GPU atomics, which
+one CPU thread does not order (not checked).
 """
 
 from __future__ import annotations
