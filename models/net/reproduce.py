@@ -3,8 +3,8 @@
     python -m models.net.reproduce --data DIR --count N --weights PATH
 
 is what `jewel-retouch train` runs. The samples are rendered with Mitsuba's llvm_ad_rgb
-variant by default (fast on CPU). Designs, studios, masks and defects are exact functions of
-the seeds; the rendered pixels are equal only up to Monte Carlo noise (see models.synth.render).
+variant by default (fast on CPU). Every sample, rendered pixels included, is an exact function
+of its seed on a given variant and CPU (see models.synth.render).
 """
 
 from __future__ import annotations
