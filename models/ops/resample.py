@@ -26,7 +26,7 @@ def area_reduce(block: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return block.astype(np.float32, copy=True)
     h, w, c = block.shape
-    rows = np.add.reduceat(block, np.arange(0, h, factor), axis=0, dtype=np.float64)
+    rows = np.add.reduceat(block, np.arange(0, h, factor), axis=0, dtype=np.float32)
     sums = np.add.reduceat(rows, np.arange(0, w, factor), axis=1)
     counts_y = np.minimum(factor, h - np.arange(0, h, factor))
     counts_x = np.minimum(factor, w - np.arange(0, w, factor))
