@@ -89,12 +89,13 @@ class Retoucher:
     version = MODEL_VERSION
 
     def __init__(self, analyzer: Analyzer | None = None, workers: int | None = None) -> None:
-        self._analyzer = analyzer
+        # Built once (a network analyzer loads its weights here), shared by every call.
+        self._analyzer = analyzer if analyzer is not None else default_analyzer()
         self._workers = workers or min(2, os.cpu_count() or 1)
 
     @property
     def analyzer(self) -> Analyzer:
-        return self._analyzer or default_analyzer()
+        return self._analyzer
 
     def retouch(
         self,
