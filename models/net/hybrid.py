@@ -21,6 +21,7 @@ from models.analysis import Analysis
 from models.net.analyzer import NetAnalyzer
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
+BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
 
 
 class HybridAnalyzer:
@@ -49,6 +50,12 @@ class HybridAnalyzer:
             merged["metal"] = np.where(fill, base.metal, merged["metal"]).astype(np.float32)
             merged["gem"] = np.where(fill, base.gem, merged["gem"]).astype(np.float32)
             merged["shadow"] = np.where(fill, 0.0, merged["shadow"]).astype(np.float32)
+        # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
+        # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
+        # (so it comes out at exactly 255, and maps of the piece do not bleed onto it).
+        backdrop = (merged["matte"] < 0.5) & (base.matte < BACKDROP_SURE)
+        for name in ("matte", "metal", "gem"):
+            merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
         for name, value in merged.items():
             setattr(base, name, value.astype(np.float32))
         base.extras = {

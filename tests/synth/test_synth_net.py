@@ -216,3 +216,28 @@ def test_hybrid_fills_a_blown_highlight_hole_but_keeps_a_real_ring_hole():
     assert (merged.matte[8:12, 8:12] == 1).all() and (merged.metal[8:12, 8:12] == 1).all()
     assert (merged.matte[18:24, 18:24] == 0).all()
     assert merged.extras["filled_from_classical"] == 16
+
+
+def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 6, 8
+    net = np.full((h, w), 0.3, np.float32)  # a soft spill of the network's matte
+    net[:, :2] = 0.9  # the piece
+    classical = np.zeros((h, w), np.float32)  # fits the backdrop model...
+    classical[:, 6:] = 0.4  # ...except here, where image analysis is unsure
+
+    class Fixed:
+        def __init__(self, matte):
+            self.matte = matte
+
+        def analyse(self, rgb):
+            m = self.matte
+            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), None, {})
+
+    merged = HybridAnalyzer(Fixed(classical), Fixed(net)).analyse(np.zeros((h, w, 3), np.float32))
+    for name in ("matte", "metal", "gem"):
+        values = getattr(merged, name)
+        assert np.all(values[:, :2] == 0.9), name  # the piece keeps the network's maps
+        assert np.all(values[:, 2:6] == 0.0), name  # sure backdrop: no spill, exact white later
+        assert np.all(values[:, 6:] == np.float32(0.3)), name  # unsure: the network decides
