@@ -63,9 +63,10 @@ def test_chosen_metal_tones_only_the_metal(retoucher, scenes):
             "default",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="the shipped hybrid analyzer's network matte leaves piece pixels inside "
-                "this polished bar at matte ~0, so they turn backdrop white (255); reported",
-            ),
+                reason="with the shipped hybrid analyzer the network's slightly softer metal mask "
+                "varies the metal gain across the hotspot, so 3 pixels that were 254 in the "
+                "photo reach the top code too (87 flat-top pixels against 84 clipped); "
+                "known v1 limit, reported"),
         ),
     ],
 )
