@@ -1,5 +1,9 @@
 """jewel-retouch model package: `load()` a Retoucher, then `retouch(image, options)`."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from models.api import (
     LAYER_NAMES,
     MASK_NAMES,
@@ -17,7 +21,6 @@ from models.api import (
     RetouchOptions,
     options_schema,
 )
-from models.pipeline import Retoucher, load
 
 __all__ = [
     "LAYER_NAMES",
@@ -38,3 +41,17 @@ __all__ = [
     "load",
     "options_schema",
 ]
+
+
+if TYPE_CHECKING:
+    from models.pipeline import Retoucher, load
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline pulls in torch and scipy (seconds to import); commands and clients that only
+    # need the options schema or the value types should not pay for it.
+    if name in ("Retoucher", "load"):
+        from models import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")
