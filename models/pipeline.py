@@ -185,7 +185,9 @@ class Retoucher:
                 samples.append(np.abs(np.diff(p[:, ::2], axis=1)).ravel())
             progress("analyse", 0.2 * y1 / height)
         small = np.concatenate(parts, axis=0)
-        diffs = np.concatenate(samples) if samples else np.zeros(1, np.float32)
+        diffs = np.concatenate(samples) if samples else np.zeros(0, np.float32)
+        if diffs.size == 0:  # an image one or two pixels wide has no neighbours to compare
+            diffs = np.zeros(1, np.float32)
         noise = float(np.median(diffs)) * 1.4826 / np.sqrt(2)
         return small, noise
 

@@ -72,6 +72,8 @@ class ClassicalAnalyzer:
         piece = _remove_small(piece, 0.01, 6)
         piece = self._fill_reflection_holes(piece, residual, tau, rgb)
 
+        # A black frame fits a black "backdrop": keep the divisions finite.
+        backdrop = np.maximum(backdrop, np.float32(1e-4))
         flat = rgb / backdrop  # the photo as if lit evenly on a white backdrop
         backdrop_lab = linear_srgb_to_lab(np.median(backdrop.reshape(-1, 3), axis=0))
         if np.hypot(backdrop_lab[1], backdrop_lab[2]) > 14.5:
