@@ -48,6 +48,7 @@ from models.ops.backdrop import synth_shadow
 from models.ops.gems import micro_contrast
 from models.ops.highlights import shoulder
 from models.ops.metal import metal_gains, wanted_chroma
+from models.ops.smudges import find_smudges, smooth_smudges
 from models.ops.specks import find_specks, inpaint
 
 MAX_PIXELS = 100_000_000
@@ -71,6 +72,7 @@ class _Plan:
     metal_gains: np.ndarray  # (3,)
     white_in: float
     speck_threshold: float
+    noise: float  # sensor noise of sqrt-luminance (smudge detection)
 
 
 def _check_image(image: ImageData) -> None:
@@ -272,6 +274,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         gains_m,
         white_in,
         threshold,
+        float(noise),
     )
     return plan, kind
 
@@ -414,6 +417,15 @@ class _Run:
             if gem.size:
                 defect_mask &= ~(gem > 0.3)
         cleaned = inpaint(rgb_in, defect_mask) if defect_mask.any() else rgb_in
+        # Fingerprints and smudges: fine low-contrast texture patches on the metal.
+        if opts.cleanup and box[0].stop > box[0].start and metal[box].max() > 0.5:
+            keep_sharp = (gem_raw[box] > 0.1) | (protect[box] > 0.01)
+            smudge = find_smudges(guide[box], metal[box], plan.noise, keep_sharp)
+            if smudge.any():
+                cleaned = cleaned.copy() if cleaned is rgb_in else cleaned
+                cleaned[box] = smooth_smudges(cleaned[box], smudge)
+                defect_mask = defect_mask.copy()
+                defect_mask[box] |= smudge > 0.5
 
         # Tone (flat-field + white balance, metal toning, highlight shoulder, gem contrast),
         # computed only in the box where the matte is non-zero (plus the blur context of the

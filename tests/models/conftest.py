@@ -165,6 +165,45 @@ def gem_scene(h=260, w=320) -> Scene:
     return Scene(clean, photo, shank | stone, {"metal": shank, "gem": stone})
 
 
+def fingerprint_scene(h=360, w=420) -> Scene:
+    """A polished silver bar with broad reflections carrying a fingerprint (curved ridges,
+    5-px period, +-6% of the light), crossing the 256-row tile boundary, next to an engraved
+    pattern, a milgrain row and a pave field (real detail that must stay sharp).
+
+    masks: print (the fingerprint patch), engraving, milgrain, pave (detail regions, boxes).
+    """
+    yy, xx = grid(h, w)
+    bar = (yy > 60) & (yy < 320) & (xx > 30) & (xx < 390)
+    clean = np.ones((h, w, 3))
+    shade = 0.5 + 0.35 * np.cos(xx / 30.0 + yy / 55.0) ** 2  # broad structured reflections
+    clean[bar] = SILVER[None] * shade[bar][:, None]
+    detail = np.ones((h, w))
+    engraving = (yy > 90) & (yy < 150) & (xx > 50) & (xx < 140)
+    detail[engraving & ((xx + yy // 2) % 7 < 2)] = 0.55  # diagonal grooves
+    milgrain = (yy > 296) & (yy < 304) & (xx > 50) & (xx < 370)
+    beads = np.hypot(yy - 300, (xx % 6) - 3) < 1.6
+    detail[milgrain & beads] = 0.5
+    pave = (yy > 90) & (yy < 160) & (xx > 280) & (xx < 370)
+    stones = ((yy % 6) >= 1) & ((yy % 6) <= 3) & ((xx % 6) >= 1) & ((xx % 6) <= 3)
+    detail[pave & stones] = 0.35
+    clean[bar] *= detail[bar][:, None]
+    # The print: elliptic ridges, a whorl-like pattern, with a soft-edged envelope.
+    cy, cx = 250.0, 200.0
+    er = np.hypot((yy - cy) / 1.0, (xx - cx) / 1.3)
+    envelope = np.clip((34.0 - er) / 6.0, 0, 1)
+    ridges = np.sin(2 * np.pi * er / 5.0 + 0.4 * np.sin((xx - cx) / 9.0))
+    smudged = clean.copy()
+    smudged[..., :] *= (1 + 0.06 * envelope * ridges)[..., None] * bar[..., None] + ~bar[..., None]
+    photo = photograph(smudged, cast=(1.0, 1.0, 1.0), noise=0.002, seed=4)
+    masks = {
+        "print": (er < 28) & bar,
+        "engraving": engraving,
+        "milgrain": milgrain,
+        "pave": pave,
+    }
+    return Scene(clean, photo, bar, masks)
+
+
 @pytest.fixture(scope="session")
 def scenes():
     """The scene builders and colour helpers above, for test modules (importlib mode)."""
@@ -183,6 +222,7 @@ def scenes():
         "hotspot_scene",
         "cleanup_scene",
         "gem_scene",
+        "fingerprint_scene",
         "photograph",
         "metal_shading",
         "grid",
