@@ -19,18 +19,24 @@ BLOCK = 3  # detection runs on 3x3 blocks (cheap); the smoothing is at full reso
 STRONG = 0.06  # |fine detail| above this (sqrt-luminance units) is real detail, kept sharp
 CLIPPED = 0.98  # p above this (linear luminance about 0.96) is a highlight, kept as it is
 MAX_RMS = 0.045  # a smudge's fine-detail RMS stays under this
+SURROUND = 3.0  # a smudge has this many times the median fine energy of the metal
 MIN_AREA = 120  # pixels: smaller patches are specks (find_specks) or noise, not smudges
 SMOOTH_SIGMA = 2.0  # px: removes ridge periods up to about 7 px, keeps broad gradients
 
 
-def _blocks(values: np.ndarray, reduce) -> np.ndarray:
-    """(h, w) -> (ceil(h/3), ceil(w/3)): `reduce` (np.mean / np.max / np.min) per 3x3 block."""
+def _blocks(values: np.ndarray, combine: np.ufunc) -> np.ndarray:
+    """(h, w) -> (ceil(h/3), ceil(w/3)): `combine` (np.add / np.maximum / np.minimum) folded
+    over each 3x3 block (edge-padded). Nine strided passes: far faster than a 4-D reduce."""
     h, w = values.shape
     ph, pw = -h % BLOCK, -w % BLOCK
     if ph or pw:
         values = np.pad(values, ((0, ph), (0, pw)), mode="edge")
-    hb, wb = values.shape[0] // BLOCK, values.shape[1] // BLOCK
-    return reduce(values.reshape(hb, BLOCK, wb, BLOCK), axis=(1, 3))
+    out = values[0::BLOCK, 0::BLOCK].copy()
+    for i in range(BLOCK):
+        for j in range(BLOCK):
+            if i or j:
+                combine(out, values[i::BLOCK, j::BLOCK], out=out)
+    return out
 
 
 def find_smudges(
@@ -49,17 +55,22 @@ def find_smudges(
     p = p.astype(np.float32, copy=False)
     fine = p - ndimage.uniform_filter(p, FINE)
     # Local fine-detail energy over about 9 x 9 px, and where real (strong) detail is.
-    energy = ndimage.uniform_filter(_blocks(fine * fine, np.mean), 3)
-    strong = _blocks(np.abs(fine), np.max) > STRONG
+    energy = ndimage.uniform_filter(_blocks(fine * fine, np.add), 3) / np.float32(BLOCK**2)
+    strong = _blocks(np.abs(fine), np.maximum) > STRONG
     # A clipped highlight's rim has a kink, not ridges; smoothing it would widen the hotspot.
-    strong |= _blocks(p, np.max) > CLIPPED
+    strong |= _blocks(p, np.maximum) > CLIPPED
     near_strong = ndimage.uniform_filter(strong.astype(np.float32), 7) > 0  # ~10 px around
     # Over 1.7x the noise RMS: a 9x9 mean of white-noise energy rarely gets there.
     low = np.float32(max(1.7 * noise, 0.005) ** 2)
-    on_metal = _blocks(metal, np.min) > 0.5
+    on_metal = _blocks(metal, np.minimum) > 0.5
     if protect is not None:
-        on_metal &= ~_blocks(protect, np.max)
-    cand = (energy > low) & (energy < np.float32(MAX_RMS**2)) & on_metal & ~near_strong
+        on_metal &= ~_blocks(protect, np.logical_or)
+    smooth_metal = on_metal & ~near_strong
+    if smooth_metal.sum() >= 64:
+        # Compared with the surrounding metal: correlated noise (demosaicing, JPEG, upscaling)
+        # has more fine energy than the row-difference noise estimate says.
+        low = max(low, np.float32(SURROUND) * np.median(energy[smooth_metal]))
+    cand = (energy > low) & (energy < np.float32(MAX_RMS**2)) & smooth_metal
     if not cand.any():
         return zero
     # Extended: most of a 15-px window is candidate (a reflection's edge line is not).
@@ -88,22 +99,22 @@ def smooth_smudges(rgb: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
     rgb: (h, w, 3) float32 linear (any range); weight: (h, w) float32 0..1 from find_smudges.
     Returns a new (h, w, 3) float32 array; pixels with weight 0 are unchanged bit for bit.
-    The blur is computed only in the patches' bounding box; the patches exclude high-contrast
-    detail by construction, so no edge is blurred into them.
+    Each patch is blurred in its own box, so the cost follows the patches' area; the patches
+    exclude high-contrast detail by construction, so no edge is blurred into them.
     """
     out = rgb.copy()
-    rows = np.flatnonzero(weight.any(axis=1))
-    if rows.size == 0:
+    labels, count = ndimage.label(weight > 0, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
         return out
-    cols = np.flatnonzero(weight.any(axis=0))
     pad = int(3 * SMOOTH_SIGMA) + 1
     h, w = weight.shape
-    ys = slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h))
-    xs = slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w))
-    patch = rgb[ys, xs]
-    smooth = ndimage.gaussian_filter(patch, (SMOOTH_SIGMA, SMOOTH_SIGMA, 0), mode="nearest")
-    wt = weight[ys, xs][..., None]
-    region = out[ys, xs]
-    inside = wt[..., 0] > 0
-    region[inside] = (patch + wt * (smooth - patch))[inside]
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        ys = slice(max(box[0].start - pad, 0), min(box[0].stop + pad, h))
+        xs = slice(max(box[1].start - pad, 0), min(box[1].stop + pad, w))
+        patch = rgb[ys, xs]
+        smooth = ndimage.gaussian_filter(patch, (SMOOTH_SIGMA, SMOOTH_SIGMA, 0), mode="nearest")
+        wt = weight[ys, xs]
+        inside = labels[ys, xs] == index
+        region = out[ys, xs]
+        region[inside] = (patch + wt[..., None] * (smooth - patch))[inside]
     return out
