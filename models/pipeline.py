@@ -46,7 +46,7 @@ from models.colour import LUMA, Codec
 from models.ops import framing, resample
 from models.ops.backdrop import synth_shadow
 from models.ops.gems import micro_contrast
-from models.ops.highlights import shoulder
+from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
 from models.ops.metal import metal_gains, wanted_chroma
 from models.ops.smudges import find_smudges, smooth_smudges
 from models.ops.specks import find_specks, inpaint
@@ -430,10 +430,27 @@ class _Run:
         # Tone (flat-field + white balance, metal toning, highlight shoulder, gem contrast),
         # computed only in the box where the matte is non-zero (plus the blur context of the
         # gem contrast): elsewhere the result is the backdrop.
+        gain_box = gain_box * (1 + metal[box][..., None] * (plan.metal_gains - 1))
         toned_box = cleaned[box] * gain_box
-        toned_box *= 1 + metal[box][..., None] * (plan.metal_gains - 1)
         if opts.hotspots:
-            toned_box *= shoulder(toned_box.max(axis=-1), plan.white_in)[..., None]
+            # Each pixel's own "clipped input" level: the gains vary across a hotspot (the
+            # metal mask is soft), and one scalar level would push near-white neighbours of a
+            # clipped patch onto the top code. With the pixel's own level a clipped input
+            # lands exactly on the ceiling and everything else below it.
+            peak = toned_box.max(axis=-1)
+            high = peak > np.float32(KNEE * HOTSPOT_CEILING)  # the curves are identity below
+            if high.any():
+                peak = peak[high]
+                white_px = gain_box[high].max(axis=-1)
+                scale = shoulder(peak, white_px)
+                # The top output code belongs to clipped input alone: everything else ends at
+                # least 1.5 output codes (at a gamma of about 2.4) under the ceiling, so a 254
+                # next to a 255 cannot round onto the clipped patch's code.
+                margin = HOTSPOT_CEILING * 1.5 * 2.4 / (0.95 * codec.maximum)
+                # Clipped: every channel at the input's top code (slack for the decode).
+                clipped = cleaned[box][high].min(axis=-1) >= np.float32(1 - 1.2 / codec.maximum)
+                scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin))
+                toned_box[high] *= scale[..., None]
         if opts.gem_contrast > 0 and not opts.protect_gems:
             toned_box = micro_contrast(toned_box, gem[box], opts.gem_contrast)
 

@@ -110,15 +110,15 @@ def ring_photo() -> Scene:
     return ring_scene()
 
 
-def hotspot_scene(h=240, w=320) -> Scene:
-    """A polished silver bar whose specular glow clips to 255 in the photo."""
+def hotspot_scene(h=240, w=320, metal=SILVER, cast=(1.0, 1.0, 1.0)) -> Scene:
+    """A polished bar (silver by default) whose specular glow clips to 255 in the photo."""
     yy, xx = grid(h, w)
     bar = (yy > 60) & (yy < 180) & (xx > 60) & (xx < 260)
     clean = np.ones((h, w, 3))
     d2 = (yy - 120) ** 2 + (xx - 160) ** 2
     shade = metal_shading(h, w) * 0.8 + 2.6 * np.exp(-d2 / (2 * 9.0**2))
-    clean[bar] = SILVER[None] * shade[bar][:, None]
-    photo = photograph(clean, cast=(1.0, 1.0, 1.0), noise=0.002)
+    clean[bar] = np.asarray(metal)[None] * shade[bar][:, None]
+    photo = photograph(clean, cast=cast, noise=0.002)
     return Scene(clean, photo, bar, {"metal": bar})
 
 

@@ -55,21 +55,7 @@ def test_chosen_metal_tones_only_the_metal(retoucher, scenes):
     assert (res.image.pixels[far] == 255).all()  # the backdrop is not tinted
 
 
-@pytest.mark.parametrize(
-    "analyzer",
-    [
-        "classical",
-        pytest.param(
-            "default",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="with the shipped hybrid analyzer the network's slightly softer metal mask "
-                "varies the metal gain across the hotspot, so 3 pixels that were 254 in the "
-                "photo reach the top code too (87 flat-top pixels against 84 clipped); "
-                "known v1 limit, reported"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("analyzer", ["classical", "default"])
 def test_clipped_hotspot_is_not_widened_and_sits_near_90_percent(scenes, analyzer):
     retoucher = Retoucher(analyzer=ClassicalAnalyzer()) if analyzer == "classical" else load()
     scene = scenes.hotspot_scene()
@@ -90,6 +76,25 @@ def test_clipped_hotspot_is_not_widened_and_sits_near_90_percent(scenes, analyze
     # Structured reflections keep their gradients (not flattened).
     band = out[100:140, 70:110].mean(axis=-1)
     assert band.std() > 0.5 * photo[100:140, 70:110].mean(axis=-1).std()
+
+
+@pytest.mark.parametrize("analyzer", ["classical", "default"])
+def test_only_clipped_pixels_reach_the_top_code_under_a_cast(scenes, analyzer):
+    """Silver under a cool cast: the tone gains differ per channel and vary across the hotspot
+    (uneven light, soft metal mask); no pixel that was below 255 in the photo may land on
+    the clipped patch's output code, and the output keeps the photo's order of brightness."""
+    retoucher = Retoucher(analyzer=ClassicalAnalyzer()) if analyzer == "classical" else load()
+    scene = scenes.hotspot_scene(cast=(1.0, 1.04, 1.15))
+    photo = scene.codes()
+    clipped_in = (photo == 255).all(axis=-1) & scene.piece
+    assert clipped_in.sum() > 20
+    out = retoucher.retouch(ImageData(photo), RetouchOptions()).image.pixels
+    piece = _interior(scene.piece, 3)
+    top = out.max(axis=-1)
+    ceiling = top[piece].max()
+    assert ceiling < 0.95 * 255
+    assert (top[clipped_in & piece] == ceiling).all()  # the clipped patch sits on one code
+    assert not ((top == ceiling) & piece & ~clipped_in).any()  # and owns it
 
 
 def test_hotspots_off_lets_brightened_metal_clip(retoucher, scenes):
