@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -156,6 +156,16 @@ def _read(in_dir: Path, job: _Job) -> bytes:
     return (in_dir / job.item.source).read_bytes()
 
 
+def _readable(in_dir: Path, pending: list[_Job], finish) -> Iterator[tuple[_Job, bytes]]:
+    """The pending jobs with their file bytes, lazily; an unreadable file is reported and
+    skipped (the pool and Dask runners pull from this as slots free up)."""
+    for job in pending:
+        try:
+            yield job, _read(in_dir, job)
+        except OSError as exc:
+            finish(job, None, f"cannot read {job.item.source}: {exc}")
+
+
 def _run_here(in_dir: Path, pending: list[_Job], settings: BatchSettings, finish, task) -> None:
     for job in pending:
         try:
@@ -176,20 +186,16 @@ def _run_in_processes(
     # spawn, not fork: a forked copy of a process that already holds torch threads can hang.
     context = multiprocessing.get_context("spawn")
     limit = jobs * 2
-    queue = iter(pending)
+    queue = _readable(in_dir, pending, finish)
     with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=warm_up) as pool:
         in_flight: dict[cf.Future, _Job] = {}
         try:
             while True:
                 while len(in_flight) < limit:
-                    job = next(queue, None)
-                    if job is None:
+                    ready = next(queue, None)
+                    if ready is None:
                         break
-                    try:
-                        data = _read(in_dir, job)
-                    except OSError as exc:
-                        finish(job, None, f"cannot read {job.item.source}: {exc}")
-                        continue
+                    job, data = ready
                     future = pool.submit(task, job.item.source, data, job.item.format, settings)
                     in_flight[future] = job
                 if not in_flight:
@@ -228,19 +234,15 @@ def _run_on_dask(
         client.run(warm_up)
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         limit = workers * 2
-        queue = iter(pending)
+        queue = _readable(in_dir, pending, finish)
         completed = as_completed()
 
         def submit_next() -> None:
             while len(in_flight) < limit:
-                job = next(queue, None)
-                if job is None:
+                ready = next(queue, None)
+                if ready is None:
                     return
-                try:
-                    data = _read(in_dir, job)
-                except OSError as exc:
-                    finish(job, None, f"cannot read {job.item.source}: {exc}")
-                    continue
+                job, data = ready
                 # The bytes travel inside the task, not scattered to one worker: if that worker
                 # died, scattered data would die with it and the task could not be retried.
                 # One file per task is the intended size, so Dask's large-graph hint is moot.
