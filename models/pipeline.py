@@ -170,22 +170,46 @@ class Retoucher:
 
     def _reduce(self, image: ImageData, codec: Codec, factor: int, progress: ProgressCallback):
         """Pass 1: the working-resolution linear image (backdrop-white under transparency) and
-        the sensor noise in sqrt-luminance units, measured on every 8th row."""
+        the sensor noise in sqrt-luminance units, measured on every 8th row.
+
+        Row bands are reduced by the worker threads (numpy releases the GIL) and joined in
+        order, so the result does not depend on the number of workers."""
         pixels = image.pixels
         height = image.height
         step = max(factor, (TILE_ROWS // factor) * factor)
-        parts, samples = [], []
-        for y0 in range(0, height, step):
+
+        def reduce_band(y0: int) -> tuple[np.ndarray, np.ndarray | None]:
             y1 = min(y0 + step, height)
             rgb, alpha = _decode(pixels[y0:y1], codec)
             if alpha is not None:
                 rgb = rgb * alpha[..., None] + (1 - alpha[..., None])
-            parts.append(resample.area_reduce(rgb, factor))
             rows = np.arange(y0 + (-y0 % 8), y1, 8) - y0
+            diffs = None
             if rows.size:
                 p = np.sqrt(np.maximum(rgb[rows] @ LUMA, 0))
-                samples.append(np.abs(np.diff(p[:, ::2], axis=1)).ravel())
-            progress("analyse", 0.2 * y1 / height)
+                diffs = np.abs(np.diff(p[:, ::2], axis=1)).ravel()
+            return resample.area_reduce(rgb, factor), diffs
+
+        starts = list(range(0, height, step))
+        parts, samples = [], []
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+            pending: list = []
+            next_band = 0
+            try:
+                while len(parts) < len(starts):
+                    while next_band < len(starts) and len(pending) < self._workers * 2:
+                        pending.append(pool.submit(reduce_band, starts[next_band]))
+                        next_band += 1
+                    reduced, diffs = pending.pop(0).result()
+                    parts.append(reduced)
+                    if diffs is not None:
+                        samples.append(diffs)
+                    done_rows = min(starts[len(parts) - 1] + step, height)
+                    progress("analyse", 0.2 * done_rows / height)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
         small = np.concatenate(parts, axis=0)
         diffs = np.concatenate(samples) if samples else np.zeros(0, np.float32)
         if diffs.size == 0:  # an image one or two pixels wide has no neighbours to compare

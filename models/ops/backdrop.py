@@ -74,7 +74,7 @@ def _backdrop_cluster(log_lum: np.ndarray, border: np.ndarray) -> np.ndarray:
 
 
 def fit_backdrop(
-    rgb: np.ndarray, degree: int = 3, iterations: int = 4, max_samples: int = 40000
+    rgb: np.ndarray, degree: int = 3, iterations: int = 4, max_samples: int = 16000
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit a smooth backdrop light field to the pixels that look like backdrop.
 
