@@ -23,10 +23,10 @@ def test_training_runs_end_to_end_on_a_tiny_set(tiny_dataset, tmp_path):
         for a, b in zip(model.state_dict().values(), before.state_dict().values(), strict=True)
     )
     assert changed, "training must update the weights"
-    # the same seed gives the same weights
+    # the same seed gives the same weights, bit for bit (what `jewel-retouch train` promises)
     again, _ = train(tiny_dataset, config)
     for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
-        torch.testing.assert_close(a, b, msg=name)
+        assert torch.equal(a, b), name
     path = tmp_path / "w.pt"
     save_weights(model, path, {"note": "tiny"})
     loaded, meta = load_weights(path)
@@ -34,6 +34,23 @@ def test_training_runs_end_to_end_on_a_tiny_set(tiny_dataset, tmp_path):
     x = torch.rand(1, 3, 32, 48)
     with torch.inference_mode():
         torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_training_windows_keep_the_samples_pixel_scale():
+    from models.net.train import _augment
+
+    size, crop = 64, 32
+    ramp = torch.arange(size, dtype=torch.float32).repeat(size, 1) / size  # 1/size per pixel
+    y = ramp[None, None].repeat(8, 1, 1, 1)
+    x = torch.rand(8, 3, size, size)
+    xw, yw = _augment(x, y, crop, torch.Generator().manual_seed(0))
+    assert xw.shape == (8, 3, crop, crop) and yw.shape == (8, 1, crop, crop)
+    step = (yw[..., 1:] - yw[..., :-1]).abs().mean(dim=(1, 2, 3)) * size  # input px per output px
+    # zoom 1-2x: one output pixel spans 0.5-1 input pixels (never a shrunk whole frame)
+    assert torch.all(step > 0.49) and torch.all(step < 1.01), step
+    assert step.max() - step.min() > 0.1  # the zoom varies
+    whole, _ = _augment(x, y, size, torch.Generator().manual_seed(0))
+    assert whole.shape[-1] == size
 
 
 def test_shipped_weights_are_small_and_load():
@@ -241,3 +258,37 @@ def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure()
         assert np.all(values[:, :2] == 0.9), name  # the piece keeps the network's maps
         assert np.all(values[:, 2:6] == 0.0), name  # sure backdrop: no spill, exact white later
         assert np.all(values[:, 6:] == np.float32(0.3)), name  # unsure: the network decides
+
+
+def test_hybrid_takes_in_fine_parts_the_network_missed_but_not_the_pieces_shadow():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 40, 60
+    net_matte = np.zeros((h, w), np.float32)
+    net_matte[10:30, 10:30] = 1.0  # the pendant the network found
+    net_shadow = np.zeros((h, w), np.float32)
+    net_shadow[30:36, 10:30] = 0.6  # ...and its contact shadow below it
+    classical = net_matte.copy()
+    classical[19:21, 30:55] = 1.0  # a thin chain, attached to the pendant, missed by the net
+    classical[30:36, 10:30] = 1.0  # image analysis keeps the shadow attached
+    classical[5:8, 50:58] = 1.0  # a separate blob, touching nothing: not taken in
+
+    class Fixed:
+        def __init__(self, matte, shadow):
+            self.matte, self.shadow = matte, shadow
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), self.shadow, None, {})
+
+    zero = np.zeros((h, w), np.float32)
+    rgb = np.zeros((h, w, 3), np.float32)
+    merged = HybridAnalyzer(Fixed(classical, zero), Fixed(net_matte, net_shadow)).analyse(rgb)
+    assert (merged.matte[19:21, 30:55] == 1).all() and (merged.metal[19:21, 30:55] == 1).all()
+    assert (merged.shadow[19:21, 30:55] == 0).all()
+    assert (merged.matte[30:36, 10:30] == 0).all()  # the shadow stays backdrop
+    assert (merged.matte[5:8, 50:58] == 0).all()
+    assert merged.extras["extended_from_classical"] == 2 * 25
+
+    plain = HybridAnalyzer(Fixed(classical, zero), Fixed(net_matte, net_shadow), extend=False)
+    assert (plain.analyse(rgb).matte[19:21, 30:55] == 0).all()
