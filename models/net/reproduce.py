@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -20,12 +21,15 @@ from pathlib import Path
 from models.synth.dataset import HELDOUT_SEED_BASE, SynthConfig, generate, sample_path
 
 # The settings that made the shipped weights (models/weights/jewelnet.pt).
+# Sized so the whole run fits a 2-core CPU in about an hour (see models/MODEL_CARD.md).
 DEFAULTS = {
-    "count": 1200,
-    "heldout": 160,
+    "count": 1000,
+    "heldout": 120,
     "seed": 0,
-    "steps": 1400,
-    "batch": 48,
+    "steps": 4000,
+    "batch": 16,
+    "crop": 96,
+    "threads": 2,
     "resolution": 128,
     "spp": 48,
 }
@@ -41,6 +45,17 @@ def _bar(label: str):
             print(f"{label}: {done}/{total}", flush=True)
 
     return show
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return "cpu: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu: " + platform.machine()
 
 
 def reproduce(args: argparse.Namespace) -> dict:
@@ -66,7 +81,14 @@ def reproduce(args: argparse.Namespace) -> dict:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    tcfg = TrainConfig(seed=args.seed, steps=args.steps, batch=args.batch, device=device)
+    tcfg = TrainConfig(
+        seed=args.seed,
+        steps=args.steps,
+        batch=args.batch,
+        crop=args.crop,
+        device=device,
+        threads=args.threads,
+    )
     folder = Path(args.data)
     subset = folder / f".train_{count}"
     subset.mkdir(exist_ok=True)
@@ -78,7 +100,7 @@ def reproduce(args: argparse.Namespace) -> dict:
         subset,
         tcfg,
         on_step=lambda i, n, loss: (
-            print(f"step {i}/{n} loss {loss:.4f}", flush=True) if i % 500 == 1 or i == n else None
+            print(f"step {i}/{n} loss {loss:.4f}", flush=True) if i % 250 == 1 or i == n else None
         ),
     )
     t3 = time.time()
@@ -92,7 +114,7 @@ def reproduce(args: argparse.Namespace) -> dict:
         "render_seconds": round(t2 - t1, 1),
         "heldout_render_seconds": round(t1 - t0, 1),
         "train_seconds": round(t3 - t2, 1),
-        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else _cpu_name(),
         "workers": workers,
     }
     save_weights(model, Path(args.weights), meta)
@@ -109,10 +131,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="training seed")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
+    p.add_argument(
+        "--crop", type=int, default=DEFAULTS["crop"], help="training window size in pixels"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULTS["threads"],
+        help="torch CPU threads for training (results are bit-identical for the same count)",
+    )
     p.add_argument("--resolution", type=int, default=DEFAULTS["resolution"])
     p.add_argument("--spp", type=int, default=DEFAULTS["spp"])
     p.add_argument("--workers", type=int, default=0, help="render processes (0 = all cores)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (how the shipped weights were made), cuda or auto; CUDA rounds differently",
+    )
     p.add_argument("--variant", default="llvm_ad_rgb", help="Mitsuba variant for the renders")
     p.add_argument(
         "--gen-seconds",

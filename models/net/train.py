@@ -34,6 +34,7 @@ class TrainConfig:
     crop: int = 128
     defect_pos_weight: float = 8.0
     device: str = "cpu"
+    threads: int = 0  # CPU threads for torch (0 = leave torch's default)
 
 
 def load_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,15 +54,21 @@ def load_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, t
 
 
 def _augment(x: torch.Tensor, y: torch.Tensor, crop: int, gen: torch.Generator):
-    """Random zoom (1-2x), shift and mirror through one affine warp; x, y float (N, C, H, W)."""
-    n = x.shape[0]
+    """Random zoom (1-2x), shift, mirror and exposure jitter through one affine warp.
+
+    x, y: float (N, C, S, S) in 0..1. Returns (N, C, crop, crop) windows at the samples' own
+    pixel scale times the zoom: with crop == S the whole frame at zoom 1, with a smaller crop
+    a random window of the same scale (cheaper steps, same look as the full-size photo).
+    """
+    n, size = x.shape[0], x.shape[-1]
     dev = x.device
     r = torch.rand(n, 5, generator=gen).to(dev)
     zoom = 1.0 + r[:, 0]
-    sx = torch.where(r[:, 1] < 0.5, -1.0, 1.0) / zoom
-    sy = 1.0 / zoom
-    tx = (r[:, 2] * 2 - 1) * (1 - 1 / zoom)
-    ty = (r[:, 3] * 2 - 1) * (1 - 1 / zoom)
+    span = min(crop / size, 1.0) / zoom  # the window's share of the frame (affine units)
+    sx = torch.where(r[:, 1] < 0.5, -1.0, 1.0) * span
+    sy = span
+    tx = (r[:, 2] * 2 - 1) * (1 - span)
+    ty = (r[:, 3] * 2 - 1) * (1 - span)
     theta = torch.zeros(n, 2, 3, device=dev)
     theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = sx, sy, tx, ty
     grid = F.affine_grid(theta, (n, 1, crop, crop), align_corners=False)
@@ -94,9 +101,24 @@ def train(
     on_step: Callable[[int, int, float], None] | None = None,
 ) -> tuple[JewelNet, dict]:
     """Trains a fresh JewelNet on the samples in `folder`; returns (model in eval mode, log)."""
+    threads = torch.get_num_threads()
+    try:
+        return _train(folder, config, limit, on_step)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    folder: Path,
+    config: TrainConfig,
+    limit: int | None,
+    on_step: Callable[[int, int, float], None] | None,
+) -> tuple[JewelNet, dict]:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)  # float sums depend on the thread split
     dev = torch.device(config.device)
     photos, targets = load_folder(folder, limit)
     x_all = photos.to(dev)
@@ -131,6 +153,7 @@ def train(
         "seconds": round(time.time() - started, 1),
         "final_loss": float(np.mean(losses[-100:])) if losses else math.nan,
         "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
     }
     return model.cpu(), log
 
