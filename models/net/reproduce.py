@@ -61,7 +61,7 @@ def _cpu_name() -> str:
 def reproduce(args: argparse.Namespace) -> dict:
     import torch
 
-    from models.net.train import TrainConfig, save_weights, train
+    from models.net.train import TrainConfig, save_weights, tensor_digest, train
 
     os.environ.setdefault("JEWEL_SYNTH_VARIANT", args.variant)
     config = SynthConfig(args.resolution, args.spp)
@@ -116,10 +116,22 @@ def reproduce(args: argparse.Namespace) -> dict:
         "train_seconds": round(t3 - t2, 1),
         "device": torch.cuda.get_device_name(0) if device == "cuda" else _cpu_name(),
         "workers": workers,
+        "tensor_sha256": tensor_digest(model),
     }
     save_weights(model, Path(args.weights), meta)
     digest = hashlib.sha256(Path(args.weights).read_bytes()).hexdigest()
     print(json.dumps({**meta, "sha256": digest}), flush=True)
+    if args.compare:
+        from models.net.train import load_weights
+
+        other, _ = load_weights(Path(args.compare))
+        same = tensor_digest(other) == meta["tensor_sha256"]
+        meta["reproduced"] = same
+        print(
+            f"{'identical to' if same else 'DIFFERENT from'} {args.compare} "
+            f"(parameters and buffers, bit for bit)",
+            flush=True,
+        )
     return meta
 
 
@@ -156,13 +168,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="stop rendering after this long and train on what is done (0 = no limit)",
     )
     p.add_argument("--weights", default="models/weights/jewelnet.pt")
+    p.add_argument(
+        "--compare",
+        default="",
+        help="weights file to compare the result with (e.g. the shipped one); "
+        "exit status 1 when the learned numbers differ",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    reproduce(parser.parse_args(argv))
-    return 0
+    meta = reproduce(parser.parse_args(argv))
+    return 1 if meta.get("reproduced") is False else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ facts needed to reproduce it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -156,6 +157,20 @@ def _train(
         "threads": torch.get_num_threads(),
     }
     return model.cpu(), log
+
+
+def tensor_digest(model: JewelNet) -> str:
+    """SHA-256 of the parameters and buffers alone (names, shapes, float32 bytes, in order).
+
+    The weights file also holds the run's log (timings), so two identical trainings write
+    different files; this digest is equal exactly when the learned numbers are.
+    """
+    digest = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def save_weights(model: JewelNet, path: Path, meta: dict) -> None:

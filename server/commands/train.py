@@ -22,5 +22,5 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from models.net.reproduce import reproduce
 
-    reproduce(args)
-    return 0
+    meta = reproduce(args)
+    return 1 if meta.get("reproduced") is False else 0

@@ -164,6 +164,15 @@ def test_cli_train_renders_trains_and_writes_weights(tmp_path, capsys):
     assert meta["train_seeds"] == [0, 2] and meta["train"]["config"]["steps"] == 2
     assert meta["synth"]["variant"] == "llvm_ad_rgb"
     assert '"sha256"' in capsys.readouterr().out
+    # a second run (the samples are on disk now) reproduces the weights bit for bit
+    again = tmp_path / "again.pt"
+    assert main([*args[:-1], str(again), "--compare", str(weights)]) == 0
+    assert "identical to" in capsys.readouterr().out
+    assert load_weights(again)[1]["tensor_sha256"] == meta["tensor_sha256"]
+    # a different training seed does not, and the exit status says so
+    other = tmp_path / "other.pt"
+    assert main([*args[:-1], str(other), "--seed", "5", "--compare", str(weights)]) == 1
+    assert "DIFFERENT from" in capsys.readouterr().out
 
 
 def test_guided_upsampling_puts_mask_edges_on_image_edges():
