@@ -45,6 +45,7 @@ from models.api import (
 from models.colour import LUMA, Codec
 from models.ops import framing, resample
 from models.ops.backdrop import synth_shadow
+from models.ops.channels import channel_max, channel_min
 from models.ops.gems import micro_contrast
 from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
 from models.ops.metal import metal_gains, wanted_chroma
@@ -57,6 +58,10 @@ HALO = 16
 WORKING_LONG_SIDE = 768
 # Matte values this close to 0 or 1 are snapped, so the backdrop is exactly white.
 MATTE_SNAP = 0.04
+# Context around the matte's box in which specks are judged (> find_specks' max_length 24
+# plus its isolation window's radius 12 and the inpainting blur's reach, so cropping changes
+# no decision and no fill inside the box).
+SPECK_CONTEXT = 64
 
 
 @dataclass
@@ -67,7 +72,8 @@ class _Plan:
     guided: np.ndarray  # (h, w, 4): guided-filter slope, offset of matte and metal
     guided_gem: np.ndarray  # (h, w, 2): guided-filter slope, offset of the gem mask
     gain: np.ndarray  # (h, w, 3): tone gain RGB
-    extras: np.ndarray  # (h, w, 3): shadow, defects, gem-protect (often all zero)
+    shadow: np.ndarray  # (h, w, 1): shadow opacity on the backdrop (often all zero)
+    cleanup_maps: np.ndarray  # (h, w, 2): analyzer defects, gem-protect (often all zero)
     active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
     metal_gains: np.ndarray  # (3,)
     white_in: float
@@ -279,7 +285,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         guide, np.stack([matte, metal, gem], axis=-1).astype(np.float32), radius=1, eps=1e-4
     )
     gain = gain.astype(np.float32)
-    extras = np.stack([shadow, defects, protect], axis=-1).astype(np.float32)
+    cleanup_maps = np.stack([defects, protect], axis=-1).astype(np.float32)
     # Outside `active` the white/transparent result is the plain fill, bit for bit: the matte's
     # guided coefficients are below 1e-3 there (the 0.04 snap zeroes them), the shadow < 1e-6.
     coeff_matte = np.abs(guided[..., 0]) + np.abs(guided[..., 3])
@@ -293,7 +299,8 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         np.ascontiguousarray(guided[..., [0, 1, 3, 4]]),
         np.ascontiguousarray(guided[..., [2, 5]]),
         gain,
-        extras,
+        np.ascontiguousarray(shadow[..., None], dtype=np.float32),
+        cleanup_maps,
         active,
         gains_m,
         white_in,
@@ -310,6 +317,12 @@ class _Run:
         self.image, self.codec, self.options, self.plan = image, codec, options, plan
         self.want_layers = want_layers
         self.workers = workers
+        # Only the matte's pixels of the photo reach the output (the rest is plain backdrop).
+        self.matte_only = (
+            options.background in ("white", "transparent")
+            and not want_layers
+            and options.strength == 1
+        )
         h, w, c = image.pixels.shape
         out_channels = c
         if options.background == "transparent" and c in (1, 3):
@@ -427,16 +440,30 @@ class _Run:
             gain_box = resample.upsample_rows(plan.gain, f, *span)
         metal *= matte
         gem = gem_raw * matte
-        extras = sample(plan.extras)
-        if extras is None:
-            shadow = defects_low = protect = zeros
+        shadow_full = sample(plan.shadow)
+        shadow = zeros if shadow_full is None else shadow_full[..., 0]
+        # Cleanup region. With a white or transparent backdrop at full strength and no layers,
+        # the photo reaches the output only where the matte is non-zero: specks are looked for
+        # in its box plus SPECK_CONTEXT pixels, which decides every speck that touches the box
+        # exactly as the whole tile would (size limit and isolation window are smaller).
+        if self.matte_only:
+            region = _grow_box(box, SPECK_CONTEXT, guide.shape) if box[0].stop > 0 else box
         else:
-            shadow, defects_low, protect = extras[..., 0], extras[..., 1], extras[..., 2]
+            region = (slice(0, guide.shape[0]), slice(0, guide.shape[1]))
+        defects_low, protect = zeros, zeros
+        ry, rx = region
+        if ry.stop > ry.start and plan.cleanup_maps[r0:r1, c0:c1].any():
+            span = (ya + ry.start, ya + ry.stop, x0 + rx.stop, x0 + rx.start)
+            maps = resample.upsample_rows(plan.cleanup_maps, f, *span)
+            defects_low, protect = zeros.copy(), zeros.copy()
+            defects_low[region], protect[region] = maps[..., 0], maps[..., 1]
 
         # Cleanup: isolated specks and short scratches, plus larger defects from the analysis.
         defect_mask = np.zeros(guide.shape, dtype=bool)
-        if opts.cleanup:
-            defect_mask = find_specks(guide, plan.speck_threshold, protect=protect > 0.01)
+        if opts.cleanup and ry.stop > ry.start:
+            defect_mask[region] = find_specks(
+                guide[region], plan.speck_threshold, protect=protect[region] > 0.01
+            )
             defect_mask |= defects_low > 0.5
             if gem.size:
                 defect_mask &= ~(gem > 0.3)
@@ -461,18 +488,21 @@ class _Run:
             # metal mask is soft), and one scalar level would push near-white neighbours of a
             # clipped patch onto the top code. With the pixel's own level a clipped input
             # lands exactly on the ceiling and everything else below it.
-            peak = toned_box.max(axis=-1)
+            peak = channel_max(toned_box)
             high = peak > np.float32(KNEE * HOTSPOT_CEILING)  # the curves are identity below
+            # Where the matte is 0 the toned pixel is never seen (the backdrop replaces it, and
+            # the tone layer's alpha is 0 there): a bright backdrop in the box costs nothing.
+            high &= matte[box] > 0
             if high.any():
                 peak = peak[high]
-                white_px = gain_box[high].max(axis=-1)
+                white_px = channel_max(gain_box[high])
                 scale = shoulder(peak, white_px)
                 # The top output code belongs to clipped input alone: everything else ends at
                 # least 1.5 output codes (at a gamma of about 2.4) under the ceiling, so a 254
                 # next to a 255 cannot round onto the clipped patch's code.
                 margin = HOTSPOT_CEILING * 1.5 * 2.4 / (0.95 * codec.maximum)
                 # Clipped: every channel at the input's top code (slack for the decode).
-                clipped = cleaned[box][high].min(axis=-1) >= np.float32(1 - 1.2 / codec.maximum)
+                clipped = channel_min(cleaned[box][high]) >= np.float32(1 - 1.2 / codec.maximum)
                 scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin))
                 toned_box[high] *= scale[..., None]
         if opts.gem_contrast > 0 and not opts.protect_gems:
@@ -551,6 +581,14 @@ def _support_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
     return (
         slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h)),
         slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w)),
+    )
+
+
+def _grow_box(box: tuple[slice, slice], pad: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """`box` grown by `pad` pixels on every side, clipped to an array of `shape`."""
+    return (
+        slice(max(box[0].start - pad, 0), min(box[0].stop + pad, shape[0])),
+        slice(max(box[1].start - pad, 0), min(box[1].stop + pad, shape[1])),
     )
 
 

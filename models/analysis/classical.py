@@ -18,6 +18,7 @@ from scipy import ndimage
 from models.analysis import Analysis
 from models.colour import LUMA
 from models.ops.backdrop import fit_backdrop
+from models.ops.channels import channel_max
 from models.ops.lab import linear_srgb_to_lab
 from models.ops.metal import classify_metal
 from models.ops.specks import find_specks
@@ -38,7 +39,7 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     """Darker, same-colour, smooth regions adjacent to the backdrop."""
     ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(backdrop + 0.01)
     lum_ratio = ratio.mean(axis=-1)
-    chroma_dev = np.abs(ratio - lum_ratio[..., None]).max(axis=-1)
+    chroma_dev = channel_max(np.abs(ratio - lum_ratio[..., None]))
     log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
     grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
     cand = not_backdrop & (lum_ratio < -tau) & (lum_ratio > -1.6)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from models.ops.channels import channel_max
+
 _LOG_EPS = 0.01
 
 
@@ -33,7 +35,7 @@ def _evaluate(coeffs: np.ndarray, v: np.ndarray, u: np.ndarray, degree: int) -> 
 def log_residual(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
     """Per-pixel max over channels of |log(rgb) - log(backdrop)|: (h, w, 3) -> (h, w) float32."""
     diff = np.log(np.maximum(rgb, 0) + _LOG_EPS) - np.log(np.maximum(backdrop, 0) + _LOG_EPS)
-    return np.abs(diff).max(axis=-1).astype(np.float32)
+    return channel_max(np.abs(diff)).astype(np.float32)
 
 
 def _backdrop_cluster(log_lum: np.ndarray, border: np.ndarray) -> np.ndarray:

@@ -60,8 +60,18 @@ def upsample_rows(
     band = small[lo:hi]
     cols = band[:, c0] * (1 - wx)[None, :, None]
     cols += band[:, c1] * wx[None, :, None]
-    out = cols[r0 - lo] * (1 - wy)[:, None, None]
-    out += cols[r1 - lo] * wy[:, None, None]
+    # Then rows: output rows come in runs that share one pair of working rows; each run is
+    # that row plus a weight times the pair's difference (two passes over the output, no
+    # full-size temporaries).
+    out = np.empty((y1 - y0, x1 - x0, small.shape[2]), dtype=np.float32)
+    starts = np.flatnonzero(np.diff(r0, prepend=-1) | np.diff(r1, prepend=-1))
+    stops = np.append(starts[1:], r0.size)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        top = cols[r0[a] - lo]
+        step = cols[r1[a] - lo] - top
+        run = out[a:b]
+        np.multiply(wy[a:b, None, None], step[None], out=run)
+        run += top
     return out
 
 

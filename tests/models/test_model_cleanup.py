@@ -68,3 +68,29 @@ def test_speck_across_a_tile_boundary_is_removed(retoucher, scenes):
     photo[y - 1 : y + 2, 100:103] = 60
     out = retoucher.retouch(ImageData(photo), RetouchOptions(background="keep")).image.pixels
     assert out[y - 1 : y + 2, 100:103].min() > 170
+
+
+def test_cleanup_near_the_piece_only_gives_the_same_bytes_as_the_whole_tile(
+    retoucher, scenes, monkeypatch
+):
+    """With a white backdrop the speck search is cropped to the piece's box plus context; a
+    crop too small would change speck decisions or fills inside the piece, which shows here."""
+    import models.pipeline as pipeline
+
+    scene = scenes.cleanup_scene()  # silver bar at rows 51-189, columns 41-319
+    pad_y, pad_x = 150, 200
+    photo = np.pad(scene.codes(), ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="edge")
+    rng = np.random.default_rng(4)
+    ys, xs = rng.integers(0, photo.shape[0], 1500), rng.integers(0, photo.shape[1], 1500)
+    far = np.hypot(ys - (120 + pad_y), xs - (318 + pad_x)) > 40
+    photo[ys[far], xs[far]] = photo[ys[far], xs[far]] // 3  # specks, far and near the piece
+    # A 26-px dark fibre lying across the bar's right edge: too long to be lint, so it stays;
+    # a crop that cut it short (to the box alone) would wrongly paint its inner part away.
+    photo[120 + pad_y, 305 + pad_x : 331 + pad_x] //= 3
+    cropped = retoucher.retouch(ImageData(photo), RetouchOptions())
+    monkeypatch.setattr(pipeline, "SPECK_CONTEXT", 10**6)  # the region becomes the whole tile
+    whole = retoucher.retouch(ImageData(photo), RetouchOptions())
+    np.testing.assert_array_equal(cropped.image.pixels, whole.image.pixels)
+    monkeypatch.setattr(pipeline, "SPECK_CONTEXT", 0)  # too small: the result must differ
+    tight = retoucher.retouch(ImageData(photo), RetouchOptions())
+    assert not np.array_equal(tight.image.pixels, whole.image.pixels)
