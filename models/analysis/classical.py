@@ -106,7 +106,12 @@ class ClassicalAnalyzer:
             defects=defects.astype(np.float32),
             shadow=shadow_strength.astype(np.float32),
             metal_kind=kind,
-            extras={"backdrop": backdrop, "tau": tau, "metal_lab": metal_stats},
+            extras={
+                "backdrop": backdrop,
+                "tau": tau,
+                "residual": residual,
+                "metal_lab": metal_stats,
+            },
         )
 
     @staticmethod

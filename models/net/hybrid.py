@@ -28,12 +28,17 @@ import numpy as np
 from scipy import ndimage
 
 from models.analysis import Analysis
+from models.colour import LUMA
 from models.net.analyzer import NetAnalyzer
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
 BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
 EXTEND_SOFT_EDGE = 2  # pixels around an image-analysis component that carry its soft edge
 SHADOW_SURE = 0.15  # network shadow strength from which a pixel is the piece's shadow
+VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
+VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
+BORDER_MAX = 0.5  # share of the frame's border the network's piece may cover
+VETO_MAX_TAU = 0.15  # the backdrop model is trusted over the network only when this precise
 
 
 class HybridAnalyzer:
@@ -44,10 +49,19 @@ class HybridAnalyzer:
 
     name = "hybrid"
 
-    def __init__(self, classical, net: NetAnalyzer | None = None, extend: bool = True) -> None:
+    def __init__(
+        self,
+        classical,
+        net: NetAnalyzer | None = None,
+        extend: bool = True,
+        veto: bool = True,
+        gem_union: bool = True,
+    ) -> None:
         self.classical = classical
         self.net = net or NetAnalyzer()
         self.extend = extend
+        self.veto = veto
+        self.gem_union = gem_union
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         # The two analyses are independent; torch and numpy release the GIL, so the network
@@ -56,6 +70,9 @@ class HybridAnalyzer:
             pending = pool.submit(self.net.analyse, rgb_linear)
             base = self.classical.analyse(rgb_linear)
             learned = pending.result()
+        if self._implausible(learned.matte, base.matte):
+            base.extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
+            return base
         solid = learned.matte > 0.5
         holes = ndimage.binary_fill_holes(solid) & ~solid
         fill = holes & (base.matte > 0.5)
@@ -82,8 +99,23 @@ class HybridAnalyzer:
         # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
         # (so it comes out at exactly 255, and maps of the piece do not bleed onto it).
         backdrop = (merged["matte"] < 0.5) & (base.matte < BACKDROP_SURE)
+        vetoed = np.zeros_like(solid)
+        # A clean sweep (the backdrop model fits to within VETO_MAX_TAU): image analysis at the
+        # full working size is then precise, and its evidence overrules the 192-px network.
+        precise = "residual" in base.extras and base.extras["tau"] <= VETO_MAX_TAU
+        if self.veto and precise:
+            vetoed = self._sure_backdrop(base.matte, base.extras["residual"], base.extras["tau"])
+            backdrop |= vetoed
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
+        if self.gem_union and precise:
+            # Stones the image-analysis method sees (by colour, or by facet sparkle at the full
+            # working size) are stones too: protect-gems must never leave part of one behind.
+            extra_gem = np.clip(base.gem, 0.0, 1.0) * (merged["matte"] > 0)
+            merged["gem"] = np.maximum(merged["gem"], extra_gem)
+            merged["metal"] = np.minimum(merged["metal"], 1.0 - extra_gem)
+        if precise:
+            merged["shadow"] = self._shadow(merged["shadow"], base, rgb_linear, merged["matte"])
         for name, value in merged.items():
             setattr(base, name, value.astype(np.float32))
         base.extras = {
@@ -92,8 +124,68 @@ class HybridAnalyzer:
             "net_maps": list(NET_MAPS),
             "filled_from_classical": int(fill.sum()),
             "extended_from_classical": int((grown & ~solid & base_solid).sum()),
+            "vetoed_by_classical": int((vetoed & solid).sum()),
+            "precise_backdrop": bool(precise),
         }
         return base
+
+    @staticmethod
+    def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:
+        """True when the network's piece fills most of the frame's border while image analysis
+        finds the border mostly backdrop: a product shot shows its backdrop round the edges,
+        so the network has taken the backdrop (an unfamiliar texture) for the piece, and the
+        image-analysis maps are used alone."""
+        border = np.concatenate(
+            [net_matte[0], net_matte[-1], net_matte[1:-1, 0], net_matte[1:-1, -1]]
+        )
+        base_border = np.concatenate(
+            [base_matte[0], base_matte[-1], base_matte[1:-1, 0], base_matte[1:-1, -1]]
+        )
+        return bool((border > 0.5).mean() > BORDER_MAX and (base_border > 0.5).mean() < 0.1)
+
+    @staticmethod
+    def _shadow(net_shadow: np.ndarray, base: Analysis, rgb: np.ndarray, matte: np.ndarray):
+        """The cast shadow: float32 (h, w) 0..1.
+
+        A shadow can only darken: the network's strength is capped by the darkening measured
+        against the image-analysis backdrop model (1 - luminance / backdrop luminance), so it
+        paints no faint shadow where the backdrop is as bright as its model; shadows the
+        image-analysis method found itself (darker, same colour, smooth, on the backdrop)
+        are kept too. Nothing under the piece.
+        """
+        backdrop = base.extras.get("backdrop")
+        shadow = net_shadow
+        if backdrop is not None:
+            lum = rgb @ LUMA
+            darkening = 1.0 - lum / np.maximum(backdrop @ LUMA, 1e-4)
+            shadow = np.minimum(shadow, np.clip(darkening, 0.0, 1.0))
+        shadow = np.maximum(shadow, np.clip(base.shadow, 0.0, 1.0))
+        return (shadow * (1.0 - np.clip(matte, 0.0, 1.0))).astype(np.float32)
+
+    @staticmethod
+    def _sure_backdrop(base_matte: np.ndarray, residual: np.ndarray, tau: float) -> np.ndarray:
+        """Large regions that fit the backdrop model closely: bool (h, w).
+
+        The network works at 192 px: its matte can close a ring's hole or spill a few working
+        pixels past the outline. Where image analysis calls a pixel backdrop with a residual
+        well under its threshold, in a connected region big enough to be open backdrop or a
+        see-through hole (not a white glint inside the metal), the backdrop wins. The caller
+        asks only when the backdrop model is precise (tau <= VETO_MAX_TAU: a clean sweep, as in
+        a studio shot); on a textured or noisy backdrop "fits the backdrop" is weak evidence,
+        and on the held-out renders (all with tau >= 0.25) the veto removed more true piece
+        than spill (polished metal mirrors the backdrop).
+        """
+        sure = (base_matte < BACKDROP_SURE) & (residual < VETO_RESIDUAL * tau)
+        labels, count = ndimage.label(sure)
+        if count == 0:
+            return sure
+        areas = np.bincount(labels.ravel())
+        big = areas >= VETO_MIN_AREA * sure.size
+        big[0] = False
+        region = big[labels]
+        # Specks of noise just over the residual limit, surrounded by such a region and still
+        # within the backdrop model's threshold, are that backdrop too.
+        return ndimage.binary_fill_holes(region) & (region | (base_matte < BACKDROP_SURE))
 
     @staticmethod
     def _extension(

@@ -86,17 +86,17 @@ def ring_scene(h=300, w=400, metal=GOLD, cast=BLUE_CAST, seed=0) -> Scene:
     return Scene(clean, photograph(clean, cast, seed=seed), piece, {"metal": piece, "ring": ring})
 
 
-@pytest.fixture(scope="session")
-def retoucher():
-    """The pipeline with the image-analysis method: the quality checks below hold for it.
-
-    models.load() currently ships the hybrid analyzer (network masks, models/net); its figures
-    on the benchmark set are in models/README.md, and the `product` fixture runs it.
-    """
+@pytest.fixture(scope="session", params=["classical", "default"])
+def retoucher(request):
+    """The pipeline with each analyzer: the image-analysis method alone, and the shipped
+    default (models.load(): the hybrid of network and image analysis, models/net). Every
+    quality check below must hold for both."""
     from models.analysis.classical import ClassicalAnalyzer
     from models.pipeline import Retoucher
 
-    return Retoucher(analyzer=ClassicalAnalyzer())
+    if request.param == "classical":
+        return Retoucher(analyzer=ClassicalAnalyzer())
+    return load()
 
 
 @pytest.fixture(scope="session")

@@ -91,6 +91,13 @@ def test_cleanup_near_the_piece_only_gives_the_same_bytes_as_the_whole_tile(
     monkeypatch.setattr(pipeline, "SPECK_CONTEXT", 10**6)  # the region becomes the whole tile
     whole = retoucher.retouch(ImageData(photo), RetouchOptions())
     np.testing.assert_array_equal(cropped.image.pixels, whole.image.pixels)
-    monkeypatch.setattr(pipeline, "SPECK_CONTEXT", 0)  # too small: the result must differ
-    tight = retoucher.retouch(ImageData(photo), RetouchOptions())
+    # The check can fail: with no context the fibre is cut short and painted away (shown with
+    # the image-analysis method, whose matte puts the bar's edge where the fibre crosses it).
+    from models.analysis.classical import ClassicalAnalyzer
+    from models.pipeline import Retoucher
+
+    classical = Retoucher(analyzer=ClassicalAnalyzer())
+    whole = classical.retouch(ImageData(photo), RetouchOptions())
+    monkeypatch.setattr(pipeline, "SPECK_CONTEXT", 0)
+    tight = classical.retouch(ImageData(photo), RetouchOptions())
     assert not np.array_equal(tight.image.pixels, whole.image.pixels)

@@ -208,11 +208,14 @@ def test_hybrid_takes_each_map_from_the_method_that_won_it():
             m = np.full(rgb.shape[:2], self.value, np.float32)
             return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", {"k": 1})
 
-    merged = HybridAnalyzer(Constant(0.25), Constant(0.75)).analyse(np.zeros((4, 5, 3), np.float32))
+    # (both call the whole frame piece, so neither repair nor the border check applies)
+    merged = HybridAnalyzer(Constant(0.6), Constant(0.75), extend=False).analyse(
+        np.zeros((4, 5, 3), np.float32)
+    )
     assert set(NET_MAPS) == {"matte", "metal", "gem", "shadow"}
-    for name in NET_MAPS:
+    for name in NET_MAPS:  # (no backdrop model here: the network's maps stand)
         assert np.all(getattr(merged, name) == 0.75), name
-    assert np.all(merged.defects == 0.25)  # the image-analysis method keeps the defect map
+    assert np.all(merged.defects == np.float32(0.6))  # image analysis keeps the defect map
     assert merged.metal_kind == "silver" and merged.extras["k"] == 1
     assert merged.extras["analyzer"] == "hybrid"
 
@@ -301,3 +304,64 @@ def test_hybrid_takes_in_fine_parts_the_network_missed_but_not_the_pieces_shadow
 
     plain = HybridAnalyzer(Fixed(classical, zero), Fixed(net_matte, net_shadow), extend=False)
     assert (plain.analyse(rgb).matte[19:21, 30:55] == 0).all()
+
+
+def test_hybrid_shadow_only_darkens_and_keeps_image_analysis_shadows():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 4, 6
+    rgb = np.full((h, w, 3), 0.8, np.float32)
+    rgb[:, 2:4] *= 0.7  # 30% darker than the backdrop model: a real shadow
+    zero = np.zeros((h, w), np.float32)
+    net_shadow = np.full((h, w), 0.5, np.float32)  # the network sees shadow everywhere
+    found = zero.copy()
+    found[:, 5] = 0.2  # a shadow only image analysis found
+
+    class Fixed:
+        def __init__(self, shadow, extras):
+            self.shadow, self.extras = shadow, extras
+
+        def analyse(self, image):
+            return Analysis(zero, zero, zero, zero, self.shadow, None, dict(self.extras))
+
+    backdrop = np.full((h, w, 3), 0.8, np.float32)
+    clean_sweep = {"backdrop": backdrop, "tau": 0.05, "residual": zero}
+    merged = HybridAnalyzer(Fixed(found, clean_sweep), Fixed(net_shadow, {})).analyse(rgb)
+    assert merged.extras["precise_backdrop"]
+    np.testing.assert_allclose(merged.shadow[:, :2], 0.0, atol=1e-6)  # as bright as the model
+    np.testing.assert_allclose(merged.shadow[:, 2:4], 0.3, atol=1e-5)  # capped by the darkening
+    np.testing.assert_allclose(merged.shadow[:, 5], 0.2, atol=1e-6)  # image analysis's own
+    # On a textured backdrop (a loose fit) the backdrop model is no evidence: the network's
+    # shadow stands.
+    textured = {"backdrop": backdrop, "tau": 0.4, "residual": zero}
+    merged = HybridAnalyzer(Fixed(found, textured), Fixed(net_shadow, {})).analyse(rgb)
+    assert not merged.extras["precise_backdrop"]
+    np.testing.assert_allclose(merged.shadow, 0.5)
+
+
+def test_hybrid_falls_back_to_image_analysis_when_the_network_takes_the_backdrop():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 30, 40
+    piece = np.zeros((h, w), np.float32)
+    piece[10:20, 12:28] = 1.0
+    everything = np.ones((h, w), np.float32)  # the network calls the whole frame piece
+
+    class Fixed:
+        def __init__(self, matte, name):
+            self.matte, self.name = matte, name
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None, {})
+
+    rgb = np.zeros((h, w, 3), np.float32)
+    merged = HybridAnalyzer(Fixed(piece, "c"), Fixed(everything, "n")).analyse(rgb)
+    assert merged.extras["net_rejected"] and np.array_equal(merged.matte, piece)
+    # a piece that runs off one edge is still the network's
+    cropped = piece.copy()
+    cropped[10:20, 12:] = 1.0
+    net = cropped.copy()
+    net[5:25, 30:] = 1.0
+    merged = HybridAnalyzer(Fixed(cropped, "c"), Fixed(net, "n")).analyse(rgb)
+    assert "net_rejected" not in merged.extras and merged.matte[6, 35] == 1.0
