@@ -73,6 +73,9 @@ class HybridAnalyzer:
         if self._implausible(learned.matte, base.matte):
             base.extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
             return base
+        # A clean sweep (the backdrop model fits to within VETO_MAX_TAU): image analysis at the
+        # full working size is then precise, and its evidence overrules the 192-px network.
+        precise = "residual" in base.extras and base.extras["tau"] <= VETO_MAX_TAU
         solid = learned.matte > 0.5
         holes = ndimage.binary_fill_holes(solid) & ~solid
         fill = holes & (base.matte > 0.5)
@@ -87,7 +90,10 @@ class HybridAnalyzer:
         grown = np.zeros_like(solid)
         base_solid = base.matte > 0.5
         if self.extend:
-            grown = self._extension(base_solid, solid, learned.shadow)
+            # On a clean sweep image analysis separates shadows itself (its piece excludes them),
+            # and the network's shadow map can cover the shaded side of a white pearl.
+            not_shadow = np.zeros_like(learned.shadow) if precise else learned.shadow
+            grown = self._extension(base_solid, solid, not_shadow)
             merged["matte"] = np.where(
                 grown, np.maximum(base.matte, merged["matte"]), merged["matte"]
             )
@@ -100,9 +106,6 @@ class HybridAnalyzer:
         # (so it comes out at exactly 255, and maps of the piece do not bleed onto it).
         backdrop = (merged["matte"] < 0.5) & (base.matte < BACKDROP_SURE)
         vetoed = np.zeros_like(solid)
-        # A clean sweep (the backdrop model fits to within VETO_MAX_TAU): image analysis at the
-        # full working size is then precise, and its evidence overrules the 192-px network.
-        precise = "residual" in base.extras and base.extras["tau"] <= VETO_MAX_TAU
         if self.veto and precise:
             vetoed = self._sure_backdrop(base.matte, base.extras["residual"], base.extras["tau"])
             backdrop |= vetoed

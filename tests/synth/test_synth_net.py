@@ -56,10 +56,26 @@ def test_training_windows_keep_the_samples_pixel_scale():
 def test_shipped_weights_are_small_and_load():
     assert WEIGHTS_PATH.exists()
     assert WEIGHTS_PATH.stat().st_size < 5 * 1024 * 1024
+    from models.net.reproduce import DEFAULTS
+    from models.net.train import tensor_digest
+
     model, meta = load_weights(WEIGHTS_PATH)
-    assert meta["train_seeds"] == [0, 1200]
     assert meta["heldout_seeds"][0] >= 1_000_000  # held-out seeds never used in training
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    # The shipped file is what `jewel-retouch train` makes with its defaults, and it records
+    # the digest of its learned numbers (what --compare checks a new run against).
+    assert meta["train_seeds"] == [0, DEFAULTS["count"]]
+    assert meta["heldout_seeds"][1] - meta["heldout_seeds"][0] == DEFAULTS["heldout"]
+    config = meta["train"]["config"]
+    for key in ("seed", "steps", "batch", "crop", "threads"):
+        assert config[key] == DEFAULTS[key], key
+    assert config["device"] == "cpu"
+    assert meta["synth"] == {
+        "resolution": DEFAULTS["resolution"],
+        "spp": DEFAULTS["spp"],
+        "variant": "llvm_ad_rgb",
+    }
+    assert meta["tensor_sha256"] == tensor_digest(model)
 
 
 @pytest.mark.parametrize("shape", [(50, 70), (300, 200)])
