@@ -16,7 +16,7 @@ Two repairs on top, both from the image-analysis maps, which work at the full wo
   network soft or missing. Image-analysis piece components that touch the network's piece
   are united with it (the larger matte wins), except where the network sees the piece's own
   shadow: image analysis tends to keep a contact shadow attached. On the held-out renders this
-  costs almost nothing (matte IoU within 0.002 of the network alone) and on the procedural
+  costs little (matte IoU 0.836 against 0.845 for the network alone) and on the procedural
   benchmark it removes most of the detail damage on chains and pearls (models/README.md).
 """
 
