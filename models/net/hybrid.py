@@ -18,6 +18,11 @@ Two repairs on top, both from the image-analysis maps, which work at the full wo
   shadow: image analysis tends to keep a contact shadow attached. On the held-out renders this
   costs little (matte IoU 0.836 against 0.845 for the network alone) and on the procedural
   benchmark it removes most of the detail damage on chains and pearls (models/README.md).
+
+On a clean sweep (the backdrop model fits within VETO_MAX_TAU) image analysis is precise and
+overrules the network on the backdrop (`_sure_backdrop`), adds its stones to the gem mask and
+caps the network's shadow by the measured darkening (`_shadow`). A network that calls most of
+the frame's border piece has mistaken the backdrop and is set aside (`_implausible`).
 """
 
 from __future__ import annotations
