@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,6 @@ from models.analysis import Analysis, Analyzer, default_analyzer
 from models.api import (
     MODEL_NAME,
     MODEL_VERSION,
-    Cancelled,
     ImageData,
     ImageError,
     OptionsError,
@@ -198,30 +198,39 @@ class Retoucher:
 
         starts = list(range(0, height, step))
         parts, samples = [], []
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            pending: list = []
-            next_band = 0
-            try:
-                while len(parts) < len(starts):
-                    while next_band < len(starts) and len(pending) < self._workers * 2:
-                        pending.append(pool.submit(reduce_band, starts[next_band]))
-                        next_band += 1
-                    reduced, diffs = pending.pop(0).result()
-                    parts.append(reduced)
-                    if diffs is not None:
-                        samples.append(diffs)
-                    done_rows = min(starts[len(parts) - 1] + step, height)
-                    progress("analyse", 0.2 * done_rows / height)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        with closing(_in_order(reduce_band, starts, self._workers)) as bands:
+            for start, (reduced, diffs) in zip(starts, bands, strict=True):
+                parts.append(reduced)
+                if diffs is not None:
+                    samples.append(diffs)
+                progress("analyse", 0.2 * min(start + step, height) / height)
         small = np.concatenate(parts, axis=0)
         diffs = np.concatenate(samples) if samples else np.zeros(0, np.float32)
         if diffs.size == 0:  # an image one or two pixels wide has no neighbours to compare
             diffs = np.zeros(1, np.float32)
         noise = float(np.median(diffs)) * 1.4826 / np.sqrt(2)
         return small, noise
+
+
+def _in_order(work, items: list, workers: int):
+    """Yields work(item) for each item, in order, computed by `workers` threads.
+
+    At most 2 x workers items are in flight (memory stays a few tiles); when the consumer
+    stops (an exception such as Cancelled from a progress callback), the waiting items are
+    cancelled and the running ones finish before the pool closes.
+    """
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list = []
+        next_item = 0
+        try:
+            for _ in range(len(items)):
+                while next_item < len(items) and len(pending) < workers * 2:
+                    pending.append(pool.submit(work, items[next_item]))
+                    next_item += 1
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _decode(block: np.ndarray, codec: Codec):
@@ -343,22 +352,11 @@ class _Run:
     def execute(self, progress: ProgressCallback) -> None:
         height = self.image.height
         bands = [(y, min(y + TILE_ROWS, height)) for y in range(0, height, TILE_ROWS)]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            pending = []
-            next_band = 0
-            done = 0
-            try:
-                while done < len(bands):
-                    while next_band < len(bands) and len(pending) < self.workers * 2:
-                        pending.append(pool.submit(self._tile, *bands[next_band]))
-                        next_band += 1
-                    self.defect_pixels += pending.pop(0).result()
-                    done += 1
-                    progress("retouch", 0.25 + 0.7 * done / len(bands))
-            except Cancelled:
-                for future in pending:
-                    future.cancel()
-                raise
+        # closing(): a progress callback that raises (Cancelled) stops the pool at once.
+        with closing(_in_order(lambda band: self._tile(*band), bands, self.workers)) as tiles:
+            for done, defects in enumerate(tiles, start=1):
+                self.defect_pixels += defects
+                progress("retouch", 0.25 + 0.7 * done / len(bands))
         if self.want_layers:
             self.layers = {
                 name: ImageData(px, self.image.icc_profile) for name, px in self._layer_px.items()

@@ -112,6 +112,18 @@ def test_progress_reports_stages_and_cancel_stops(product, scenes):
         product.retouch(photo, RetouchOptions(), progress=cancel_in_retouch)
     assert calls.count("retouch") == 1 and "done" not in calls
 
+    # Cancelled while the first pass reads the photo (between its row bands).
+    reads = []
+
+    def cancel_while_reading(stage, fraction):
+        reads.append((stage, fraction))
+        if stage == "analyse" and 0 < fraction < 0.2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        product.retouch(photo, RetouchOptions(), progress=cancel_while_reading)
+    assert [s for s, _ in reads].count("analyse") == 2 and "retouch" not in dict(reads)
+
 
 def test_layers_recompose_the_image(retoucher, small_photo, scenes):
     photo = small_photo.codes()
