@@ -46,6 +46,23 @@ BORDER_MAX = 0.5  # share of the frame's border the network's piece may cover
 VETO_MAX_TAU = 0.15  # the backdrop model is trusted over the network only when this precise
 
 
+def _adopt(merged: dict, base: Analysis, region: np.ndarray, new: np.ndarray) -> None:
+    """Takes image analysis's piece into `merged` (in place): in `region` the larger matte wins
+    and there is no shadow; in `new` (the pixels that were not the network's piece) the metal
+    and gem maps are image analysis's. Maps float32 (h, w); region, new bool (h, w)."""
+    if not region.any():
+        return
+    merged["matte"] = np.where(region, np.maximum(base.matte, merged["matte"]), merged["matte"])
+    for name in ("metal", "gem"):
+        merged[name] = np.where(new, getattr(base, name), merged[name]).astype(np.float32)
+    merged["shadow"] = np.where(region, 0.0, merged["shadow"]).astype(np.float32)
+
+
+def _border(values: np.ndarray) -> np.ndarray:
+    """The frame's outermost pixels of an (h, w) map, each once: (2h + 2w - 4,)."""
+    return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
+
+
 class HybridAnalyzer:
     """Runs both analyzers on the same working-resolution photo and merges their maps.
 
@@ -59,14 +76,10 @@ class HybridAnalyzer:
         classical,
         net: NetAnalyzer | None = None,
         extend: bool = True,
-        veto: bool = True,
-        gem_union: bool = True,
     ) -> None:
         self.classical = classical
         self.net = net or NetAnalyzer()
         self.extend = extend
-        self.veto = veto
-        self.gem_union = gem_union
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         # The two analyses are independent; torch and numpy release the GIL, so the network
@@ -82,47 +95,33 @@ class HybridAnalyzer:
         # full working size is then precise, and its evidence overrules the 192-px network.
         precise = "residual" in base.extras and base.extras["tau"] <= VETO_MAX_TAU
         solid = learned.matte > 0.5
-        holes = ndimage.binary_fill_holes(solid) & ~solid
-        fill = holes & (base.matte > 0.5)
-        merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
-        if fill.any():
-            merged["matte"] = np.where(
-                fill, np.maximum(base.matte, merged["matte"]), merged["matte"]
-            )
-            merged["metal"] = np.where(fill, base.metal, merged["metal"]).astype(np.float32)
-            merged["gem"] = np.where(fill, base.gem, merged["gem"]).astype(np.float32)
-            merged["shadow"] = np.where(fill, 0.0, merged["shadow"]).astype(np.float32)
-        grown = np.zeros_like(solid)
         base_solid = base.matte > 0.5
+        fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid
+        merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
+        _adopt(merged, base, fill, fill)
+        grown = np.zeros_like(solid)
         if self.extend:
             # On a clean sweep image analysis separates shadows itself (its piece excludes them),
             # and the network's shadow map can cover the shaded side of a white pearl.
             not_shadow = np.zeros_like(learned.shadow) if precise else learned.shadow
             grown = self._extension(base_solid, solid, not_shadow)
-            merged["matte"] = np.where(
-                grown, np.maximum(base.matte, merged["matte"]), merged["matte"]
-            )
-            new = grown & ~solid  # the network's own piece keeps its metal and gem maps
-            for name in ("metal", "gem"):
-                merged[name] = np.where(new, getattr(base, name), merged[name])
-            merged["shadow"] = np.where(grown, 0.0, merged["shadow"])
+            _adopt(merged, base, grown, grown & ~solid)  # the network's piece keeps its maps
         # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
         # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
         # (so it comes out at exactly 255, and maps of the piece do not bleed onto it).
         backdrop = (merged["matte"] < 0.5) & (base.matte < BACKDROP_SURE)
         vetoed = np.zeros_like(solid)
-        if self.veto and precise:
+        if precise:
             vetoed = self._sure_backdrop(base.matte, base.extras["residual"], base.extras["tau"])
             backdrop |= vetoed
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
-        if self.gem_union and precise:
+        if precise:
             # Stones the image-analysis method sees (by colour, or by facet sparkle at the full
             # working size) are stones too: protect-gems must never leave part of one behind.
             extra_gem = np.clip(base.gem, 0.0, 1.0) * (merged["matte"] > 0)
             merged["gem"] = np.maximum(merged["gem"], extra_gem)
             merged["metal"] = np.minimum(merged["metal"], 1.0 - extra_gem)
-        if precise:
             merged["shadow"] = self._shadow(merged["shadow"], base, rgb_linear, merged["matte"])
         for name, value in merged.items():
             setattr(base, name, value.astype(np.float32))
@@ -143,12 +142,7 @@ class HybridAnalyzer:
         finds the border mostly backdrop: a product shot shows its backdrop round the edges,
         so the network has taken the backdrop (an unfamiliar texture) for the piece, and the
         image-analysis maps are used alone."""
-        border = np.concatenate(
-            [net_matte[0], net_matte[-1], net_matte[1:-1, 0], net_matte[1:-1, -1]]
-        )
-        base_border = np.concatenate(
-            [base_matte[0], base_matte[-1], base_matte[1:-1, 0], base_matte[1:-1, -1]]
-        )
+        border, base_border = _border(net_matte), _border(base_matte)
         return bool((border > 0.5).mean() > BORDER_MAX and (base_border > 0.5).mean() < 0.1)
 
     @staticmethod
