@@ -253,6 +253,13 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         maximum=0.45,
     ),
     OptionSpec(
+        "force_cutout",
+        "boolean",
+        False,
+        "Cut the piece out even when the photo is not a clean studio backdrop (otherwise such"
+        " a photo keeps its background and gets only the piece-safe fixes, with a warning).",
+    ),
+    OptionSpec(
         "canvas_size",
         "integer",
         0,
@@ -284,6 +291,7 @@ class RetouchOptions:
     protect_gems: bool = False
     framing: str = "none"
     margin: float = 0.075
+    force_cutout: bool = False
     canvas_size: int = 0
 
     @classmethod
@@ -325,6 +333,27 @@ def no_progress(stage: str, fraction: float) -> None:
     """A progress callback that does nothing."""
 
 
+# Warnings a retouch can report (Result.warnings / info["warnings"]): code -> what the user is
+# told. Codes are stable (clients may key on them); messages are for people.
+WARNINGS: dict[str, str] = {
+    "background_kept": "Background kept: this does not look like a studio backdrop, so only the"
+    " piece-safe fixes (colour cast, metal, dust, gems) were applied. Use force_cutout to cut"
+    " the piece out anyway.",
+    "unsure_cutout": "The piece could not be separated cleanly from the backdrop; check the"
+    " outline and the background (the cut-out was forced).",
+    "no_piece": "No piece was found: the photo was only cleaned up.",
+    "piece_at_edge": "The piece runs off the frame: the cut-out may be incomplete there.",
+    "overexposed": "The photo is overexposed: clipped areas cannot be recovered.",
+    "underexposed": "The photo is very dark: the result is noisy and the cut-out less certain.",
+    "low_resolution": "The photo is small: fine detail (prongs, chains) may be lost in the cut-out.",
+}
+
+
+def warning(code: str) -> dict[str, str]:
+    """The JSON-ready warning {"code", "message"} for a code of WARNINGS."""
+    return {"code": code, "message": WARNINGS[code]}
+
+
 LAYER_NAMES = ("background", "cleanup", "tone")
 MASK_NAMES = ("piece", "metal", "gem")
 
@@ -338,10 +367,17 @@ class Result:
     layers: separable layers (names in LAYER_NAMES), each an ImageData with the input's depth and
         4 channels (RGBA; alpha says where the layer applies). Empty unless asked for.
     masks: (H, W) uint8 masks 0..255 (names in MASK_NAMES). Empty unless asked for.
-    info: JSON-ready facts about the run (detected metal, timings, ...).
+    info: JSON-ready facts about the run (detected metal, timings, ...), including
+        "warnings" (a list of {"code", "message"}, codes from WARNINGS; empty when all went
+        well) and "confidence" ({"backdrop_fit", "matte_certainty"}, each 0..1).
     """
 
     image: ImageData
     layers: dict[str, ImageData] = field(default_factory=dict)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        """The run's warnings, [{"code", "message"}, ...] (empty when all went well)."""
+        return list(self.info.get("warnings", []))

@@ -167,6 +167,8 @@ class Retoucher:
             "defects_removed": int(run.defect_pixels),
             "colour_profile": codec.description,
             "timings": {k: round(v, 3) for k, v in timings.items()},
+            "warnings": [],
+            "confidence": {"backdrop_fit": 1.0, "matte_certainty": 1.0},
         }
         if frame_info:
             info["framing"] = frame_info
