@@ -19,6 +19,7 @@ per pixel above the input and output however large the photo:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from scipy import ndimage
 
 from models import colour
 from models.analysis import Analysis, Analyzer, default_analyzer
+from models.analysis.confidence import Confidence, assess
 from models.api import (
     MODEL_NAME,
     MODEL_VERSION,
@@ -41,9 +43,10 @@ from models.api import (
     Result,
     RetouchOptions,
     no_progress,
+    warning,
 )
 from models.colour import LUMA, Codec
-from models.ops import framing, resample
+from models.ops import framing, resample, tone
 from models.ops.backdrop import synth_shadow
 from models.ops.channels import channel_max, channel_min
 from models.ops.gems import micro_contrast
@@ -62,6 +65,9 @@ MATTE_SNAP = 0.04
 # plus its isolation window's radius 12 and the inpainting blur's reach, so cropping changes
 # no decision and no fill inside the box).
 SPECK_CONTEXT = 64
+# A working image whose short side is under this many pixels (the photo itself is that
+# small) resolves prongs and chain links poorly.
+LOW_RESOLUTION = 300
 
 
 @dataclass
@@ -76,7 +82,7 @@ class _Plan:
     cleanup_maps: np.ndarray  # (h, w, 2): analyzer defects, gem-protect (often all zero)
     active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
     metal_gains: np.ndarray  # (3,)
-    white_in: float
+    backdrop_gain: np.ndarray  # (3,): tone of a kept backdrop (ones: as shot)
     speck_threshold: float
     noise: float  # sensor noise of sqrt-luminance (smudge detection)
 
@@ -134,7 +140,14 @@ class Retoucher:
         timings["analyse"] = time.perf_counter() - started
         progress("analyse", 0.25)
 
-        plan, kind = _plan(analysis, small, options, noise, factor)
+        confidence = assess(analysis, small)
+        options, warnings = _decide(options, confidence, small, analysis)
+        # A kept background the user did not ask for (the fallback) takes the piece's global
+        # tone too, so that a doubtful matte leaves no seam between toned and untoned parts.
+        fallback = any(w["code"] in ("background_kept", "no_piece") for w in warnings)
+        plan, kind, tone_facts = _plan(
+            analysis, small, options, noise, factor, confidence.already_white, fallback
+        )
         run = _Run(source, codec, options, plan, layers, self._workers)
         run.execute(progress)
         timings["retouch"] = time.perf_counter() - started - timings["analyse"]
@@ -167,8 +180,11 @@ class Retoucher:
             "defects_removed": int(run.defect_pixels),
             "colour_profile": codec.description,
             "timings": {k: round(v, 3) for k, v in timings.items()},
-            "warnings": [],
-            "confidence": {"backdrop_fit": 1.0, "matte_certainty": 1.0},
+            "warnings": warnings,
+            "confidence": confidence.to_json(),
+            "background": options.background,
+            "already_white": confidence.already_white,
+            "tone": tone_facts,
         }
         if frame_info:
             info["framing"] = frame_info
@@ -214,6 +230,41 @@ class Retoucher:
         return small, noise
 
 
+def _decide(options: RetouchOptions, confidence: Confidence, small: np.ndarray, analysis):
+    """The options the run really uses, and the warnings for the user.
+
+    - a photo already on white keeps its own backdrop (its deliberate shadow or reflection);
+    - a white or transparent cut-out the analysis cannot promise (confidence.cutout_ok false)
+      keeps the photo's background, with the piece-only fixes, unless force_cutout;
+    - no piece: nothing to cut out, the photo is only cleaned.
+    """
+    warnings: list[dict] = []
+    cutout = options.background in ("white", "transparent")
+    if not confidence.piece_found:
+        warnings.append(warning("no_piece"))
+        if cutout:
+            options = dataclasses.replace(options, background="keep", shadow="none")
+    elif confidence.already_white and options.background == "white":
+        options = dataclasses.replace(options, background="keep", shadow="none")
+    elif cutout and not confidence.cutout_ok:
+        if options.force_cutout:
+            warnings.append(warning("unsure_cutout"))
+        else:
+            warnings.append(warning("background_kept"))
+            options = dataclasses.replace(options, background="keep", shadow="none")
+    if confidence.at_edge and options.background != "keep":
+        warnings.append(warning("piece_at_edge"))
+    lum = small @ LUMA
+    piece = analysis.matte > 0.5
+    if piece.sum() >= 16 and float((small[piece] >= 0.995).all(axis=-1).mean()) > 0.25:
+        warnings.append(warning("overexposed"))
+    if float(np.quantile(lum, 0.99)) < 0.05:
+        warnings.append(warning("underexposed"))
+    if min(small.shape[:2]) < LOW_RESOLUTION:
+        warnings.append(warning("low_resolution"))
+    return options, warnings
+
+
 def _in_order(work, items: list, workers: int):
     """Yields work(item) for each item, in order, computed by `workers` threads.
 
@@ -243,28 +294,29 @@ def _decode(block: np.ndarray, codec: Codec):
     return codec.decode(colour_part), alpha
 
 
-def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise, factor):
-    backdrop = analysis.extras.get("backdrop")
-    if backdrop is None:
-        backdrop = np.ones_like(small)
-    backdrop = np.maximum(backdrop, 1e-3)
-    gain = 1.0 / backdrop
-    level = backdrop @ LUMA
-    if options.background == "keep":
-        gain = level[..., None] * gain  # only the cast: unit luminance gain
-    else:
-        lum_gain = 1.0 / np.maximum(level, 1e-3)
-        gain = gain * np.minimum(1.0, 4.0 / lum_gain)[..., None]  # dark backdrops: cap
-    # A clearly coloured backdrop (wood, fabric) says nothing about the light's colour or the
-    # exposure: dividing by it would tint the piece with the complementary colour. Fade the
-    # flat-field out between backdrop chroma 12 and 17 (CIE a*b* units; studio casts measure
-    # about 10, a light wood about 19).
+def _tone_gain(analysis: Analysis, small: np.ndarray, already_white: bool):
+    """The piece's tone gain (3,) float32 (cast removal x exposure, models/ops/tone.py) and
+    JSON-ready facts. A photo already on white is left as it was shot."""
+    matte = np.clip(analysis.matte, 0, 1)
+    if already_white or analysis.backdrop is None:
+        return np.ones(3, np.float32), {"cast_removed": 0.0, "exposure_gain": 1.0}
+    light = analysis.backdrop.light
+    fits = analysis.backdrop.fits
+    backdrop_rgb = np.median((light[fits] if fits.sum() >= 16 else light.reshape(-1, 3)), axis=0)
+    highlights = tone.highlight_colour(small, np.clip(analysis.metal, 0, 1) * (matte > 0.5))
+    cast, facts = tone.cast_gains(backdrop_rgb, highlights)
+    piece = matte > 0.5
+    exposure = tone.exposure_gain(small[piece] * cast) if piece.any() else 1.0
+    facts = {"cast_removed": facts["removed"], "exposure_gain": round(exposure, 3)}
+    return (cast * np.float32(exposure)).astype(np.float32), facts
+
+
+def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise, factor,
+          already_white: bool = False, tone_backdrop: bool = False):
+    tone_rgb, tone_facts = _tone_gain(analysis, small, already_white)
+    gain = np.broadcast_to(tone_rgb, small.shape)
     from models.ops.lab import linear_srgb_to_lab
 
-    backdrop_lab = linear_srgb_to_lab(np.median(backdrop.reshape(-1, 3), axis=0))
-    chroma = float(np.hypot(backdrop_lab[1], backdrop_lab[2]))
-    coloured = float(np.clip((chroma - 12.0) / 5.0, 0.0, 1.0))
-    gain = (1 - coloured) * gain + coloured
     metal = np.clip(analysis.metal, 0, 1)
     matte = np.clip(analysis.matte, 0, 1)
     gem = np.clip(analysis.gem, 0, 1)
@@ -302,8 +354,6 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     coeff_matte = np.abs(guided[..., 0]) + np.abs(guided[..., 3])
     active = (coeff_matte > 1e-3) | (shadow > 1e-6)
     active = ndimage.binary_dilation(active, iterations=2)
-    piece_gain = gain[matte > 0.5] if (matte > 0.5).any() else gain.reshape(-1, 3)
-    white_in = float(np.median((piece_gain * gains_m).max(axis=-1)))
     threshold = max(0.05, 5.0 * noise)
     plan = _Plan(
         factor,
@@ -314,11 +364,11 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         cleanup_maps,
         active,
         gains_m,
-        white_in,
+        tone_rgb if tone_backdrop else np.ones(3, np.float32),
         threshold,
         float(noise),
     )
-    return plan, kind
+    return plan, kind, tone_facts
 
 
 class _Run:
@@ -504,9 +554,17 @@ class _Run:
                 # Clipped: every channel at the input's top code (slack for the decode).
                 clipped = channel_min(cleaned[box][high]) >= np.float32(1 - 1.2 / codec.maximum)
                 scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin))
-                toned_box[high] *= scale[..., None]
+                toned = toned_box[high] * scale[..., None]
+                # A clipped patch recorded no colour: the light's, which the cast removal made
+                # neutral. Tinting it with the per-channel gains would turn white-metal
+                # speculars warm or pink; it sits, neutral, on the ceiling.
+                ceiling = (peak * scale)[..., None]
+                toned_box[high] = np.where(clipped[..., None], ceiling, toned)
         if opts.gem_contrast > 0 and not opts.protect_gems:
-            toned_box = micro_contrast(toned_box, gem[box], opts.gem_contrast)
+            # Clipped pixels carry no detail to raise, and must stay on the ceiling.
+            flat_top = channel_min(cleaned[box]) >= np.float32(1 - 1.2 / codec.maximum)
+            contrasted = micro_contrast(toned_box, gem[box], opts.gem_contrast)
+            toned_box = np.where(flat_top[..., None], toned_box, contrasted)
 
         # Background composite.
         m = matte[box][..., None]
@@ -523,7 +581,7 @@ class _Run:
             result[box] = toned_box * (matte[box] / np.maximum(cover[box], 1e-6))[..., None]
             backdrop_rgb = np.zeros_like(cleaned)
         else:
-            backdrop_rgb = cleaned * (1 - shadow)[..., None]
+            backdrop_rgb = cleaned * (plan.backdrop_gain * (1 - shadow)[..., None])
             result = backdrop_rgb.copy()
             result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
 

@@ -14,7 +14,28 @@ from typing import Protocol
 import numpy as np
 
 
-@dataclass
+@dataclass(frozen=True)
+class Backdrop:
+    """The fitted backdrop model at working resolution (h, w).
+
+    light: float32 (h, w, 3) > 0, the smooth linear-RGB light field of the backdrop (what the
+        backdrop would look like everywhere, also behind the piece).
+    residual: float32 (h, w) >= 0, each pixel's log-colour distance from `light`.
+    tau: the residual above which a pixel does not fit the backdrop (its texture scale: about
+        0.05 on a clean sweep, 0.3 or more on wood, fabric or a busy scene).
+    """
+
+    light: np.ndarray
+    residual: np.ndarray
+    tau: float
+
+    @property
+    def fits(self) -> np.ndarray:
+        """bool (h, w): pixels that fit the backdrop model."""
+        return self.residual < self.tau
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Per-pixel analysis at working resolution (h, w); every map float32 in 0..1.
 
@@ -25,7 +46,8 @@ class Analysis:
     shadow: cast/contact shadow strength on the backdrop (0 where none).
     metal_kind: detected metal ("yellow_gold", "rose_gold", "white_gold", "silver",
         "platinum") or None when no metal was found.
-    extras: anything else an analyzer wants to hand the pipeline (backdrop model, ...).
+    backdrop: the fitted backdrop model, or None when the analyzer has none.
+    extras: JSON-ready facts for the run's info (which analyzer, counts, ...).
     """
 
     matte: np.ndarray
@@ -34,15 +56,19 @@ class Analysis:
     defects: np.ndarray
     shadow: np.ndarray
     metal_kind: str | None = None
+    backdrop: Backdrop | None = None
     extras: dict = field(default_factory=dict)
 
 
 class Analyzer(Protocol):
     """Computes an `Analysis` from a working-resolution photo.
 
+    name: a short name for the run's info ("classical", "jewelnet", "hybrid").
     rgb_linear: float32 array (h, w, 3), linear-light RGB in 0..1 (already converted from the
         input's ICC profile to linear sRGB primaries).
     """
+
+    name: str
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis: ...
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from models.analysis import Analysis
+from models.analysis import Analysis, Backdrop
 from models.colour import LUMA
 from models.ops.backdrop import fit_backdrop
 from models.ops.channels import channel_max
@@ -24,6 +24,18 @@ from models.ops.metal import classify_metal
 from models.ops.specks import find_specks
 
 _EIGHT = np.ones((3, 3), dtype=bool)
+# A see-through hole shows the smooth backdrop; metal that only passes through the backdrop's
+# level (the glow round a specular, a rim mirroring the sweep) has a log-luminance gradient
+# above this (per working pixel) on top of twice the backdrop's own.
+HOLE_MAX_GRADIENT = 0.02
+# Local gradient energy (5-px mean of the log-luminance gradient) that marks metal structure:
+# this many times the backdrop's own, and at least STRUCTURE_MIN per pixel.
+STRUCTURE_FACTOR, STRUCTURE_MIN = 6.0, 0.012
+# A soft shadow's median gradient energy stays under this (a 40 % shadow blurred by 8 px
+# measures about 0.014); neutral metal's reflection bands measure 0.02 and more.
+SHADOW_MAX_STRUCTURE = 0.018
+EDGE_SMEAR = 4  # pixels round the outline that the energy's 5-px window (and noise) reach
+STRUCTURE_MIN_AREA = 0.0003  # share of the frame a structured region needs to count
 
 
 def _remove_small(mask: np.ndarray, min_fraction: float, min_pixels: int) -> np.ndarray:
@@ -53,8 +65,55 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
         backdrop_px & ring, ndimage.grey_dilation(labels, size=3), range(1, count + 1)
     )
     edge = ndimage.sum(ring, ndimage.grey_dilation(labels, size=3), range(1, count + 1))
-    keep = np.concatenate([[False], touch >= 0.25 * np.maximum(edge, 1)])
-    return keep[labels]
+    keep = touch >= 0.25 * np.maximum(edge, 1)
+    # A shadow is smooth across its area; bands of neutral metal under the same light are
+    # darker than the sweep too, but carry the reflections' structure.
+    energy = _gradient_energy(rgb)
+    calm_px = ~not_backdrop
+    calm = float(np.median(energy[calm_px])) if calm_px.any() else 0.0
+    typical = np.asarray(ndimage.median(energy, labels, range(1, count + 1)))
+    keep &= typical <= max(STRUCTURE_FACTOR * calm, SHADOW_MAX_STRUCTURE)
+    return np.concatenate([[False], keep])[labels]
+
+
+def _gradient_energy(rgb: np.ndarray) -> np.ndarray:
+    """Local structure: the 5-px mean of the log-luminance gradient magnitude, (h, w) float."""
+    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
+    grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
+    return ndimage.uniform_filter(grad, 5)
+
+
+def _structured_metal(rgb, piece, not_backdrop, shadow) -> np.ndarray:
+    """Metal that passes through the backdrop's level: bool (h, w).
+
+    Polished metal mirrors its surroundings, so bands of it can match the sweep's level and
+    colour exactly (a white-gold rim against a white sweep, silver on grey) and fit the
+    backdrop model. They still carry the reflections' structure: a local log-luminance
+    gradient energy well above the backdrop's own. Such regions that touch the piece are
+    piece (a shadow's smooth gradient is not, and neither is an isolated patch of texture).
+    """
+    energy = _gradient_energy(rgb)
+    calm_px = ~not_backdrop & ~ndimage.binary_dilation(piece, iterations=4)
+    if calm_px.sum() < 64 or not piece.any():
+        return np.zeros_like(piece)
+    calm = float(np.median(energy[calm_px]))
+    structured = (energy > max(STRUCTURE_FACTOR * calm, STRUCTURE_MIN)) & ~piece & ~shadow
+    # The piece's own outline smears gradient energy a few pixels onto the backdrop round it
+    # (and into its holes): that band alone is not metal, or every outline would grow a halo.
+    # Structure counts when it reaches beyond the band; the band pixels joining it follow.
+    band = ndimage.binary_dilation(piece, iterations=EDGE_SMEAR) & ~piece
+    core = structured & ~band
+    labels, count = ndimage.label(core, structure=_EIGHT)
+    if count == 0:
+        return np.zeros_like(piece)
+    reach = ndimage.binary_dilation(piece, iterations=EDGE_SMEAR + 1) & core
+    touching = np.unique(labels[reach])
+    touching = touching[touching > 0]
+    areas = np.bincount(labels.ravel())
+    touching = touching[areas[touching] >= max(STRUCTURE_MIN_AREA * piece.size, 24)]
+    kept = np.isin(labels, touching)
+    bridge = structured & band & ndimage.binary_dilation(kept, iterations=EDGE_SMEAR)
+    return kept | bridge
 
 
 class ClassicalAnalyzer:
@@ -71,11 +130,14 @@ class ClassicalAnalyzer:
         piece = ndimage.binary_opening(not_backdrop & ~shadow, structure=_EIGHT)
         piece |= not_backdrop & ~shadow & ndimage.binary_dilation(piece, iterations=1)
         piece = _remove_small(piece, 0.01, 6)
+        piece |= _structured_metal(rgb, piece, not_backdrop, shadow)
         piece = self._fill_reflection_holes(piece, residual, tau, rgb)
 
         # A black frame fits a black "backdrop": keep the divisions finite.
         backdrop = np.maximum(backdrop, np.float32(1e-4))
-        flat = rgb / backdrop  # the photo as if lit evenly on a white backdrop
+        # The photo with the backdrop's colour divided out but its level kept: a grey sweep's
+        # level says nothing about the piece's exposure (models/ops/tone.py).
+        flat = rgb * ((backdrop @ LUMA)[..., None] / backdrop)
         backdrop_lab = linear_srgb_to_lab(np.median(backdrop.reshape(-1, 3), axis=0))
         if np.hypot(backdrop_lab[1], backdrop_lab[2]) > 14.5:
             # A coloured backdrop (wood, fabric) is not the light's colour: judge the metal's
@@ -106,12 +168,8 @@ class ClassicalAnalyzer:
             defects=defects.astype(np.float32),
             shadow=shadow_strength.astype(np.float32),
             metal_kind=kind,
-            extras={
-                "backdrop": backdrop,
-                "tau": tau,
-                "residual": residual,
-                "metal_lab": metal_stats,
-            },
+            backdrop=Backdrop(backdrop, residual, float(tau)),
+            extras={"metal_lab": metal_stats},
         )
 
     @staticmethod
@@ -141,7 +199,7 @@ class ClassicalAnalyzer:
             not_backdrop = (residual[box][own] >= tau).mean() > 0.5
             # The backdrop seen through a hole is smooth; metal that merely matches its level
             # (the glow round a specular) carries strong gradients.
-            textured = float(np.median(grad[box][inner])) > 3 * calm + 0.06
+            textured = float(np.median(grad[box][inner])) > 2 * calm + HOLE_MAX_GRADIENT
             fill[i + 1] = tiny or not_backdrop or textured
         return piece | fill[labels]
 

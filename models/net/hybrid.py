@@ -27,6 +27,7 @@ the frame's border piece has mistaken the backdrop and is set aside (`_implausib
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -63,6 +64,12 @@ def _border(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
 
 
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two bool masks (1.0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
 class HybridAnalyzer:
     """Runs both analyzers on the same working-resolution photo and merges their maps.
 
@@ -89,11 +96,12 @@ class HybridAnalyzer:
             base = self.classical.analyse(rgb_linear)
             learned = pending.result()
         if self._implausible(learned.matte, base.matte):
-            base.extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
-            return base
+            extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
+            return dataclasses.replace(base, extras=extras)
         # A clean sweep (the backdrop model fits to within VETO_MAX_TAU): image analysis at the
         # full working size is then precise, and its evidence overrules the 192-px network.
-        precise = "residual" in base.extras and base.extras["tau"] <= VETO_MAX_TAU
+        model = base.backdrop
+        precise = model is not None and model.tau <= VETO_MAX_TAU
         solid = learned.matte > 0.5
         base_solid = base.matte > 0.5
         fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid
@@ -112,7 +120,7 @@ class HybridAnalyzer:
         backdrop = (merged["matte"] < 0.5) & (base.matte < BACKDROP_SURE)
         vetoed = np.zeros_like(solid)
         if precise:
-            vetoed = self._sure_backdrop(base.matte, base.extras["residual"], base.extras["tau"])
+            vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
             backdrop |= vetoed
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
@@ -123,9 +131,9 @@ class HybridAnalyzer:
             merged["gem"] = np.maximum(merged["gem"], extra_gem)
             merged["metal"] = np.minimum(merged["metal"], 1.0 - extra_gem)
             merged["shadow"] = self._shadow(merged["shadow"], base, rgb_linear, merged["matte"])
-        for name, value in merged.items():
-            setattr(base, name, value.astype(np.float32))
-        base.extras = {
+        # How far the final piece strays from image analysis (0..1; confidence.py reads it).
+        agreement = _iou(merged["matte"] > 0.5, base_solid)
+        extras = {
             **base.extras,
             "analyzer": "hybrid",
             "net_maps": list(NET_MAPS),
@@ -133,8 +141,10 @@ class HybridAnalyzer:
             "extended_from_classical": int((grown & ~solid & base_solid).sum()),
             "vetoed_by_classical": int((vetoed & solid).sum()),
             "precise_backdrop": bool(precise),
+            "net_classical_iou": round(agreement, 4),
         }
-        return base
+        maps = {name: value.astype(np.float32) for name, value in merged.items()}
+        return dataclasses.replace(base, extras=extras, **maps)
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:
@@ -155,11 +165,10 @@ class HybridAnalyzer:
         image-analysis method found itself (darker, same colour, smooth, on the backdrop)
         are kept too. Nothing under the piece.
         """
-        backdrop = base.extras.get("backdrop")
         shadow = net_shadow
-        if backdrop is not None:
+        if base.backdrop is not None:
             lum = rgb @ LUMA
-            darkening = 1.0 - lum / np.maximum(backdrop @ LUMA, 1e-4)
+            darkening = 1.0 - lum / np.maximum(base.backdrop.light @ LUMA, 1e-4)
             shadow = np.minimum(shadow, np.clip(darkening, 0.0, 1.0))
         shadow = np.maximum(shadow, np.clip(base.shadow, 0.0, 1.0))
         return (shadow * (1.0 - np.clip(matte, 0.0, 1.0))).astype(np.float32)

@@ -63,11 +63,19 @@ def metal_shading(h: int, w: int) -> np.ndarray:
     return 0.55 + 0.4 * np.cos(xx / 23.0 + yy / 41.0) ** 2
 
 
-def photograph(clean, cast=BLUE_CAST, top=0.48, bottom=0.66, noise=0.004, seed=0):
-    """Light the clean scene unevenly (a vertical grey gradient) with a colour cast."""
+def photograph(clean, cast=BLUE_CAST, top=0.48, bottom=0.66, noise=0.004, seed=0, piece=None):
+    """Photograph the clean scene on a grey sweep under a coloured light: the backdrop (all
+    but `piece`; by default where the clean image is exactly white) becomes a vertical grey
+    gradient from `top` to `bottom` (times its own shading, such as a cast shadow); the piece
+    is exposed as it is (its radiance does not depend on the sweep's grey level); both take
+    the light's colour cast."""
     h, w, _ = clean.shape
     yy, _ = grid(h, w)
-    light = (top + (bottom - top) * yy / (h - 1))[..., None] * np.asarray(cast)
+    sweep = (top + (bottom - top) * yy / (h - 1))[..., None]
+    if piece is None:
+        piece = ~(clean == 1.0).all(axis=-1)
+    backdrop = ~np.asarray(piece, bool)[..., None]
+    light = np.where(backdrop, sweep, 1.0) * np.asarray(cast)
     rng = np.random.default_rng(seed)
     photo = clean * light
     return np.clip(photo + rng.normal(0, noise, photo.shape) * np.sqrt(photo), 0, None)
@@ -122,9 +130,11 @@ def hotspot_scene(h=240, w=320, metal=SILVER, cast=(1.0, 1.0, 1.0)) -> Scene:
     return Scene(clean, photo, bar, {"metal": bar})
 
 
-def cleanup_scene(h=240, w=360) -> Scene:
-    """Silver bar with one dust speck, a pave field of 3-px stones, a speck on the backdrop."""
+def cleanup_scene(h=240, w=360, oy=0, ox=0) -> Scene:
+    """Silver bar with one dust speck, a pave field of 3-px stones, a speck on the backdrop;
+    (oy, ox) moves every feature that far down and right in a larger frame."""
     yy, xx = grid(h, w)
+    yy, xx = yy - oy, xx - ox
     bar = (yy > 50) & (yy < 190) & (xx > 40) & (xx < 320)
     clean = np.ones((h, w, 3))
     shade = 0.75 + 0.15 * np.cos(xx / 50.0)
@@ -132,17 +142,17 @@ def cleanup_scene(h=240, w=360) -> Scene:
     pave = np.zeros((h, w), dtype=bool)
     for cy in range(80, 165, 6):
         for cx in range(200, 300, 6):
-            pave[cy - 1 : cy + 2, cx - 1 : cx + 2] = True
+            pave[oy + cy - 1 : oy + cy + 2, ox + cx - 1 : ox + cx + 2] = True
     photo_clean = clean.copy()
     photo_clean[pave] *= 0.35
     speck_metal = np.zeros((h, w), dtype=bool)
-    speck_metal[119:122, 99:102] = True
+    speck_metal[oy + 119 : oy + 122, ox + 99 : ox + 102] = True
     speck_back = np.zeros((h, w), dtype=bool)
-    speck_back[20:23, 180:183] = True
+    speck_back[oy + 20 : oy + 23, ox + 180 : ox + 183] = True
     dusty = photo_clean.copy()
     dusty[speck_metal] *= 0.3
     dusty[speck_back] *= 0.35
-    photo = photograph(dusty, cast=(1.0, 1.0, 1.0), noise=0.002)
+    photo = photograph(dusty, cast=(1.0, 1.0, 1.0), noise=0.002, piece=bar)
     masks = {"pave": pave, "speck_metal": speck_metal, "speck_back": speck_back}
     return Scene(photo_clean, photo, bar, masks)
 

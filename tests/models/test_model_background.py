@@ -88,7 +88,8 @@ def test_natural_shadow_keeps_the_photos_own_cast_shadow_smoothed(retoucher, sce
     cast = (yy > 90) & (yy < 170) & (xx >= 175) & (xx < 235)
     soft = ndimage.gaussian_filter(cast.astype(float), 8)
     clean *= (1 - 0.4 * soft * ~bar)[..., None]
-    photo = scenes.to_codes(scenes.photograph(clean, cast=(1.0, 1.0, 1.0), noise=0.002))
+    photo = scenes.photograph(clean, cast=(1.0, 1.0, 1.0), noise=0.002, piece=bar)
+    photo = scenes.to_codes(photo)
     shadow_zone = (yy > 110) & (yy < 150) & (xx > 190) & (xx < 220)
     with_shadow = retoucher.retouch(ImageData(photo), RetouchOptions(shadow="natural"))
     without = retoucher.retouch(ImageData(photo), RetouchOptions(shadow="none"))

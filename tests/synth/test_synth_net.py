@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.analysis import Analysis
+from models.analysis import Analysis, Backdrop
 from models.net.analyzer import WEIGHTS_PATH, NetAnalyzer
 from models.net.model import OUTPUTS, JewelNet
 from models.net.train import TrainConfig, load_weights, save_weights, train
@@ -222,7 +222,7 @@ def test_hybrid_takes_each_map_from_the_method_that_won_it():
 
         def analyse(self, rgb):
             m = np.full(rgb.shape[:2], self.value, np.float32)
-            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", {"k": 1})
+            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", extras={"k": 1})
 
     # (both call the whole frame piece, so neither repair nor the border check applies)
     merged = HybridAnalyzer(Constant(0.6), Constant(0.75), extend=False).analyse(
@@ -253,7 +253,7 @@ def test_hybrid_fills_a_blown_highlight_hole_but_keeps_a_real_ring_hole():
 
         def analyse(self, rgb):
             z = np.zeros((h, w), np.float32)
-            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None, {})
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None)
 
     merged = HybridAnalyzer(Fixed(classical_matte), Fixed(net_matte)).analyse(
         np.zeros((h, w, 3), np.float32)
@@ -278,7 +278,7 @@ def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure()
 
         def analyse(self, rgb):
             m = self.matte
-            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), None, {})
+            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), None)
 
     merged = HybridAnalyzer(Fixed(classical), Fixed(net)).analyse(np.zeros((h, w, 3), np.float32))
     for name in ("matte", "metal", "gem"):
@@ -307,7 +307,7 @@ def test_hybrid_takes_in_fine_parts_the_network_missed_but_not_the_pieces_shadow
 
         def analyse(self, rgb):
             z = np.zeros((h, w), np.float32)
-            return Analysis(self.matte, self.matte.copy(), z, z.copy(), self.shadow, None, {})
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), self.shadow, None)
 
     zero = np.zeros((h, w), np.float32)
     rgb = np.zeros((h, w, 3), np.float32)
@@ -334,23 +334,23 @@ def test_hybrid_shadow_only_darkens_and_keeps_image_analysis_shadows():
     found[:, 5] = 0.2  # a shadow only image analysis found
 
     class Fixed:
-        def __init__(self, shadow, extras):
-            self.shadow, self.extras = shadow, extras
+        def __init__(self, shadow, backdrop=None):
+            self.shadow, self.backdrop = shadow, backdrop
 
         def analyse(self, image):
-            return Analysis(zero, zero, zero, zero, self.shadow, None, dict(self.extras))
+            return Analysis(zero, zero, zero, zero, self.shadow, None, self.backdrop)
 
     backdrop = np.full((h, w, 3), 0.8, np.float32)
-    clean_sweep = {"backdrop": backdrop, "tau": 0.05, "residual": zero}
-    merged = HybridAnalyzer(Fixed(found, clean_sweep), Fixed(net_shadow, {})).analyse(rgb)
+    clean_sweep = Backdrop(backdrop, zero, 0.05)
+    merged = HybridAnalyzer(Fixed(found, clean_sweep), Fixed(net_shadow)).analyse(rgb)
     assert merged.extras["precise_backdrop"]
     np.testing.assert_allclose(merged.shadow[:, :2], 0.0, atol=1e-6)  # as bright as the model
     np.testing.assert_allclose(merged.shadow[:, 2:4], 0.3, atol=1e-5)  # capped by the darkening
     np.testing.assert_allclose(merged.shadow[:, 5], 0.2, atol=1e-6)  # image analysis's own
     # On a textured backdrop (a loose fit) the backdrop model is no evidence: the network's
     # shadow stands.
-    textured = {"backdrop": backdrop, "tau": 0.4, "residual": zero}
-    merged = HybridAnalyzer(Fixed(found, textured), Fixed(net_shadow, {})).analyse(rgb)
+    textured = Backdrop(backdrop, zero, 0.4)
+    merged = HybridAnalyzer(Fixed(found, textured), Fixed(net_shadow)).analyse(rgb)
     assert not merged.extras["precise_backdrop"]
     np.testing.assert_allclose(merged.shadow, 0.5)
 
@@ -369,7 +369,7 @@ def test_hybrid_falls_back_to_image_analysis_when_the_network_takes_the_backdrop
 
         def analyse(self, rgb):
             z = np.zeros((h, w), np.float32)
-            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None, {})
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None)
 
     rgb = np.zeros((h, w, 3), np.float32)
     merged = HybridAnalyzer(Fixed(piece, "c"), Fixed(everything, "n")).analyse(rgb)

@@ -1,0 +1,131 @@
+"""How sure an analysis is, and whether a clean cut-out can be promised.
+
+A cut-out is only as good as the separation of piece and backdrop. On a studio sweep, a light
+tent or plain card the backdrop model fits the frame closely (its texture scale tau is small)
+and the piece is a compact part of the frame; on wood, fabric, a hand, bokeh or a busy scene
+the "backdrop" is not one smooth surface, the matte spreads over parts of the scene, and a
+white cut-out would be a half-white, half-photo mess. `assess` turns the analysis into two
+numbers in 0..1 and the decision the pipeline acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from models.analysis import Analysis
+from models.ops.lab import linear_srgb_to_lab
+
+# Backdrop texture scale (tau of the backdrop model, capped at 0.6): clean sweeps measure 0.05
+# to 0.15, a sweep with strong light fall-off or a phone shot of paper 0.2 to 0.45; velvet,
+# wood, fabric and scenes reach the cap.
+TAU_CLEAN, TAU_BUSY = 0.3, 0.55
+# Share of the frame's border that must fit the backdrop model for a confident fit.
+BORDER_FIT_LOW, BORDER_FIT_HIGH = 0.45, 0.75
+# A "piece" covering nearly the whole frame is the scene, not a piece.
+PIECE_SHARE_LOW, PIECE_SHARE_HIGH = 0.8, 0.95
+# Many separate sizable parts mean the matte has picked up pieces of the scene.
+PARTS_FEW, PARTS_MANY = 6, 16
+# A piece covering this much of the frame's border is the scene rather than a product.
+BORDER_PIECE_LOW, BORDER_PIECE_HIGH = 0.35, 0.6
+# Network and image analysis disagreeing this much on the piece (IoU) means neither is sure.
+AGREEMENT_LOW, AGREEMENT_HIGH = 0.15, 0.4
+# Both scores at least this: the cut-out is done; otherwise the background is kept.
+CUTOUT_MIN = 0.5
+# A frame whose border is this white (linear >= 0.98 in every channel) is already on white.
+WHITE_LEVEL, WHITE_BORDER_SHARE = 0.98, 0.9
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """backdrop_fit, matte_certainty: 0..1 (1 = sure). already_white: the photo is already a
+    catalog shot on white. piece_found: a piece was found. at_edge: the piece runs off the
+    frame. facts: the measured inputs, JSON-ready."""
+
+    backdrop_fit: float
+    matte_certainty: float
+    already_white: bool
+    piece_found: bool
+    at_edge: bool
+    facts: dict
+
+    @property
+    def cutout_ok(self) -> bool:
+        return min(self.backdrop_fit, self.matte_certainty) >= CUTOUT_MIN
+
+    def to_json(self) -> dict:
+        return {
+            "backdrop_fit": round(self.backdrop_fit, 3),
+            "matte_certainty": round(self.matte_certainty, 3),
+        }
+
+
+def _ramp(value: float, bad: float, good: float) -> float:
+    """0 at `bad`, 1 at `good`, linear between (either order), clipped."""
+    return float(np.clip((value - bad) / (good - bad), 0.0, 1.0))
+
+
+def border_mask(shape: tuple[int, int], fraction: float = 0.02) -> np.ndarray:
+    """bool (h, w): the outermost `fraction` of each side (at least one pixel)."""
+    h, w = shape
+    band = max(1, int(round(fraction * min(h, w))))
+    mask = np.zeros((h, w), bool)
+    mask[:band], mask[-band:], mask[:, :band], mask[:, -band:] = True, True, True, True
+    return mask
+
+
+def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
+    """The confidence of `analysis` of the working-resolution photo.
+
+    rgb_linear: float32 (h, w, 3) linear 0..1 (the image the analysis was made from).
+    """
+    h, w = analysis.matte.shape
+    border = border_mask((h, w))
+    solid = analysis.matte > 0.5
+    piece_share = float(solid.mean())
+    white = (rgb_linear >= WHITE_LEVEL).all(axis=-1)
+    already_white = bool(white[border].mean() >= WHITE_BORDER_SHARE)
+    facts: dict = {"piece_share": round(piece_share, 4)}
+    if analysis.backdrop is not None:
+        tau = float(analysis.backdrop.tau)
+        # The backdrop round the frame's edge (where the piece does not run off it) fits.
+        open_border = border & ~solid
+        fits = analysis.backdrop.fits
+        border_fit = float(fits[open_border].mean()) if open_border.any() else 0.0
+        light = np.median(analysis.backdrop.light.reshape(-1, 3), axis=0)
+        lab = linear_srgb_to_lab(light)
+        facts.update(
+            tau=round(tau, 4),
+            border_fit=round(border_fit, 4),
+            backdrop_L=round(float(lab[0]), 1),
+            backdrop_chroma=round(float(np.hypot(lab[1], lab[2])), 1),
+        )
+        backdrop_fit = min(_ramp(tau, TAU_BUSY, TAU_CLEAN),
+                           _ramp(border_fit, BORDER_FIT_LOW, BORDER_FIT_HIGH))
+    else:
+        backdrop_fit = 0.0
+    if already_white:
+        backdrop_fit = 1.0
+    labels, count = ndimage.label(solid)
+    parts = 0
+    if count:
+        areas = np.bincount(labels.ravel())[1:]
+        parts = int((areas >= 0.001 * h * w).sum())
+    border_piece = float(solid[border].mean())
+    facts.update(parts=parts, border_piece=round(border_piece, 4))
+    certainty = min(
+        _ramp(piece_share, PIECE_SHARE_HIGH, PIECE_SHARE_LOW),
+        _ramp(float(parts), PARTS_MANY, PARTS_FEW),
+        _ramp(border_piece, BORDER_PIECE_HIGH, BORDER_PIECE_LOW),
+    )
+    agreement = analysis.extras.get("net_classical_iou")
+    if agreement is not None:
+        facts["agreement"] = agreement
+        certainty = min(certainty, _ramp(float(agreement), AGREEMENT_LOW, AGREEMENT_HIGH))
+    piece_found = bool(solid.sum() >= 4)
+    if not piece_found:
+        certainty = 0.0
+    at_edge = border_piece > 0.01
+    return Confidence(backdrop_fit, certainty, already_white, piece_found, at_edge, facts)

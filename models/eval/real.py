@@ -1,0 +1,251 @@
+"""`make eval-real`: retouch a folder of real photos and judge them without ground truth.
+
+    python -m models.eval.real DIR --out OUT [--options JSON] [--limit N] [--match TEXT]
+
+For every photo in DIR (JPEG, PNG, TIFF, WebP) it writes to OUT:
+
+- `NAME.jpg`: the retouched result at full size (JPEG q95; for looking, not for delivery);
+- `NAME_pair.png`: before | after side by side (each half at most 1200 px on its long side);
+- `sheet_NN.png`: contact sheets of 12 pairs each;
+- `figures.csv` and `figures.md`: the no-reference figures below, one row per photo.
+
+Figures (over the output's piece mask, `masks["piece"] > 127`, and its metal mask):
+
+- `lum`, `contrast`, `chroma`: the piece's mean CIE L*, the standard deviation of L* and the
+  mean C*ab, each as out/in (1.00 = as shot);
+- `border255`: share of the output's frame border (outermost 2 % of each side) at exactly 255
+  in every channel (1.00 on a clean white background);
+- `islands`: share of the frame covered by non-white (any channel < 250) output regions that do
+  not touch the piece (grey blobs of old backdrop or shadow left on the white);
+- `clip_in`, `clip_out`: share of metal pixels with every channel at the top code;
+- `backdrop_fit`, `matte_certainty`: the analysis' confidence; `warnings`: the warning codes.
+
+The photos are never modified and nothing here is used by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+from scipy import ndimage
+
+from models import ImageData, RetouchOptions, load
+from models.colour import srgb_decode
+from models.ops.lab import linear_srgb_to_lab
+
+SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
+PAIR_SIDE = 1200
+SHEET_COLUMNS = 3
+SHEET_ROWS = 4
+THUMB_SIDE = 400
+COLUMNS = (
+    "photo", "size", "lum", "contrast", "chroma", "border255", "islands", "clip_in",
+    "clip_out", "backdrop_fit", "matte_certainty", "seconds", "warnings",
+)
+
+
+def read_photo(path: Path) -> ImageData:
+    """A photo file as ImageData (8-bit RGB or RGBA, EXIF orientation applied, ICC kept)."""
+    with Image.open(path) as img:
+        icc = img.info.get("icc_profile")
+        img = ImageOps.exif_transpose(img)
+        mode = "RGBA" if "A" in img.getbands() else "RGB"
+        pixels = np.asarray(img.convert(mode))
+    return ImageData(np.ascontiguousarray(pixels), icc or None)
+
+
+def _lab(codes: np.ndarray) -> np.ndarray:
+    """uint8 sRGB codes (..., 3) -> CIE Lab (..., 3) float32."""
+    return linear_srgb_to_lab(srgb_decode(codes.astype(np.float32) / 255.0))
+
+
+def _ratio(out: float, inp: float) -> float:
+    return round(out / inp, 3) if abs(inp) > 1e-6 else float("nan")
+
+
+def figures(photo: np.ndarray, out: np.ndarray, piece: np.ndarray, metal: np.ndarray) -> dict:
+    """No-reference figures of one retouch (see the module docstring).
+
+    photo, out: uint8 (h, w, 3) sRGB codes of the input and the (same-size) output;
+    piece, metal: bool (h, w) masks of the output.
+    """
+    row: dict = {}
+    if piece.sum() >= 16:
+        step = max(1, int(np.sqrt(piece.sum() / 200_000)))  # subsample big pieces
+        sel = piece[::step, ::step]
+        lab_in = _lab(photo[::step, ::step][sel])
+        lab_out = _lab(out[::step, ::step][sel])
+        row["lum"] = _ratio(lab_out[:, 0].mean(), lab_in[:, 0].mean())
+        row["contrast"] = _ratio(lab_out[:, 0].std(), lab_in[:, 0].std())
+        row["chroma"] = _ratio(
+            np.hypot(lab_out[:, 1], lab_out[:, 2]).mean(),
+            np.hypot(lab_in[:, 1], lab_in[:, 2]).mean(),
+        )
+    else:
+        row["lum"] = row["contrast"] = row["chroma"] = float("nan")
+    h, w = piece.shape
+    band = max(1, int(0.02 * min(h, w)))
+    border = np.zeros((h, w), bool)
+    border[:band], border[-band:], border[:, :band], border[:, -band:] = True, True, True, True
+    row["border255"] = round(float((out[border] == 255).all(axis=-1).mean()), 3)
+    non_white = (out < 250).any(axis=-1)
+    labels, count = ndimage.label(non_white)
+    if count:
+        touching = np.unique(labels[ndimage.binary_dilation(piece, iterations=2) & non_white])
+        island = non_white & ~np.isin(labels, touching)
+        row["islands"] = round(float(island.mean()), 4)
+    else:
+        row["islands"] = 0.0
+    if metal.any():
+        row["clip_in"] = round(float((photo[metal] == 255).all(axis=-1).mean()), 4)
+        row["clip_out"] = round(float((out[metal] == 255).all(axis=-1).mean()), 4)
+    else:
+        row["clip_in"] = row["clip_out"] = float("nan")
+    return row
+
+
+def _fit(img: Image.Image, side: int) -> Image.Image:
+    scale = side / max(img.size)
+    if scale >= 1:
+        return img
+    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                      Image.Resampling.LANCZOS)
+
+
+def pair_image(before: np.ndarray, after: np.ndarray, side: int, label: str = "") -> Image.Image:
+    """before | after side by side on grey, each fitted into side x side, with a caption."""
+    left = _fit(Image.fromarray(before), side)
+    right = _fit(Image.fromarray(after), side)
+    gap, caption = 8, 22
+    sheet = Image.new("RGB", (left.width + right.width + gap, max(left.height, right.height) +
+                              caption), (128, 128, 128))
+    sheet.paste(left, (0, caption))
+    sheet.paste(right, (left.width + gap, caption))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((4, 4), f"before  {label}", fill=(255, 255, 0))
+    draw.text((left.width + gap + 4, 4), "after", fill=(255, 255, 0))
+    return sheet
+
+
+def contact_sheets(pairs: list[Image.Image], out: Path) -> list[Path]:
+    """Contact sheets of SHEET_COLUMNS x SHEET_ROWS pairs; returns their paths."""
+    per = SHEET_COLUMNS * SHEET_ROWS
+    cell_w, cell_h = 2 * THUMB_SIDE + 8, THUMB_SIDE + 22
+    paths = []
+    for start in range(0, len(pairs), per):
+        sheet = Image.new("RGB", (SHEET_COLUMNS * cell_w, SHEET_ROWS * cell_h), (64, 64, 64))
+        for i, pair in enumerate(pairs[start : start + per]):
+            thumb = _fit(pair, 2 * THUMB_SIDE + 8)
+            sheet.paste(thumb, ((i % SHEET_COLUMNS) * cell_w, (i // SHEET_COLUMNS) * cell_h))
+        path = out / f"sheet_{start // per + 1:02d}.png"
+        sheet.save(path)
+        paths.append(path)
+    return paths
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (h, w, C) -> (h, w, 3) over white (transparency shown as white)."""
+    if pixels.dtype != np.uint8:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if pixels.shape[2] in (1, 2):
+        pixels = np.concatenate([pixels[..., :1]] * 3 + [pixels[..., 1:]], axis=-1)
+    if pixels.shape[2] == 4:
+        a = pixels[..., 3:4].astype(np.float32) / 255
+        return (pixels[..., :3] * a + 255 * (1 - a) + 0.5).astype(np.uint8)
+    return pixels[..., :3]
+
+
+def evaluate_folder(
+    folder: Path,
+    out: Path,
+    options: dict | None = None,
+    limit: int | None = None,
+    match: str | None = None,
+) -> list[dict]:
+    """Retouch every photo of `folder`, write the images and tables to `out`; the rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    opts = RetouchOptions.from_mapping(options or {})
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+    if match:
+        paths = [p for p in paths if match in p.name]
+    paths = paths[:limit] if limit else paths
+    if not paths:
+        raise SystemExit(f"no photos ({', '.join(sorted(SUFFIXES))}) in {folder}")
+    retoucher = load()
+    rows, pairs = [], []
+    for index, path in enumerate(paths, 1):
+        try:
+            image = read_photo(path)
+        except (OSError, ValueError) as exc:
+            print(f"[{index}/{len(paths)}] {path.name}: cannot read ({exc})", file=sys.stderr)
+            continue
+        started = time.perf_counter()
+        result = retoucher.retouch(image, opts, layers=True)
+        seconds = time.perf_counter() - started
+        before, after = _rgb(image.pixels), _rgb(result.image.pixels)
+        row = {"photo": path.name, "size": f"{image.width}x{image.height}"}
+        if after.shape == before.shape:
+            piece = result.masks["piece"] > 127
+            metal = (result.masks["metal"] > 127) & piece
+            row.update(figures(before, after, piece, metal))
+        confidence = result.info.get("confidence", {})
+        row["backdrop_fit"] = confidence.get("backdrop_fit", float("nan"))
+        row["matte_certainty"] = confidence.get("matte_certainty", float("nan"))
+        row["seconds"] = round(seconds, 2)
+        row["warnings"] = " ".join(w["code"] for w in result.warnings)
+        rows.append(row)
+        Image.fromarray(after).save(out / f"{path.stem}.jpg", quality=95)
+        pair = pair_image(before, after, PAIR_SIDE, path.name)
+        pair.save(out / f"{path.stem}_pair.png")
+        pairs.append(pair)
+        print(f"[{index}/{len(paths)}] {path.name} {seconds:.1f}s {row['warnings']}", flush=True)
+    contact_sheets(pairs, out)
+    write_tables(rows, out)
+    return rows
+
+
+def write_tables(rows: list[dict], out: Path) -> None:
+    with open(out / "figures.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |")
+    (out / "figures.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m models.eval.real",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("folder", type=Path, help="folder of real photos")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the results")
+    parser.add_argument("--options", default="{}", help="retouch options as a JSON object")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
+    parser.add_argument("--match", default=None, help="only photos whose name contains this")
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        parser.error(f"not a folder: {args.folder}")
+    try:
+        options = json.loads(args.options)
+        RetouchOptions.from_mapping(options)
+    except ValueError as exc:
+        parser.error(f"--options: {exc}")
+    rows = evaluate_folder(args.folder, args.out, options, args.limit, args.match)
+    print((args.out / "figures.md").read_text())
+    print(f"{len(rows)} photos; images and figures in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
