@@ -51,6 +51,8 @@ from models.ops.backdrop import synth_shadow
 from models.ops.channels import channel_max, channel_min
 from models.ops.gems import micro_contrast
 from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
+from models.ops.matting import MAX_WINDOW as MATTING_WINDOW_MAX
+from models.ops.matting import edge_alpha
 from models.ops.metal import metal_gains, wanted_chroma
 from models.ops.smudges import find_smudges, smooth_smudges
 from models.ops.specks import find_specks, inpaint
@@ -65,6 +67,10 @@ MATTE_SNAP = 0.04
 # plus its isolation window's radius 12 and the inpainting blur's reach, so cropping changes
 # no decision and no fill inside the box).
 SPECK_CONTEXT = 64
+# Edge alpha from the known backdrop only on backdrops this clean (tau of the backdrop model),
+# and never for residuals under MATTING_MIN_FLOOR (JPEG noise and sweep texture).
+MATTING_MAX_TAU = 0.25
+MATTING_MIN_FLOOR = 0.04
 # A working image whose short side is under this many pixels (the photo itself is that
 # small) resolves prongs and chain links poorly.
 LOW_RESOLUTION = 300
@@ -83,6 +89,8 @@ class _Plan:
     active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
     metal_gains: np.ndarray  # (3,)
     backdrop_gain: np.ndarray  # (3,): tone of a kept backdrop (ones: as shot)
+    matting: np.ndarray | None  # (h, w, 4): backdrop light RGB + cast shadow, for edge alpha
+    matting_floor: float  # residual under which an edge pixel is backdrop
     speck_threshold: float
     noise: float  # sensor noise of sqrt-luminance (smudge detection)
 
@@ -245,7 +253,12 @@ def _decide(options: RetouchOptions, confidence: Confidence, small: np.ndarray, 
         if cutout:
             options = dataclasses.replace(options, background="keep", shadow="none")
     elif confidence.already_white and options.background == "white":
-        options = dataclasses.replace(options, background="keep", shadow="none")
+        # Already a finished catalog shot: its backdrop, shadow and reflection are kept, and
+        # so are its finished highlights and stones (the shoulder and the micro-contrast
+        # would flatten a deliberate reflection and sharpen sharpened stones again).
+        options = dataclasses.replace(
+            options, background="keep", shadow="none", hotspots=False, gem_contrast=0.0
+        )
     elif cutout and not confidence.cutout_ok:
         if options.force_cutout:
             warnings.append(warning("unsure_cutout"))
@@ -256,7 +269,7 @@ def _decide(options: RetouchOptions, confidence: Confidence, small: np.ndarray, 
         warnings.append(warning("piece_at_edge"))
     lum = small @ LUMA
     piece = analysis.matte > 0.5
-    if piece.sum() >= 16 and float((small[piece] >= 0.995).all(axis=-1).mean()) > 0.25:
+    if piece.sum() >= 16 and float((small[piece].max(axis=-1) >= 0.995).mean()) > 0.3:
         warnings.append(warning("overexposed"))
     if float(np.quantile(lum, 0.99)) < 0.05:
         warnings.append(warning("underexposed"))
@@ -323,6 +336,10 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
 
     kind = analysis.metal_kind if options.metal == "auto" else options.metal
     gains_m = np.ones(3, dtype=np.float32)
+    if (already_white or tone_backdrop) and options.metal == "auto":
+        # A finished shot's metal colour is the retoucher's choice; on a photo the analysis
+        # is unsure of (the fallback) the metal mask and kind are too: remove the cast only.
+        kind = None
     flat = small * gain
     mid = (metal > 0.5) & (flat @ LUMA > 0.05) & (flat @ LUMA < 0.85)
     if kind is not None and mid.sum() >= 8:
@@ -355,6 +372,19 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     active = (coeff_matte > 1e-3) | (shadow > 1e-6)
     active = ndimage.binary_dilation(active, iterations=2)
     threshold = max(0.05, 5.0 * noise)
+    # Edge alpha from the known backdrop (models/ops/matting.py), where the backdrop model is
+    # a clean sweep's and the backdrop is replaced.
+    matting, matting_floor = None, 0.0
+    model = analysis.backdrop
+    if (
+        model is not None
+        and model.tau <= MATTING_MAX_TAU
+        and options.background in ("white", "transparent")
+        and not already_white
+    ):
+        cast_shadow = np.clip(analysis.shadow, 0, 1)[..., None]
+        matting = np.concatenate([model.light, cast_shadow], axis=-1).astype(np.float32)
+        matting_floor = max(MATTING_MIN_FLOOR, 0.5 * model.tau, 8.0 * noise)
     plan = _Plan(
         factor,
         np.ascontiguousarray(guided[..., [0, 1, 3, 4]]),
@@ -365,6 +395,8 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         active,
         gains_m,
         tone_rgb if tone_backdrop else np.ones(3, np.float32),
+        matting,
+        matting_floor,
         threshold,
         float(noise),
     )
@@ -474,6 +506,17 @@ class _Run:
         matte_coeffs = resample.upsample_rows(plan.guided[..., 0::2], f, ya, yb, x1, x0)
         matte = np.clip(resample.apply_guided(matte_coeffs, guide)[..., 0], 0, 1)
         matte = np.clip((matte - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
+        if plan.matting is not None:
+            edge = _support_box((matte > 0) & (matte < 1), pad=MATTING_WINDOW_MAX)
+            if edge[0].stop > edge[0].start:
+                ey, ex = edge
+                maps = resample.upsample_rows(
+                    plan.matting, f, ya + ey.start, ya + ey.stop, x0 + ex.stop, x0 + ex.start
+                )
+                matte[edge] = edge_alpha(
+                    rgb_in[edge], np.maximum(maps[..., :3], 1e-4), maps[..., 3], matte[edge],
+                    plan.matting_floor, 2 * f + 1,
+                )
         # Metal, gem and tone gains matter only where the matte is non-zero: sample them in
         # that box (plus the gem contrast's blur context) and nowhere else.
         box = _support_box(matte, pad=8)

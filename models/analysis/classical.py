@@ -26,16 +26,17 @@ from models.ops.specks import find_specks
 _EIGHT = np.ones((3, 3), dtype=bool)
 # A see-through hole shows the smooth backdrop; metal that only passes through the backdrop's
 # level (the glow round a specular, a rim mirroring the sweep) has a log-luminance gradient
-# above this (per working pixel) on top of twice the backdrop's own.
-HOLE_MAX_GRADIENT = 0.02
+# above this (per working pixel) on top of three times the backdrop's own.
+HOLE_MAX_GRADIENT = 0.03
 # Local gradient energy (5-px mean of the log-luminance gradient) that marks metal structure:
-# this many times the backdrop's own, and at least STRUCTURE_MIN per pixel.
-STRUCTURE_FACTOR, STRUCTURE_MIN = 6.0, 0.012
+# this many times the backdrop's own.
+STRUCTURE_FACTOR = 6.0
 # A soft shadow's median gradient energy stays under this (a 40 % shadow blurred by 8 px
 # measures about 0.014); neutral metal's reflection bands measure 0.02 and more.
 SHADOW_MAX_STRUCTURE = 0.018
-EDGE_SMEAR = 4  # pixels round the outline that the energy's 5-px window (and noise) reach
-STRUCTURE_MIN_AREA = 0.0003  # share of the frame a structured region needs to count
+# A shadow is darker than the backdrop model by at least this share of tau (in log units) and
+# its colour departs from the backdrop's by at most SHADOW_TINT x tau.
+SHADOW_MIN_DARKENING, SHADOW_TINT = 0.3, 1.5
 
 
 def _remove_small(mask: np.ndarray, min_fraction: float, min_pixels: int) -> np.ndarray:
@@ -54,8 +55,10 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     chroma_dev = channel_max(np.abs(ratio - lum_ratio[..., None]))
     log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
     grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
-    cand = not_backdrop & (lum_ratio < -tau) & (lum_ratio > -1.6)
-    cand &= (chroma_dev < max(tau, 0.06)) & (grad < 0.05)
+    # A pixel can be off the backdrop model through one channel (a shadow on a blue-grey
+    # sweep takes a cooler tint, lit by the sweep itself) while darker by less than tau.
+    cand = not_backdrop & (lum_ratio < -SHADOW_MIN_DARKENING * tau) & (lum_ratio > -1.6)
+    cand &= (chroma_dev < max(SHADOW_TINT * tau, 0.08)) & (grad < 0.05)
     labels, count = ndimage.label(cand, structure=_EIGHT)
     if count == 0:
         return cand
@@ -83,39 +86,6 @@ def _gradient_energy(rgb: np.ndarray) -> np.ndarray:
     return ndimage.uniform_filter(grad, 5)
 
 
-def _structured_metal(rgb, piece, not_backdrop, shadow) -> np.ndarray:
-    """Metal that passes through the backdrop's level: bool (h, w).
-
-    Polished metal mirrors its surroundings, so bands of it can match the sweep's level and
-    colour exactly (a white-gold rim against a white sweep, silver on grey) and fit the
-    backdrop model. They still carry the reflections' structure: a local log-luminance
-    gradient energy well above the backdrop's own. Such regions that touch the piece are
-    piece (a shadow's smooth gradient is not, and neither is an isolated patch of texture).
-    """
-    energy = _gradient_energy(rgb)
-    calm_px = ~not_backdrop & ~ndimage.binary_dilation(piece, iterations=4)
-    if calm_px.sum() < 64 or not piece.any():
-        return np.zeros_like(piece)
-    calm = float(np.median(energy[calm_px]))
-    structured = (energy > max(STRUCTURE_FACTOR * calm, STRUCTURE_MIN)) & ~piece & ~shadow
-    # The piece's own outline smears gradient energy a few pixels onto the backdrop round it
-    # (and into its holes): that band alone is not metal, or every outline would grow a halo.
-    # Structure counts when it reaches beyond the band; the band pixels joining it follow.
-    band = ndimage.binary_dilation(piece, iterations=EDGE_SMEAR) & ~piece
-    core = structured & ~band
-    labels, count = ndimage.label(core, structure=_EIGHT)
-    if count == 0:
-        return np.zeros_like(piece)
-    reach = ndimage.binary_dilation(piece, iterations=EDGE_SMEAR + 1) & core
-    touching = np.unique(labels[reach])
-    touching = touching[touching > 0]
-    areas = np.bincount(labels.ravel())
-    touching = touching[areas[touching] >= max(STRUCTURE_MIN_AREA * piece.size, 24)]
-    kept = np.isin(labels, touching)
-    bridge = structured & band & ndimage.binary_dilation(kept, iterations=EDGE_SMEAR)
-    return kept | bridge
-
-
 class ClassicalAnalyzer:
     """The image-analysis `Analyzer` (no learned weights)."""
 
@@ -130,7 +100,6 @@ class ClassicalAnalyzer:
         piece = ndimage.binary_opening(not_backdrop & ~shadow, structure=_EIGHT)
         piece |= not_backdrop & ~shadow & ndimage.binary_dilation(piece, iterations=1)
         piece = _remove_small(piece, 0.01, 6)
-        piece |= _structured_metal(rgb, piece, not_backdrop, shadow)
         piece = self._fill_reflection_holes(piece, residual, tau, rgb)
 
         # A black frame fits a black "backdrop": keep the divisions finite.
@@ -199,7 +168,7 @@ class ClassicalAnalyzer:
             not_backdrop = (residual[box][own] >= tau).mean() > 0.5
             # The backdrop seen through a hole is smooth; metal that merely matches its level
             # (the glow round a specular) carries strong gradients.
-            textured = float(np.median(grad[box][inner])) > 2 * calm + HOLE_MAX_GRADIENT
+            textured = float(np.median(grad[box][inner])) > 3 * calm + HOLE_MAX_GRADIENT
             fill[i + 1] = tiny or not_backdrop or textured
         return piece | fill[labels]
 

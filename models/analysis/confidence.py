@@ -32,6 +32,8 @@ PARTS_FEW, PARTS_MANY = 6, 16
 BORDER_PIECE_LOW, BORDER_PIECE_HIGH = 0.35, 0.6
 # Network and image analysis disagreeing this much on the piece (IoU) means neither is sure.
 AGREEMENT_LOW, AGREEMENT_HIGH = 0.15, 0.4
+# Without a backdrop model: share of the frame where the matte is decisive (< 0.1 or > 0.9).
+DECISIVE_LOW, DECISIVE_HIGH = 0.85, 0.95
 # Both scores at least this: the cut-out is done; otherwise the background is kept.
 CUTOUT_MIN = 0.5
 # A frame whose border is this white (linear >= 0.98 in every channel) is already on white.
@@ -105,7 +107,10 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
         backdrop_fit = min(_ramp(tau, TAU_BUSY, TAU_CLEAN),
                            _ramp(border_fit, BORDER_FIT_LOW, BORDER_FIT_HIGH))
     else:
-        backdrop_fit = 0.0
+        # No backdrop model (the network alone): how decisive the matte is, pixel by pixel.
+        decisive = float(((analysis.matte < 0.1) | (analysis.matte > 0.9)).mean())
+        facts["decisive"] = round(decisive, 4)
+        backdrop_fit = _ramp(decisive, DECISIVE_LOW, DECISIVE_HIGH)
     if already_white:
         backdrop_fit = 1.0
     labels, count = ndimage.label(solid)

@@ -18,7 +18,9 @@ Figures (over the output's piece mask, `masks["piece"] > 127`, and its metal mas
 - `islands`: share of the frame covered by non-white (any channel < 250) output regions that do
   not touch the piece (grey blobs of old backdrop or shadow left on the white);
 - `clip_in`, `clip_out`: share of metal pixels with every channel at the top code;
-- `backdrop_fit`, `matte_certainty`: the analysis' confidence; `warnings`: the warning codes.
+- `backdrop_fit`, `matte_certainty`: the analysis' confidence; `metal`: detected -> used;
+  `cast`: share of the backdrop's tint removed as the light's; `exposure`: the piece's gain;
+  `warnings`: the warning codes.
 
 The photos are never modified and nothing here is used by the tests.
 """
@@ -47,7 +49,8 @@ SHEET_ROWS = 4
 THUMB_SIDE = 400
 COLUMNS = (
     "photo", "size", "lum", "contrast", "chroma", "border255", "islands", "clip_in",
-    "clip_out", "backdrop_fit", "matte_certainty", "seconds", "warnings",
+    "clip_out", "backdrop_fit", "matte_certainty", "metal", "cast", "exposure", "seconds",
+    "warnings",
 )
 
 
@@ -198,6 +201,9 @@ def evaluate_folder(
         confidence = result.info.get("confidence", {})
         row["backdrop_fit"] = confidence.get("backdrop_fit", float("nan"))
         row["matte_certainty"] = confidence.get("matte_certainty", float("nan"))
+        row["metal"] = f"{result.info.get('detected_metal')}->{result.info.get('metal')}"
+        row["cast"] = result.info.get("tone", {}).get("cast_removed", float("nan"))
+        row["exposure"] = result.info.get("tone", {}).get("exposure_gain", float("nan"))
         row["seconds"] = round(seconds, 2)
         row["warnings"] = " ".join(w["code"] for w in result.warnings)
         rows.append(row)

@@ -81,6 +81,8 @@ class NetAnalyzer:
     maps are (h, w) float32 0..1. Thread-safe (one lock around the torch module).
     """
 
+    name = "jewelnet"
+
     def __init__(self, weights: Path | None = None, max_side: int = MAX_SIDE) -> None:
         self.model, self.meta = self._load(Path(weights) if weights else WEIGHTS_PATH)
         self.max_side = max_side

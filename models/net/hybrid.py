@@ -40,7 +40,8 @@ from models.net.analyzer import NetAnalyzer
 NET_MAPS = ("matte", "metal", "gem", "shadow")
 BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
 EXTEND_SOFT_EDGE = 2  # pixels around an image-analysis component that carry its soft edge
-SHADOW_SURE = 0.15  # network shadow strength from which a pixel is the piece's shadow
+SHADOW_SURE = 0.04  # network shadow strength from which a pixel is the piece's shadow
+SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
 VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
 BORDER_MAX = 0.5  # share of the frame's border the network's piece may cover
@@ -118,10 +119,15 @@ class HybridAnalyzer:
         # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
         # (so it comes out at exactly 255, and maps of the piece do not bleed onto it).
         backdrop = (merged["matte"] < 0.5) & (base.matte < BACKDROP_SURE)
+        # The network's soft matte spreads over the piece's own cast shadow; where it sees
+        # that shadow and is not sure of the piece, the pixel is the backdrop's (a half-opaque
+        # shadow over white is a grey blob with a hard edge).
+        backdrop |= (learned.shadow >= SHADOW_SURE) & (merged["matte"] < SHADOW_SOFT_MATTE)
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
             backdrop |= vetoed
+
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
         if precise:

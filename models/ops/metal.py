@@ -25,6 +25,10 @@ HUE_BANDS: dict[str, tuple[float, float, float, float]] = {
 }
 
 
+AUTO_MAX_SHIFT = 8.0  # largest a*b* correction auto makes; beyond it the detection is doubtful
+HUE_RELIABLE = 10.0  # chroma (a*b* units) above which a metal's hue is worth correcting
+
+
 def classify_metal(a: float, b: float) -> str:
     """The metal whose colour a mid-tone chromaticity (a*, b*) most likely shows."""
     chroma = float(np.hypot(a, b))
@@ -39,18 +43,30 @@ def classify_metal(a: float, b: float) -> str:
 
 
 def wanted_chroma(kind: str, a: float, b: float, auto: bool) -> tuple[float, float]:
-    """The (a*, b*) the metal should have. Auto mode only pulls colours outside the metal's
-    plausible band back to its edge; a chosen metal is toned to the canonical colour."""
+    """The (a*, b*) the metal should have.
+
+    A chosen metal is toned to its canonical colour. Auto mode never retints: it only takes
+    back what lies outside the detected metal's plausible band (a brassy or green gold's hue,
+    a silver's or white gold's excess colour, an over-saturated gold), and leaves a colour
+    that is too weak for the band as it is (a pale metal may be a white one, and pushing it
+    towards the band would turn white gold pink or yellow). Colours whose hue is unreliable
+    (chroma under HUE_RELIABLE) keep their hue.
+    """
     if not auto:
         return TARGETS[kind]
-    hue_min, hue_max, c_min, c_max = HUE_BANDS[kind]
+    hue_min, hue_max, _, c_max = HUE_BANDS[kind]
     chroma = float(np.hypot(a, b))
     hue = float(np.degrees(np.arctan2(b, a)) % 360)
-    if hue_max - hue_min < 360:
+    if hue_max - hue_min < 360 and chroma >= HUE_RELIABLE:
         hue = min(max(hue, hue_min), hue_max)
-    chroma = min(max(chroma, c_min), c_max)
+    chroma = min(chroma, c_max)
     rad = np.radians(hue)
-    return chroma * float(np.cos(rad)), chroma * float(np.sin(rad))
+    target = chroma * float(np.cos(rad)), chroma * float(np.sin(rad))
+    if np.hypot(target[0] - a, target[1] - b) > AUTO_MAX_SHIFT:
+        # Far outside the detected metal's band: the detection is doubtful (a gold piece
+        # read as silver through its shadows), and toning it would retint the piece.
+        return a, b
+    return target
 
 
 def metal_gains(mean_rgb: np.ndarray, target_ab: tuple[float, float]) -> np.ndarray:

@@ -273,19 +273,27 @@ def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure()
     classical[:, 6:] = 0.4  # ...except here, where image analysis is unsure
 
     class Fixed:
-        def __init__(self, matte):
-            self.matte = matte
+        def __init__(self, matte, shadow=None):
+            self.matte, self.shadow = matte, shadow
 
         def analyse(self, rgb):
             m = self.matte
-            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), None)
+            shadow = np.zeros_like(m) if self.shadow is None else self.shadow
+            return Analysis(m, m.copy(), m.copy(), m.copy(), shadow, None)
 
-    merged = HybridAnalyzer(Fixed(classical), Fixed(net)).analyse(np.zeros((h, w, 3), np.float32))
+    black = np.zeros((h, w, 3), np.float32)
+    merged = HybridAnalyzer(Fixed(classical), Fixed(net)).analyse(black)
     for name in ("matte", "metal", "gem"):
         values = getattr(merged, name)
         assert np.all(values[:, :2] == 0.9), name  # the piece keeps the network's maps
         assert np.all(values[:, 2:6] == 0.0), name  # sure backdrop: no spill, exact white later
         assert np.all(values[:, 6:] == np.float32(0.3)), name  # unsure: the network decides
+    # Where the network itself sees the piece's cast shadow under its soft matte, the soft
+    # matte is that shadow, not the piece (a grey blob on the white otherwise).
+    shadow = np.zeros((h, w), np.float32)
+    shadow[:, 6:] = 0.2
+    merged = HybridAnalyzer(Fixed(classical), Fixed(net, shadow)).analyse(black)
+    assert np.all(merged.matte[:, 6:] == 0.0) and np.all(merged.matte[:, :2] == 0.9)
 
 
 def test_hybrid_takes_in_fine_parts_the_network_missed_but_not_the_pieces_shadow():
