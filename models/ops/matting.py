@@ -45,15 +45,16 @@ def edge_alpha(
     if not band.any():
         return matte
     distance = channel_max(np.abs(np.log(rgb + LOG_EPS) - np.log(light + LOG_EPS)))
+    # A shadow is smooth: where the analysis sees one and the residual does not vary from
+    # pixel to pixel, the darkening it explains is the shadow's, not coverage. A fine chain
+    # lying in its own shadow varies strongly, and keeps its alpha.
+    variation = np.abs(distance - ndimage.gaussian_filter(distance, 1.5))
+    smooth = np.clip(1.0 - variation / (2 * floor), 0.0, 1.0)
+    explained = -np.log1p(-np.clip(shadow, 0.0, 0.95)) * smooth
+    distance = np.maximum(distance - explained, 0.0)
     window = int(min(max(window, 3), MAX_WINDOW)) | 1
     pure = ndimage.maximum_filter(distance, size=window)
     alpha = np.clip((distance - floor) / np.maximum(pure - floor, floor), 0.0, 1.0)
-    # A shadow is smooth: where the analysis sees one and the residual does not vary from
-    # pixel to pixel, the darkening is the shadow's, not coverage. A fine chain lying in its
-    # own shadow varies strongly, and keeps its alpha.
-    variation = np.abs(distance - ndimage.gaussian_filter(distance, 1.5))
-    smooth = np.clip(1.0 - variation / floor, 0.0, 1.0)
-    alpha *= 1.0 - np.clip(4.0 * shadow, 0.0, 1.0) * smooth
     out = matte.copy()
     outer = band & (matte < 0.5)
     inner = band & ~outer
