@@ -5,7 +5,7 @@ per pixel above the input and output however large the photo:
 
 1. decode each tile to linear sRGB float32 and area-average it to the working image
    (long side <= 768 px); measure sensor noise on sampled rows.
-2. the `Analyzer` (models.analysis.default_analyzer) maps the working image; `_plan` turns the
+2. the `Analyzer` (models.analyzers.default_analyzer) maps the working image; `_plan` turns the
    analysis and the options into working-resolution maps and constants.
 3. decode each tile again and apply: cleanup (isolated specks, scratches), tone (backdrop
    flat-field + white balance, metal toning inside the metal mask, highlight shoulder),
@@ -31,8 +31,15 @@ import numpy as np
 from scipy import ndimage
 
 from models import colour
-from models.analysis import Analysis, Analyzer, default_analyzer
+from models.analysis import (
+    GEM_SURE,
+    MATTE_SNAP,
+    SOLID,
+    Analysis,
+    Analyzer,
+)
 from models.analysis.confidence import Confidence, assess
+from models.analyzers import default_analyzer
 from models.api import (
     MODEL_NAME,
     MODEL_VERSION,
@@ -51,6 +58,7 @@ from models.ops.backdrop import synth_shadow
 from models.ops.channels import channel_max, channel_min
 from models.ops.gems import micro_contrast
 from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
+from models.ops.lab import linear_srgb_to_lab
 from models.ops.matting import MAX_WINDOW as MATTING_WINDOW_MAX
 from models.ops.matting import edge_alpha
 from models.ops.metal import metal_gains, wanted_chroma
@@ -61,8 +69,6 @@ MAX_PIXELS = 100_000_000
 TILE_ROWS = 256
 HALO = 16
 WORKING_LONG_SIDE = 768
-# Matte values this close to 0 or 1 are snapped, so the backdrop is exactly white.
-MATTE_SNAP = 0.04
 # Context around the matte's box in which specks are judged (> find_specks' max_length 24
 # plus its isolation window's radius 12 and the inpainting blur's reach, so cropping changes
 # no decision and no fill inside the box).
@@ -328,8 +334,6 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
           already_white: bool = False, tone_backdrop: bool = False):
     tone_rgb, tone_facts = _tone_gain(analysis, small, already_white)
     gain = np.broadcast_to(tone_rgb, small.shape)
-    from models.ops.lab import linear_srgb_to_lab
-
     metal = np.clip(analysis.metal, 0, 1)
     matte = np.clip(analysis.matte, 0, 1)
     gem = np.clip(analysis.gem, 0, 1)
@@ -341,7 +345,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         # is unsure of (the fallback) the metal mask and kind are too: remove the cast only.
         kind = None
     flat = small * gain
-    mid = (metal > 0.5) & (flat @ LUMA > 0.05) & (flat @ LUMA < 0.85)
+    mid = (metal > SOLID) & (flat @ LUMA > 0.05) & (flat @ LUMA < 0.85)
     if kind is not None and mid.sum() >= 8:
         mean_rgb = np.median(flat[mid], axis=0)
         lab = linear_srgb_to_lab(mean_rgb)
@@ -358,7 +362,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         if real.any():
             real = ndimage.gaussian_filter(real, 2.0) * np.float32(0.8)
             shadow = np.maximum(shadow, real.astype(np.float32))
-    protect = ndimage.binary_dilation(gem > 0.5, iterations=2).astype(np.float32)
+    protect = ndimage.binary_dilation(gem > SOLID, iterations=2).astype(np.float32)
     defects = np.clip(analysis.defects, 0, 1) * (1 - protect)
     guide = np.sqrt(np.maximum(small @ LUMA, 0)).astype(np.float32)
     guided = resample.guided_coefficients(
@@ -478,7 +482,8 @@ class _Run:
         self.piece[y0:y1, x0:x1] = 0
 
     def _tile(self, y0: int, y1: int) -> int:
-        opts, plan, codec = self.options, self.plan, self.codec
+        """Retouches rows y0..y1 (with a HALO of context) into the output; the number of
+        defect pixels cleaned. The stages are the functions below, in order."""
         height = self.image.height
         ya, yb = max(0, y0 - HALO), min(height, y1 + HALO)
         x0, x1 = self._active_columns(ya, yb)
@@ -488,154 +493,33 @@ class _Run:
             self._fill(y0, y1, x1, self.image.width)
         if x1 <= x0:
             return 0
-        core = slice(y0 - ya, y0 - ya + (y1 - y0))
         block = self.image.pixels[ya:yb, x0:x1]
-        rgb_in, alpha = _decode(block, codec)
-        guide = np.sqrt(np.maximum(rgb_in @ LUMA, 0))
-        f = plan.factor
-        r0, r1 = _low_res_span(ya, yb, f, plan.gain.shape[0])
-        c0, c1 = _low_res_span(x0, x1, f, plan.gain.shape[1])
+        rgb_in, alpha = _decode(block, self.codec)
+        tile = _Tile(self.plan, ya, yb, x0, x1, rgb_in, alpha)
+        masks = _sample_masks(tile, self.plan)
+        cleaned, defect_mask, protect = _clean_up(tile, masks, self.plan, self.options,
+                                                  self.matte_only)
+        toned_box = _tone_piece(tile, masks, cleaned, self.plan, self.options, self.codec)
+        result, out_alpha, backdrop_rgb = _composite(tile, masks, cleaned, toned_box,
+                                                     self.plan, self.options)
+        core = slice(y0 - ya, y0 - ya + (y1 - y0))
+        self._write(y0, y1, x0, x1, core, block, result, out_alpha, masks)
+        if self.want_layers:
+            self._write_layers(y0, y1, core, masks, cleaned, toned_box, backdrop_rgb,
+                               defect_mask)
+        return int(defect_mask[core].sum())
 
-        def sample(low: np.ndarray) -> np.ndarray | None:
-            """Full-resolution samples of a low-res map for this block; None if all zero."""
-            if not low[r0:r1, c0:c1].any():
-                return None
-            return resample.upsample_rows(low, f, ya, yb, x1, x0)
-
-        zeros = np.zeros(guide.shape, dtype=np.float32)
-        matte_coeffs = resample.upsample_rows(plan.guided[..., 0::2], f, ya, yb, x1, x0)
-        matte = np.clip(resample.apply_guided(matte_coeffs, guide)[..., 0], 0, 1)
-        matte = np.clip((matte - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
-        if plan.matting is not None:
-            edge = _support_box((matte > 0) & (matte < 1), pad=MATTING_WINDOW_MAX)
-            if edge[0].stop > edge[0].start:
-                ey, ex = edge
-                maps = resample.upsample_rows(
-                    plan.matting, f, ya + ey.start, ya + ey.stop, x0 + ex.stop, x0 + ex.start
-                )
-                matte[edge] = edge_alpha(
-                    rgb_in[edge], np.maximum(maps[..., :3], 1e-4), maps[..., 3], matte[edge],
-                    plan.matting_floor, 2 * f + 1,
-                )
-        # Metal, gem and tone gains matter only where the matte is non-zero: sample them in
-        # that box (plus the gem contrast's blur context) and nowhere else.
-        box = _support_box(matte, pad=8)
-        metal, gem_raw = zeros.copy(), zeros.copy()
-        gain_box = np.zeros(guide.shape + (3,), dtype=np.float32)[box]
-        if box[0].stop > box[0].start:
-            by, bx = box
-            span = (ya + by.start, ya + by.stop, x0 + bx.stop, x0 + bx.start)
-            metal_coeffs = resample.upsample_rows(plan.guided[..., 1::2], f, *span)
-            metal[box] = np.clip(resample.apply_guided(metal_coeffs, guide[box])[..., 0], 0, 1)
-            if plan.guided_gem[r0:r1, c0:c1].any():
-                gem_coeffs = resample.upsample_rows(plan.guided_gem, f, *span)
-                gem_raw[box] = np.clip(resample.apply_guided(gem_coeffs, guide[box])[..., 0], 0, 1)
-            gain_box = resample.upsample_rows(plan.gain, f, *span)
-        metal *= matte
-        gem = gem_raw * matte
-        shadow_full = sample(plan.shadow)
-        shadow = zeros if shadow_full is None else shadow_full[..., 0]
-        # Cleanup region. With a white or transparent backdrop at full strength and no layers,
-        # the photo reaches the output only where the matte is non-zero: specks are looked for
-        # in its box plus SPECK_CONTEXT pixels, which decides every speck that touches the box
-        # exactly as the whole tile would (size limit and isolation window are smaller).
-        if self.matte_only:
-            region = _grow_box(box, SPECK_CONTEXT, guide.shape) if box[0].stop > 0 else box
-        else:
-            region = (slice(0, guide.shape[0]), slice(0, guide.shape[1]))
-        defects_low, protect = zeros, zeros
-        ry, rx = region
-        if ry.stop > ry.start and plan.cleanup_maps[r0:r1, c0:c1].any():
-            span = (ya + ry.start, ya + ry.stop, x0 + rx.stop, x0 + rx.start)
-            maps = resample.upsample_rows(plan.cleanup_maps, f, *span)
-            defects_low, protect = zeros.copy(), zeros.copy()
-            defects_low[region], protect[region] = maps[..., 0], maps[..., 1]
-
-        # Cleanup: isolated specks and short scratches, plus larger defects from the analysis.
-        defect_mask = np.zeros(guide.shape, dtype=bool)
-        if opts.cleanup and ry.stop > ry.start:
-            defect_mask[region] = find_specks(
-                guide[region], plan.speck_threshold, protect=protect[region] > 0.01
-            )
-            defect_mask |= defects_low > 0.5
-            if gem.size:
-                defect_mask &= ~(gem > 0.3)
-        cleaned = inpaint(rgb_in, defect_mask) if defect_mask.any() else rgb_in
-        # Fingerprints and smudges: fine low-contrast texture patches on the metal.
-        if opts.cleanup and box[0].stop > box[0].start and metal[box].max() > 0.5:
-            keep_sharp = (gem_raw[box] > 0.1) | (protect[box] > 0.01)
-            smudge = find_smudges(guide[box], metal[box], plan.noise, keep_sharp)
-            if smudge.any():
-                cleaned = cleaned.copy() if cleaned is rgb_in else cleaned
-                cleaned[box] = smooth_smudges(cleaned[box], smudge)
-                defect_mask = defect_mask.copy()
-                defect_mask[box] |= smudge > 0.5
-
-        # Tone (flat-field + white balance, metal toning, highlight shoulder, gem contrast),
-        # computed only in the box where the matte is non-zero (plus the blur context of the
-        # gem contrast): elsewhere the result is the backdrop.
-        gain_box = gain_box * (1 + metal[box][..., None] * (plan.metal_gains - 1))
-        toned_box = cleaned[box] * gain_box
-        if opts.hotspots:
-            # Each pixel's own "clipped input" level: the gains vary across a hotspot (the
-            # metal mask is soft), and one scalar level would push near-white neighbours of a
-            # clipped patch onto the top code. With the pixel's own level a clipped input
-            # lands exactly on the ceiling and everything else below it.
-            peak = channel_max(toned_box)
-            high = peak > np.float32(KNEE * HOTSPOT_CEILING)  # the curves are identity below
-            # Where the matte is 0 the toned pixel is never seen (the backdrop replaces it, and
-            # the tone layer's alpha is 0 there): a bright backdrop in the box costs nothing.
-            high &= matte[box] > 0
-            if high.any():
-                peak = peak[high]
-                white_px = channel_max(gain_box[high])
-                scale = shoulder(peak, white_px)
-                # The top output code belongs to clipped input alone: everything else ends at
-                # least 1.5 output codes (at a gamma of about 2.4) under the ceiling, so a 254
-                # next to a 255 cannot round onto the clipped patch's code.
-                margin = HOTSPOT_CEILING * 1.5 * 2.4 / (0.95 * codec.maximum)
-                # Clipped: every channel at the input's top code (slack for the decode).
-                clipped = channel_min(cleaned[box][high]) >= np.float32(1 - 1.2 / codec.maximum)
-                scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin))
-                toned = toned_box[high] * scale[..., None]
-                # A clipped patch recorded no colour: the light's, which the cast removal made
-                # neutral. Tinting it with the per-channel gains would turn white-metal
-                # speculars warm or pink; it sits, neutral, on the ceiling.
-                ceiling = (peak * scale)[..., None]
-                toned_box[high] = np.where(clipped[..., None], ceiling, toned)
-        if opts.gem_contrast > 0 and not opts.protect_gems:
-            # Clipped pixels carry no detail to raise, and must stay on the ceiling.
-            flat_top = channel_min(cleaned[box]) >= np.float32(1 - 1.2 / codec.maximum)
-            contrasted = micro_contrast(toned_box, gem[box], opts.gem_contrast)
-            toned_box = np.where(flat_top[..., None], toned_box, contrasted)
-
-        # Background composite.
-        m = matte[box][..., None]
-        out_alpha = alpha
-        if opts.background == "white":
-            backdrop_rgb = np.broadcast_to((1 - shadow)[..., None], cleaned.shape)
-            result = np.array(backdrop_rgb, dtype=np.float32)
-            result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
-        elif opts.background == "transparent":
-            a_in = alpha if alpha is not None else np.ones_like(matte)
-            cover = matte + (1 - matte) * shadow
-            out_alpha = a_in * cover
-            result = np.zeros_like(cleaned)
-            result[box] = toned_box * (matte[box] / np.maximum(cover[box], 1e-6))[..., None]
-            backdrop_rgb = np.zeros_like(cleaned)
-        else:
-            backdrop_rgb = cleaned * (plan.backdrop_gain * (1 - shadow)[..., None])
-            result = backdrop_rgb.copy()
-            result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
-
-        s = np.float32(self.options.strength)
+    def _write(self, y0, y1, x0, x1, core, block, result, out_alpha, masks) -> None:
+        """Strength blend, encode, protect-gems copy and the piece mask for rows y0..y1."""
+        opts, codec = self.options, self.codec
+        s = np.float32(opts.strength)
+        alpha = masks.alpha_in
         if s < 1:
-            result = rgb_in + s * (result - rgb_in)
+            result = masks.rgb_in + s * (result - masks.rgb_in)
             if out_alpha is not None and alpha is not None:
                 out_alpha = alpha + s * (out_alpha - alpha)
             elif out_alpha is not None:
                 out_alpha = 1 + s * (out_alpha - 1)
-
         out = self.output[y0:y1, x0:x1]
         channels = out.shape[2]
         colour_channels = 1 if channels in (1, 2) else 3
@@ -643,33 +527,222 @@ class _Run:
         if channels in (2, 4):
             out[..., -1] = codec.encode_alpha(out_alpha[core])
         if opts.protect_gems:
-            keep = (gem[core] > 0.3) | (gem_raw[core] > 0.3)
+            keep = (masks.gem[core] > GEM_SURE) | (masks.gem_raw[core] > GEM_SURE)
             src = block[core]
             out[keep, : src.shape[2]] = src[keep]
-        self.piece[y0:y1, x0:x1] = _to_u8(matte[core])
+        self.piece[y0:y1, x0:x1] = _to_u8(masks.matte[core])
 
-        if self.want_layers:
-            maximum = codec.maximum
-            cleanup_layer = self._layer_px["cleanup"][y0:y1]
-            cleanup_layer[..., :3] = _rgb_codes(codec, cleaned[core])
-            cleanup_layer[..., 3] = np.where(defect_mask[core], maximum, 0)
-            tone_layer = self._layer_px["tone"][y0:y1]
-            toned = cleaned.copy()
-            toned[box] = toned_box
-            tone_layer[..., :3] = _rgb_codes(codec, toned[core])
-            if opts.background == "keep":
-                tone_layer[..., 3] = codec.encode_alpha(matte[core])
-            else:
-                tone_layer[..., 3] = np.where(matte[core] > 0, maximum, 0)
-            bg_layer = self._layer_px["background"][y0:y1]
-            bg_layer[..., :3] = _rgb_codes(codec, backdrop_rgb[core])
-            if opts.background == "transparent":
-                bg_layer[..., 3] = codec.encode_alpha((1 - matte[core]) * shadow[core])
-            else:
-                bg_layer[..., 3] = codec.encode_alpha(1 - matte[core])
-            self.masks["metal"][y0:y1] = _to_u8(metal[core])
-            self.masks["gem"][y0:y1] = _to_u8(gem[core])
-        return int(defect_mask[core].sum())
+    def _write_layers(self, y0, y1, core, masks, cleaned, toned_box, backdrop_rgb,
+                      defect_mask) -> None:
+        """The separable layers and the metal/gem masks for rows y0..y1."""
+        opts, codec = self.options, self.codec
+        maximum = codec.maximum
+        matte, shadow = masks.matte, masks.shadow
+        cleanup_layer = self._layer_px["cleanup"][y0:y1]
+        cleanup_layer[..., :3] = _rgb_codes(codec, cleaned[core])
+        cleanup_layer[..., 3] = np.where(defect_mask[core], maximum, 0)
+        tone_layer = self._layer_px["tone"][y0:y1]
+        toned = cleaned.copy()
+        toned[masks.box] = toned_box
+        tone_layer[..., :3] = _rgb_codes(codec, toned[core])
+        if opts.background == "keep":
+            tone_layer[..., 3] = codec.encode_alpha(matte[core])
+        else:
+            tone_layer[..., 3] = np.where(matte[core] > 0, maximum, 0)
+        bg_layer = self._layer_px["background"][y0:y1]
+        bg_layer[..., :3] = _rgb_codes(codec, backdrop_rgb[core])
+        if opts.background == "transparent":
+            bg_layer[..., 3] = codec.encode_alpha((1 - matte[core]) * shadow[core])
+        else:
+            bg_layer[..., 3] = codec.encode_alpha(1 - matte[core])
+        self.masks["metal"][y0:y1] = _to_u8(masks.metal[core])
+        self.masks["gem"][y0:y1] = _to_u8(masks.gem[core])
+
+
+@dataclass
+class _Tile:
+    """One block of full-resolution rows ya..yb, columns x0..x1, and where it lies in the
+    working-resolution maps (rows r0..r1, columns c0..c1)."""
+
+    plan: _Plan
+    ya: int
+    yb: int
+    x0: int
+    x1: int
+    rgb_in: np.ndarray  # (h, w, 3) float32 linear
+    alpha: np.ndarray | None  # (h, w) float32 or None
+
+    def __post_init__(self) -> None:
+        f = self.plan.factor
+        self.guide = np.sqrt(np.maximum(self.rgb_in @ LUMA, 0))
+        self.r0, self.r1 = _low_res_span(self.ya, self.yb, f, self.plan.gain.shape[0])
+        self.c0, self.c1 = _low_res_span(self.x0, self.x1, f, self.plan.gain.shape[1])
+
+    def any(self, low: np.ndarray) -> bool:
+        """Whether a working-resolution map is non-zero anywhere this tile samples."""
+        return bool(low[self.r0 : self.r1, self.c0 : self.c1].any())
+
+    def sample(self, low: np.ndarray, box: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Bilinear full-resolution samples of `low` (h, w, c) for the tile (or a box of it)."""
+        f = self.plan.factor
+        if box is None:
+            return resample.upsample_rows(low, f, self.ya, self.yb, self.x1, self.x0)
+        by, bx = box
+        return resample.upsample_rows(
+            low, f, self.ya + by.start, self.ya + by.stop, self.x0 + bx.stop, self.x0 + bx.start
+        )
+
+
+@dataclass
+class _Masks:
+    """A tile's full-resolution masks: matte, metal, gem (0..1, (h, w) float32), the raw gem
+    mask (before the matte), the backdrop shadow, the tone gain in `box` (where the matte is
+    non-zero, padded) and the decoded input."""
+
+    matte: np.ndarray
+    metal: np.ndarray
+    gem: np.ndarray
+    gem_raw: np.ndarray
+    shadow: np.ndarray
+    box: tuple[slice, slice]
+    gain_box: np.ndarray
+    rgb_in: np.ndarray
+    alpha_in: np.ndarray | None
+
+
+def _sample_masks(tile: _Tile, plan: _Plan) -> _Masks:
+    """Stage 1: the masks at full resolution (guided upsampling, then the edge alpha)."""
+    guide, rgb_in = tile.guide, tile.rgb_in
+    zeros = np.zeros(guide.shape, dtype=np.float32)
+    matte = np.clip(resample.apply_guided(tile.sample(plan.guided[..., 0::2]), guide)[..., 0], 0, 1)
+    matte = np.clip((matte - MATTE_SNAP) / (1 - 2 * MATTE_SNAP), 0, 1)
+    if plan.matting is not None:
+        edge = _support_box((matte > 0) & (matte < 1), pad=MATTING_WINDOW_MAX)
+        if edge[0].stop > edge[0].start:
+            maps = tile.sample(plan.matting, edge)
+            matte[edge] = edge_alpha(
+                rgb_in[edge], np.maximum(maps[..., :3], 1e-4), maps[..., 3], matte[edge],
+                plan.matting_floor, 2 * plan.factor + 1,
+            )
+    # Metal, gem and tone gains matter only where the matte is non-zero: sample them in
+    # that box (plus the gem contrast's blur context) and nowhere else.
+    box = _support_box(matte, pad=8)
+    metal, gem_raw = zeros.copy(), zeros.copy()
+    gain_box = np.zeros(guide.shape + (3,), dtype=np.float32)[box]
+    if box[0].stop > box[0].start:
+        metal_coeffs = tile.sample(plan.guided[..., 1::2], box)
+        metal[box] = np.clip(resample.apply_guided(metal_coeffs, guide[box])[..., 0], 0, 1)
+        if tile.any(plan.guided_gem):
+            gem_coeffs = tile.sample(plan.guided_gem, box)
+            gem_raw[box] = np.clip(resample.apply_guided(gem_coeffs, guide[box])[..., 0], 0, 1)
+        gain_box = tile.sample(plan.gain, box)
+    shadow = tile.sample(plan.shadow)[..., 0] if tile.any(plan.shadow) else zeros
+    return _Masks(matte, metal * matte, gem_raw * matte, gem_raw, shadow, box, gain_box,
+                  rgb_in, tile.alpha)
+
+
+def _clean_up(tile: _Tile, masks: _Masks, plan: _Plan, opts: RetouchOptions, matte_only: bool):
+    """Stage 2: isolated specks and short scratches, the analysis's larger defects, and
+    fingerprints/smudges on the metal. Returns (cleaned rgb, defect mask, protect map)."""
+    guide, rgb_in, box = tile.guide, tile.rgb_in, masks.box
+    zeros = np.zeros(guide.shape, dtype=np.float32)
+    # With a white or transparent backdrop at full strength and no layers, the photo reaches
+    # the output only where the matte is non-zero: specks are looked for in its box plus
+    # SPECK_CONTEXT pixels, which decides every speck that touches the box exactly as the
+    # whole tile would (size limit and isolation window are smaller).
+    if matte_only:
+        region = _grow_box(box, SPECK_CONTEXT, guide.shape) if box[0].stop > 0 else box
+    else:
+        region = (slice(0, guide.shape[0]), slice(0, guide.shape[1]))
+    defects_low, protect = zeros, zeros
+    ry, _ = region
+    if ry.stop > ry.start and tile.any(plan.cleanup_maps):
+        maps = tile.sample(plan.cleanup_maps, region)
+        defects_low, protect = zeros.copy(), zeros.copy()
+        defects_low[region], protect[region] = maps[..., 0], maps[..., 1]
+    defect_mask = np.zeros(guide.shape, dtype=bool)
+    if opts.cleanup and ry.stop > ry.start:
+        defect_mask[region] = find_specks(
+            guide[region], plan.speck_threshold, protect=protect[region] > 0.01
+        )
+        defect_mask |= defects_low > SOLID
+        defect_mask &= ~(masks.gem > GEM_SURE)
+    cleaned = inpaint(rgb_in, defect_mask) if defect_mask.any() else rgb_in
+    metal = masks.metal
+    if opts.cleanup and box[0].stop > box[0].start and metal[box].max() > SOLID:
+        keep_sharp = (masks.gem_raw[box] > 0.1) | (protect[box] > 0.01)
+        smudge = find_smudges(guide[box], metal[box], plan.noise, keep_sharp)
+        if smudge.any():
+            cleaned = cleaned.copy() if cleaned is rgb_in else cleaned
+            cleaned[box] = smooth_smudges(cleaned[box], smudge)
+            defect_mask = defect_mask.copy()
+            defect_mask[box] |= smudge > SOLID
+    return cleaned, defect_mask, protect
+
+
+def _tone_piece(tile, masks: _Masks, cleaned, plan: _Plan, opts: RetouchOptions, codec: Codec):
+    """Stage 3: the piece's tone in the matte's box (cast and exposure gain, metal toning,
+    highlight shoulder, gem micro-contrast): (bh, bw, 3) float32 linear."""
+    box, matte, metal, gain_box = masks.box, masks.matte, masks.metal, masks.gain_box
+    gain_box = gain_box * (1 + metal[box][..., None] * (plan.metal_gains - 1))
+    toned_box = cleaned[box] * gain_box
+    top_code = np.float32(1 - 1.2 / codec.maximum)  # every channel at the input's top code
+    if opts.hotspots:
+        # Each pixel's own "clipped input" level: the gains vary across a hotspot (the
+        # metal mask is soft), and one scalar level would push near-white neighbours of a
+        # clipped patch onto the top code. With the pixel's own level a clipped input
+        # lands exactly on the ceiling and everything else below it.
+        peak = channel_max(toned_box)
+        high = peak > np.float32(KNEE * HOTSPOT_CEILING)  # the curves are identity below
+        # Where the matte is 0 the toned pixel is never seen (the backdrop replaces it, and
+        # the tone layer's alpha is 0 there): a bright backdrop in the box costs nothing.
+        high &= matte[box] > 0
+        if high.any():
+            peak = peak[high]
+            white_px = channel_max(gain_box[high])
+            scale = shoulder(peak, white_px)
+            # The top output code belongs to clipped input alone: everything else ends at
+            # least 1.5 output codes (at a gamma of about 2.4) under the ceiling, so a 254
+            # next to a 255 cannot round onto the clipped patch's code.
+            margin = HOTSPOT_CEILING * 1.5 * 2.4 / (0.95 * codec.maximum)
+            clipped = channel_min(cleaned[box][high]) >= top_code
+            scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin))
+            toned = toned_box[high] * scale[..., None]
+            # A clipped patch recorded no colour: the light's, which the cast removal made
+            # neutral. Tinting it with the per-channel gains would turn white-metal
+            # speculars warm or pink; it sits, neutral, on the ceiling.
+            ceiling = (peak * scale)[..., None]
+            toned_box[high] = np.where(clipped[..., None], ceiling, toned)
+    if opts.gem_contrast > 0 and not opts.protect_gems:
+        # Clipped pixels carry no detail to raise, and must stay on the ceiling.
+        flat_top = channel_min(cleaned[box]) >= top_code
+        contrasted = micro_contrast(toned_box, masks.gem[box], opts.gem_contrast)
+        toned_box = np.where(flat_top[..., None], toned_box, contrasted)
+    return toned_box
+
+
+def _composite(tile, masks: _Masks, cleaned, toned_box, plan: _Plan, opts: RetouchOptions):
+    """Stage 4: the toned piece over the new backdrop (white + shadow, transparent, or the
+    photo's own). Returns (result rgb, output alpha or None, backdrop rgb)."""
+    box, matte, shadow, alpha = masks.box, masks.matte, masks.shadow, tile.alpha
+    m = matte[box][..., None]
+    out_alpha = alpha
+    if opts.background == "white":
+        backdrop_rgb = np.broadcast_to((1 - shadow)[..., None], cleaned.shape)
+        result = np.array(backdrop_rgb, dtype=np.float32)
+        result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
+    elif opts.background == "transparent":
+        a_in = alpha if alpha is not None else np.ones_like(matte)
+        cover = matte + (1 - matte) * shadow
+        out_alpha = a_in * cover
+        result = np.zeros_like(cleaned)
+        result[box] = toned_box * (matte[box] / np.maximum(cover[box], 1e-6))[..., None]
+        backdrop_rgb = np.zeros_like(cleaned)
+    else:
+        backdrop_rgb = cleaned * (plan.backdrop_gain * (1 - shadow)[..., None])
+        result = backdrop_rgb.copy()
+        result[box] = toned_box * m + backdrop_rgb[box] * (1 - m)
+    return result, out_alpha, backdrop_rgb
 
 
 def _support_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:

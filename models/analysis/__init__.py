@@ -3,7 +3,8 @@
 The pipeline asks an `Analyzer` for an `Analysis` of a working-resolution copy of the photo,
 then applies its corrections at full resolution (guided upsampling). The image-analysis method
 (background modelling, colour statistics, local texture) and the trained network both implement
-`Analyzer`; `default_analyzer()` decides which one (or which combination) the pipeline uses.
+`Analyzer`; `models.analyzers.default_analyzer()` decides which one (or which combination) the
+pipeline uses. This package never imports the network (models/net imports it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+# Decisions every stage shares, named once.
+SOLID = 0.5  # a map value from which a pixel is that thing (piece, metal, gem, defect)
+GEM_SURE = 0.3  # gem coverage from which a pixel is protected as a stone
+NET_SNAP = 0.02  # the network's probabilities this close to 0 or 1 are snapped
+MATTE_SNAP = 0.04  # the full-resolution matte this close to 0 or 1 is snapped (exact white)
 
 
 @dataclass(frozen=True)
@@ -71,18 +78,3 @@ class Analyzer(Protocol):
     name: str
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis: ...
-
-
-def default_analyzer() -> Analyzer:
-    """The analyzer the pipeline uses: the trained network for the matte, metal, gem and
-    shadow maps (where it won on held-out renders, see models/MODEL_CARD.md), the
-    image-analysis method for the rest; the image-analysis method alone if the network cannot
-    be loaded."""
-    from models.analysis.classical import ClassicalAnalyzer
-
-    try:
-        from models.net.hybrid import HybridAnalyzer
-
-        return HybridAnalyzer(ClassicalAnalyzer())
-    except (ImportError, OSError, RuntimeError, KeyError):
-        return ClassicalAnalyzer()

@@ -22,6 +22,7 @@ from models.ops.channels import channel_max
 from models.ops.lab import linear_srgb_to_lab
 from models.ops.metal import classify_metal
 from models.ops.specks import find_specks
+from models.ops.tone import COLOURED_CHROMA
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 # A see-through hole shows the smooth backdrop; metal that only passes through the backdrop's
@@ -108,7 +109,7 @@ class ClassicalAnalyzer:
         # level says nothing about the piece's exposure (models/ops/tone.py).
         flat = rgb * ((backdrop @ LUMA)[..., None] / backdrop)
         backdrop_lab = linear_srgb_to_lab(np.median(backdrop.reshape(-1, 3), axis=0))
-        if np.hypot(backdrop_lab[1], backdrop_lab[2]) > 14.5:
+        if np.hypot(backdrop_lab[1], backdrop_lab[2]) > np.mean(COLOURED_CHROMA):
             # A coloured backdrop (wood, fabric) is not the light's colour: judge the metal's
             # colour as shot (at a mid-tone exposure) rather than against it.
             lum = rgb @ LUMA

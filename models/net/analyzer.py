@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models.analysis import Analysis
+from models.analysis import NET_SNAP, Analysis
 from models.net.guided import guided_upsample
 from models.net.model import OUTPUTS, JewelNet
 from models.net.train import load_weights
@@ -65,7 +65,7 @@ def _cached_weights(path: str, mtime_ns: int, size: int) -> tuple[JewelNet, dict
     return model, meta
 
 
-def snap(prob: np.ndarray, margin: float = 0.02) -> np.ndarray:
+def snap(prob: np.ndarray, margin: float = NET_SNAP) -> np.ndarray:
     """Maps [margin, 1 - margin] linearly onto [0, 1] and clips: float32 (h, w) 0..1.
 
     A sigmoid never reaches 0 or 1, so an unsnapped matte would blend every piece pixel with

@@ -111,7 +111,7 @@ def analyzer_by_name(name: str):
         from models.analysis.classical import ClassicalAnalyzer
 
         return ClassicalAnalyzer()
-    from models.analysis import default_analyzer
+    from models.analyzers import default_analyzer
 
     return default_analyzer()
 

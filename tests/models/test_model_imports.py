@@ -26,3 +26,13 @@ def test_options_schema_and_value_types_do_not_import_torch():
 def test_load_is_still_reachable_from_the_package():
     loaded = _modules_after("import models\nassert callable(models.load)\nmodels.Retoucher")
     assert "models.pipeline" in loaded
+
+
+def test_the_analysis_package_does_not_import_the_network():
+    """models/analysis is the seam; models/net implements it. Importing the seam and the
+    image-analysis method must not load the network (no import cycle between them)."""
+    loaded = _modules_after(
+        "import models.analysis, models.analysis.classical, models.analysis.confidence"
+    )
+    assert "models.analysis.classical" in loaded
+    assert not [m for m in loaded if m.startswith("models.net")]

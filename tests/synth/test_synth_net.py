@@ -116,7 +116,7 @@ def test_shipped_network_finds_the_piece_in_fresh_renders():
 
 def test_pipeline_runs_with_the_network():
     import models
-    from models.analysis import default_analyzer
+    from models.analyzers import default_analyzer
     from models.api import ImageData, RetouchOptions
     from models.net.hybrid import HybridAnalyzer
 
