@@ -520,6 +520,8 @@ class _Run:
                 out_alpha = alpha + s * (out_alpha - alpha)
             elif out_alpha is not None:
                 out_alpha = 1 + s * (out_alpha - 1)
+        if not np.isfinite(result).all():  # never a mangled image: no NaN reaches the codes
+            result = np.nan_to_num(result, nan=0.0, posinf=1.0, neginf=0.0)
         out = self.output[y0:y1, x0:x1]
         channels = out.shape[2]
         colour_channels = 1 if channels in (1, 2) else 3

@@ -30,8 +30,9 @@ def edge_alpha(
 ) -> np.ndarray:
     """The matte with its edge band (0 < matte < 1) re-estimated from the known backdrop.
 
-    rgb: float32 (h, w, 3) linear photo; light: float32 (h, w, 3) the backdrop's light field
-    at the same pixels; shadow: float32 (h, w) 0..1 the analysis's cast-shadow strength;
+    rgb: float32 (h, w, 3) linear photo (values below 0, from wide gamuts, count as 0);
+    light: float32 (h, w, 3) the backdrop's light field at the same pixels;
+    shadow: float32 (h, w) 0..1 the analysis's cast-shadow strength;
     matte: float32 (h, w) 0..1 the upsampled matte; floor: residual (log units) below which
     a pixel is backdrop (the backdrop's texture and noise); window: odd size of the search
     for the pure piece's residual. Returns float32 (h, w) 0..1; pixels outside the band are
@@ -44,6 +45,8 @@ def edge_alpha(
     band = (matte > 0) & (matte < 1)
     if not band.any():
         return matte
+    # Wide-gamut inputs decode to slightly negative linear sRGB: clamp before the log.
+    rgb = np.maximum(rgb, 0.0)
     distance = channel_max(np.abs(np.log(rgb + LOG_EPS) - np.log(light + LOG_EPS)))
     # A shadow is smooth: where the analysis sees one and the residual does not vary from
     # pixel to pixel, the darkening it explains is the shadow's, not coverage. A fine chain

@@ -56,3 +56,10 @@ def test_a_chain_lying_in_its_own_shadow_keeps_its_coverage():
     alpha = edge_alpha(rgb, light, shadow, matte, floor=0.04, window=7)
     assert (alpha[:, 44] > 0.8).all()
     assert alpha[:, 38:42].max() < 0.1  # the shadow beside it is still not coverage
+
+
+def test_negative_wide_gamut_values_give_a_finite_alpha():
+    rgb, light, shadow, matte = _scene()
+    rgb[:, 20, 2] = -0.05  # a saturated colour outside sRGB decodes below zero
+    alpha = edge_alpha(rgb, light, shadow, matte, floor=0.04, window=7)
+    assert np.isfinite(alpha).all() and alpha.min() >= 0 and alpha.max() <= 1
