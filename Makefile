@@ -3,6 +3,7 @@
 #   make test    - same setup, then the whole suite (Python, real GIMP 3, browser, UXP node tests)
 #   make bench   - benchmark scripts that print figures
 #   make eval    - quality table on the project's benchmark set
+#   make eval-real PHOTOS=DIR - retouch a folder of real photos: before/after sheets + figures
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +14,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test test-python test-node lint bench eval system-deps node-deps clean
+.PHONY: venv serve test test-python test-node lint bench eval eval-real system-deps node-deps clean
 
 venv: $(STAMP)
 
@@ -48,6 +49,13 @@ bench: venv
 
 eval: venv
 	$(PY) -m models.eval
+
+# Real photos have no ground truth: look at the sheets this writes (models/README.md keeps the
+# verdicts). The photos are never copied into the project.
+PHOTOS ?= ../shared/photos
+EVAL_OUT ?= out/eval-real
+eval-real: venv
+	$(PY) -m models.eval.real "$(PHOTOS)" --out "$(EVAL_OUT)"
 
 clean:
 	rm -rf $(VENV) photoshop_uxp/node_modules .pytest_cache
