@@ -37,7 +37,9 @@ STRUCTURE_FACTOR = 6.0
 SHADOW_MAX_STRUCTURE = 0.018
 # A shadow is darker than the backdrop model by at least this share of tau (in log units) and
 # its colour departs from the backdrop's by at most SHADOW_TINT x tau.
-SHADOW_MIN_DARKENING, SHADOW_TINT = 0.3, 1.5
+# (Only on a clean sweep, where tau is at most CLEAN_SHADOW_TAU; otherwise darker by tau and
+# within tau of the backdrop's colour.)
+SHADOW_MIN_DARKENING, SHADOW_TINT, CLEAN_SHADOW_TAU = 0.3, 1.5, 0.25
 
 
 def _remove_small(mask: np.ndarray, min_fraction: float, min_pixels: int) -> np.ndarray:
@@ -56,10 +58,15 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     chroma_dev = channel_max(np.abs(ratio - lum_ratio[..., None]))
     log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
     grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
-    # A pixel can be off the backdrop model through one channel (a shadow on a blue-grey
-    # sweep takes a cooler tint, lit by the sweep itself) while darker by less than tau.
-    cand = not_backdrop & (lum_ratio < -SHADOW_MIN_DARKENING * tau) & (lum_ratio > -1.6)
-    cand &= (chroma_dev < max(SHADOW_TINT * tau, 0.08)) & (grad < 0.05)
+    # On a clean sweep a pixel can be off the backdrop model through one channel (a shadow on
+    # a blue-grey sweep takes a cooler tint, lit by the sweep itself) while darker by less
+    # than tau. On a loose fit (tau large) that would call half the piece shadow.
+    if tau <= CLEAN_SHADOW_TAU:
+        darker, tint = SHADOW_MIN_DARKENING * tau, max(SHADOW_TINT * tau, 0.08)
+    else:
+        darker, tint = tau, max(tau, 0.06)
+    cand = not_backdrop & (lum_ratio < -darker) & (lum_ratio > -1.6)
+    cand &= (chroma_dev < tint) & (grad < 0.05)
     labels, count = ndimage.label(cand, structure=_EIGHT)
     if count == 0:
         return cand

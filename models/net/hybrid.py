@@ -40,7 +40,10 @@ from models.net.analyzer import NetAnalyzer
 NET_MAPS = ("matte", "metal", "gem", "shadow")
 BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
 EXTEND_SOFT_EDGE = 2  # pixels around an image-analysis component that carry its soft edge
-SHADOW_SURE = 0.04  # network shadow strength from which a pixel is the piece's shadow
+SHADOW_SURE = 0.15  # network shadow strength from which a pixel is the piece's shadow
+SHADOW_SURE_CLEAN = 0.04  # the same on a clean sweep (tau <= CLEAN_SWEEP_TAU)
+CLEAN_SWEEP_TAU = 0.25
+SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
 VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
@@ -113,7 +116,14 @@ class HybridAnalyzer:
             # On a clean sweep image analysis separates shadows itself (its piece excludes them),
             # and the network's shadow map can cover the shaded side of a white pearl.
             not_shadow = np.zeros_like(learned.shadow) if precise else learned.shadow
-            grown = self._extension(base_solid, solid, not_shadow)
+            # A sweep that is clean but not precise (a soft light fall-off, a tinted sweep):
+            # image analysis attaches the piece's shadow to it, and even a faint network
+            # shadow is the better word. On a loose fit the network's shadow map is noisy
+            # over the piece itself (a coin's engraving), and only a clear one counts.
+            clean = model is not None and model.tau <= CLEAN_SWEEP_TAU
+            grown = self._extension(
+                base_solid, solid, not_shadow, SHADOW_SURE_CLEAN if clean else SHADOW_SURE
+            )
             _adopt(merged, base, grown, grown & ~solid)  # the network's piece keeps its maps
         # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
         # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
@@ -122,7 +132,10 @@ class HybridAnalyzer:
         # The network's soft matte spreads over the piece's own cast shadow; where it sees
         # that shadow and is not sure of the piece, the pixel is the backdrop's (a half-opaque
         # shadow over white is a grey blob with a hard edge).
-        backdrop |= (learned.shadow >= SHADOW_SURE) & (merged["matte"] < SHADOW_SOFT_MATTE)
+        # (On a clean sweep only: on a loose fit its shadow map is noisy over the piece.)
+        if model is not None and model.tau <= CLEAN_SWEEP_TAU:
+            clear = (learned.shadow >= SHADOW_CLEAR) & (merged["matte"] < SHADOW_SOFT_MATTE)
+            backdrop |= clear
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
@@ -206,7 +219,10 @@ class HybridAnalyzer:
 
     @staticmethod
     def _extension(
-        base_solid: np.ndarray, net_solid: np.ndarray, net_shadow: np.ndarray
+        base_solid: np.ndarray,
+        net_solid: np.ndarray,
+        net_shadow: np.ndarray,
+        shadow_sure: float = SHADOW_SURE,
     ) -> np.ndarray:
         """Pixels to add to the network's piece: bool (h, w).
 
@@ -221,4 +237,4 @@ class HybridAnalyzer:
         touching = np.unique(labels[ndimage.binary_dilation(net_solid) & base_solid])
         keep = np.isin(labels, touching[touching > 0])
         keep = ndimage.binary_dilation(keep, iterations=EXTEND_SOFT_EDGE)  # its soft outline
-        return keep & (net_shadow < SHADOW_SURE)
+        return keep & (net_shadow < shadow_sure)

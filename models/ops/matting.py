@@ -18,6 +18,7 @@ from models.ops.channels import channel_max
 
 LOG_EPS = 0.01
 MAX_WINDOW = 15  # full-resolution pixels searched for the nearest pure piece colour
+EDGE_REACH = 4  # how many search windows from open backdrop a soft pixel is still an edge
 
 
 def edge_alpha(
@@ -42,9 +43,16 @@ def edge_alpha(
     blurred halo of backdrop goes, a fine chain stays); in the inner half it can only add
     coverage (a rim that mirrors the sweep keeps the analysis's word that it is piece).
     """
+    # The band is the outline: soft pixels next to open backdrop. Soft values well inside the
+    # piece (the guided upsampling follows the metal's own highlights) are not an edge, and
+    # there a bright reflection would read as backdrop.
     band = (matte > 0) & (matte < 1)
     if not band.any():
         return matte
+    # Within EDGE_REACH search windows of open backdrop (the network's halo is that wide at
+    # full resolution); a square maximum filter is separable, so this costs little.
+    exterior = (matte <= 0).astype(np.uint8)
+    band &= ndimage.maximum_filter(exterior, size=2 * EDGE_REACH * window + 1) > 0
     # Wide-gamut inputs decode to slightly negative linear sRGB: clamp before the log.
     rgb = np.maximum(rgb, 0.0)
     distance = channel_max(np.abs(np.log(rgb + LOG_EPS) - np.log(light + LOG_EPS)))

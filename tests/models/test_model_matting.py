@@ -63,3 +63,17 @@ def test_negative_wide_gamut_values_give_a_finite_alpha():
     rgb[:, 20, 2] = -0.05  # a saturated colour outside sRGB decodes below zero
     alpha = edge_alpha(rgb, light, shadow, matte, floor=0.04, window=7)
     assert np.isfinite(alpha).all() and alpha.min() >= 0 and alpha.max() <= 1
+
+
+def test_soft_values_inside_the_piece_are_not_an_edge():
+    """A bright reflection inside the piece (same colour as the backdrop) where the upsampled
+    matte is soft, far from open backdrop: the matte there is left as it is."""
+    h, w = 40, 100
+    light = np.full((h, w, 3), 0.8, np.float32)
+    rgb = np.full((h, w, 3), 0.3, np.float32)  # a dark metal plate over the whole frame
+    rgb[15:25, 60:70] = 0.8  # a reflection of the sweep, 57 px from open backdrop
+    matte = np.ones((h, w), np.float32)
+    matte[:, :3] = 0.0  # open backdrop at the left edge
+    matte[15:25, 60:70] = 0.6  # the upsampled matte dips on the reflection
+    alpha = edge_alpha(rgb, light, np.zeros((h, w), np.float32), matte, floor=0.04, window=7)
+    assert (alpha[15:25, 60:70] == 0.6).all()

@@ -273,13 +273,13 @@ def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure()
     classical[:, 6:] = 0.4  # ...except here, where image analysis is unsure
 
     class Fixed:
-        def __init__(self, matte, shadow=None):
-            self.matte, self.shadow = matte, shadow
+        def __init__(self, matte, shadow=None, backdrop=None):
+            self.matte, self.shadow, self.backdrop = matte, shadow, backdrop
 
         def analyse(self, rgb):
             m = self.matte
             shadow = np.zeros_like(m) if self.shadow is None else self.shadow
-            return Analysis(m, m.copy(), m.copy(), m.copy(), shadow, None)
+            return Analysis(m, m.copy(), m.copy(), m.copy(), shadow, None, self.backdrop)
 
     black = np.zeros((h, w, 3), np.float32)
     merged = HybridAnalyzer(Fixed(classical), Fixed(net)).analyse(black)
@@ -292,8 +292,15 @@ def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure()
     # matte is that shadow, not the piece (a grey blob on the white otherwise).
     shadow = np.zeros((h, w), np.float32)
     shadow[:, 6:] = 0.2
-    merged = HybridAnalyzer(Fixed(classical), Fixed(net, shadow)).analyse(black)
+    # (On a clean sweep: a backdrop model that fits well, though not precisely enough for the
+    # backdrop veto.)
+    sweep = Backdrop(np.full((h, w, 3), 0.8, np.float32), np.zeros((h, w), np.float32), 0.2)
+    merged = HybridAnalyzer(Fixed(classical, backdrop=sweep), Fixed(net, shadow)).analyse(black)
     assert np.all(merged.matte[:, 6:] == 0.0) and np.all(merged.matte[:, :2] == 0.9)
+    # On a loose fit the network's shadow map is no such evidence.
+    loose = Backdrop(sweep.light, sweep.residual, 0.4)
+    merged = HybridAnalyzer(Fixed(classical, backdrop=loose), Fixed(net, shadow)).analyse(black)
+    assert np.all(merged.matte[:, 6:] == np.float32(0.3))
 
 
 def test_hybrid_takes_in_fine_parts_the_network_missed_but_not_the_pieces_shadow():
