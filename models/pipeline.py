@@ -77,9 +77,9 @@ SPECK_CONTEXT = 64
 # and never for residuals under MATTING_MIN_FLOOR (JPEG noise and sweep texture).
 MATTING_MAX_TAU = 0.25
 MATTING_MIN_FLOOR = 0.04
-# A working image whose short side is under this many pixels (the photo itself is that
-# small) resolves prongs and chain links poorly.
-LOW_RESOLUTION = 300
+# A photo whose long side is under this many pixels is below what marketplaces need for zoom
+# (docs: 1000-2000 px), and its prongs and chain links are a pixel or two.
+LOW_RESOLUTION = 1000
 
 
 @dataclass
@@ -155,7 +155,9 @@ class Retoucher:
         progress("analyse", 0.25)
 
         confidence = assess(analysis, small)
-        options, warnings = _decide(options, confidence, small, analysis)
+        options, warnings = _decide(
+            options, confidence, small, analysis, (image.height, image.width)
+        )
         # A kept background the user did not ask for (the fallback) takes the piece's global
         # tone too, so that a doubtful matte leaves no seam between toned and untoned parts.
         fallback = any(w["code"] in ("background_kept", "no_piece") for w in warnings)
@@ -244,7 +246,13 @@ class Retoucher:
         return small, noise
 
 
-def _decide(options: RetouchOptions, confidence: Confidence, small: np.ndarray, analysis):
+def _decide(
+    options: RetouchOptions,
+    confidence: Confidence,
+    small: np.ndarray,
+    analysis: Analysis,
+    size: tuple[int, int],
+):
     """The options the run really uses, and the warnings for the user.
 
     - a photo already on white keeps its own backdrop (its deliberate shadow or reflection);
@@ -279,7 +287,7 @@ def _decide(options: RetouchOptions, confidence: Confidence, small: np.ndarray, 
         warnings.append(warning("overexposed"))
     if float(np.quantile(lum, 0.99)) < 0.05:
         warnings.append(warning("underexposed"))
-    if min(small.shape[:2]) < LOW_RESOLUTION:
+    if max(size) < LOW_RESOLUTION:
         warnings.append(warning("low_resolution"))
     return options, warnings
 

@@ -22,7 +22,9 @@ def _lab(scenes, codes):
 
 
 def _codes(result):
-    return [w["code"] for w in result.warnings]
+    """The run's warning codes, less low_resolution (these constructed photos are small on
+    purpose; test_bad_photos checks that warning itself)."""
+    return [w["code"] for w in result.warnings if w["code"] != "low_resolution"]
 
 
 def _on_sweep(scenes, clean, piece, sweep_rgb, light=(1.0, 1.0, 1.0), seed=0):
@@ -201,7 +203,7 @@ def test_a_busy_scene_keeps_its_background_with_a_warning(retoucher, scenes):
 
 def test_a_clean_studio_shot_is_cut_out_without_warnings(retoucher, scenes):
     res = retoucher.retouch(ImageData(scenes.ring_scene().codes()), RetouchOptions())
-    assert res.warnings == []
+    assert _codes(res) == []
     assert res.info["confidence"]["backdrop_fit"] >= 0.9
     assert res.info["confidence"]["matte_certainty"] >= 0.9
 
@@ -234,10 +236,10 @@ def test_bad_photos_give_a_result_and_a_warning(retoucher, scenes, kind):
         photo = np.clip(photo + rng.normal(0, 40, photo.shape), 0, 255).astype(np.uint8)
         expected = None
     else:
-        photo = photo[::8, ::8]
+        photo = photo[::8, ::8]  # 50 x 38 px
         expected = "low_resolution"
     res = retoucher.retouch(ImageData(photo), RetouchOptions())
     assert res.image.pixels.shape == photo.shape
     assert np.isfinite(res.image.pixels).all()
     if expected:
-        assert expected in _codes(res)
+        assert expected in [w["code"] for w in res.warnings]

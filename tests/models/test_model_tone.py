@@ -127,7 +127,8 @@ def test_silver_on_a_wood_backdrop_is_not_tinted_or_blown(retoucher, scenes):
     # Wood is not a studio backdrop: the background is kept (with a warning) unless the user
     # forces the cut-out.
     far = ~ndimage.binary_dilation(scene.piece, iterations=3)
-    assert [w["code"] for w in res.warnings] == ["background_kept"]
+    codes = [w["code"] for w in res.warnings]
+    assert "background_kept" in codes and set(codes) <= {"background_kept", "low_resolution"}
     # The kept backdrop takes the piece's global tone, uniformly (no seams where a doubtful
     # matte ends): one linear gain for every far pixel.
     ratio = scenes.from_codes(res.image.pixels[far]) / np.maximum(photo[far], 1e-3)
