@@ -236,9 +236,14 @@ def build(name: str, h: int = 384, w: int = 512, seed: int = 0) -> dict[str, np.
     rng = np.random.default_rng(seed + sum(map(ord, name)))
     c = Canvas(h, w)
     draw(c, rng)
-    truth = _truth(c.radiance, c.piece)
+    # The sweep is a grey gradient (its level is the studio's choice, not the piece's); the
+    # piece has one exposure of its own (the gradient's mean); both take the light's colour
+    # cast. The truth is the piece as exposed, cast-free, on exact white.
     top, bottom = look["light"]
-    light = (top + (bottom - top) * c.yy / (h - 1))[..., None] * np.array(look["cast"])
+    exposure = (top + bottom) / 2
+    truth = _truth(c.radiance * exposure, c.piece)
+    sweep = (top + (bottom - top) * c.yy / (h - 1))[..., None]
+    light = np.where(c.piece[..., None], exposure, sweep) * np.array(look["cast"])
     field, defects = _defects(c, rng)
     photo = c.radiance * light * field[..., None]
     photo += rng.normal(0, 1, photo.shape) * 0.006 * np.sqrt(np.clip(photo, 0, None))
