@@ -29,7 +29,7 @@ PIECE_SHARE_LOW, PIECE_SHARE_HIGH = 0.8, 0.95
 # Many separate sizable parts mean the matte has picked up pieces of the scene.
 PARTS_FEW, PARTS_MANY = 6, 16
 # A piece covering this much of the frame's border is the scene rather than a product.
-BORDER_PIECE_LOW, BORDER_PIECE_HIGH = 0.35, 0.6
+BORDER_PIECE_LOW, BORDER_PIECE_HIGH = 0.2, 0.35
 # Network and image analysis disagreeing this much on the piece (IoU) means neither is sure.
 AGREEMENT_LOW, AGREEMENT_HIGH = 0.15, 0.4
 # Without a backdrop model: share of the frame where the matte is decisive (< 0.1 or > 0.9).

@@ -34,7 +34,7 @@ CASES = [(spec.name, value) for spec in OPTION_SPECS for value in _values(spec)]
 
 @pytest.fixture(scope="module")
 def small_photo(scenes):
-    return scenes.ring_scene(h=150, w=200)
+    return scenes.ring_scene(h=200, w=260)
 
 
 @pytest.mark.parametrize(("name", "value"), CASES, ids=[f"{n}={v}" for n, v in CASES])
