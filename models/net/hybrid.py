@@ -43,6 +43,9 @@ EXTEND_SOFT_EDGE = 2  # pixels around an image-analysis component that carry its
 SHADOW_SURE = 0.15  # network shadow strength from which a pixel is the piece's shadow
 SHADOW_SURE_CLEAN = 0.04  # the same on a clean sweep (tau <= CLEAN_SWEEP_TAU)
 CLEAN_SWEEP_TAU = 0.25
+# A shadow on the sweep: darker than the backdrop model by this (log), within this of its
+# colour, and with a gradient energy under this (models/analysis/classical.py's shadows).
+SHADOW_LIKE_DARKER, SHADOW_LIKE_TINT, SHADOW_LIKE_SMOOTH = 0.05, 0.06, 0.05
 SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
@@ -66,6 +69,35 @@ def _adopt(merged: dict, base: Analysis, region: np.ndarray, new: np.ndarray) ->
 def _border(values: np.ndarray) -> np.ndarray:
     """The frame's outermost pixels of an (h, w) map, each once: (2h + 2w - 4,)."""
     return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
+
+
+def _shadow_like(rgb: np.ndarray, light: np.ndarray, piece: np.ndarray) -> np.ndarray:
+    """Pixels that look like a shadow on the backdrop: bool (h, w).
+
+    rgb, light: float32 (h, w, 3) linear photo and backdrop light field; piece: bool (h, w),
+    the piece already known. Darker than the light by SHADOW_LIKE_DARKER or more (log
+    luminance), within SHADOW_LIKE_TINT of its colour (log chromaticity), and smooth: the
+    region's median local gradient energy, measured away from the known piece's own outline
+    (which would make every shadow touching it look textured), under SHADOW_LIKE_SMOOTH. A
+    fine silver chain is as neutral, but not smooth.
+    """
+    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(np.maximum(light, 0) + 0.01)
+    lum = ratio.mean(axis=-1)
+    tint = np.abs(ratio - lum[..., None]).max(axis=-1)
+    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
+    grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
+    valid = (~ndimage.binary_dilation(piece, iterations=2)).astype(np.float32)
+    energy = ndimage.uniform_filter(grad * valid, 5) / np.maximum(
+        ndimage.uniform_filter(valid, 5), 1e-3
+    )
+    candidate = (lum < -SHADOW_LIKE_DARKER) & (tint < SHADOW_LIKE_TINT) & ~piece
+    labels, count = ndimage.label(candidate)
+    if count == 0:
+        return candidate
+    # Judged per region (its median), as image analysis judges its shadows: a shadow's soft
+    # edge is locally steep, its body is not; a chain is steep throughout.
+    typical = np.asarray(ndimage.median(energy, labels, range(1, count + 1)))
+    return np.concatenate([[False], typical < SHADOW_LIKE_SMOOTH])[labels]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,6 +156,11 @@ class HybridAnalyzer:
             grown = self._extension(
                 base_solid, solid, not_shadow, SHADOW_SURE_CLEAN if clean else SHADOW_SURE
             )
+            if clean:
+                # What image analysis adds beyond the network's piece and looks like a shadow
+                # on the sweep (darker than the backdrop model, its colour, smooth) is the
+                # piece's cast shadow, not a part the network missed.
+                grown &= ~(_shadow_like(rgb_linear, model.light, solid) & ~solid)
             _adopt(merged, base, grown, grown & ~solid)  # the network's piece keeps its maps
         # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
         # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
