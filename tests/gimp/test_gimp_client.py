@@ -132,7 +132,7 @@ def test_websocket_job_reports_progress_and_matches_http(jrc, server):
     info = client.info()
     assert info["websocket"]["url"].startswith("ws://")
     seen = []
-    result = client.retouch(
+    request = jrc.RetouchRequest(
         data,
         53,
         37,
@@ -141,6 +141,7 @@ def test_websocket_job_reports_progress_and_matches_http(jrc, server):
         options={"strength": 0.5},
         progress=lambda stage, fraction: seen.append(fraction),
     )
+    result = client.retouch(request)
     descriptor, body = result.part("image")
     assert (descriptor["width"], descriptor["height"], descriptor["depth"]) == (53, 37, 16)
     reference = requests.post(
@@ -166,16 +167,20 @@ def test_websocket_job_reports_progress_and_matches_http(jrc, server):
 def test_large_upload_goes_in_many_frames(jrc, server):
     pixels = os.urandom(1200 * 900 * 3)  # 3.2 MB: four 1 MiB frames
     client = jrc.Client(server.http_url, token=server.token, timeout=60)
-    result = client.retouch(pixels, 1200, 900, 3, 8)
+    result = client.retouch(jrc.RetouchRequest(pixels, 1200, 900, 3, 8))
     assert len(result.part("image")[1]) == len(pixels)
 
 
 def test_cancel_from_progress(jrc, server):
     client = jrc.Client(server.http_url, token=server.token, timeout=60)
     with pytest.raises(jrc.Cancelled):
-        client.retouch(os.urandom(64 * 64 * 4), 64, 64, 4, 8, progress=lambda s, f: False)
+        client.retouch(
+            jrc.RetouchRequest(os.urandom(64 * 64 * 4), 64, 64, 4, 8, progress=lambda s, f: False)
+        )
     # The server is still fine afterwards.
-    assert client.retouch(os.urandom(16 * 16 * 4), 16, 16, 4, 8).part("image")[1]
+    assert client.retouch(jrc.RetouchRequest(os.urandom(16 * 16 * 4), 16, 16, 4, 8)).part("image")[
+        1
+    ]
 
 
 def test_http_fallback_with_layers(jrc, server):
@@ -183,7 +188,7 @@ def test_http_fallback_with_layers(jrc, server):
     info = dict(client.info())
     info["websocket"] = {}  # as if the server published no WebSocket channel
     pixels = os.urandom(20 * 10 * 4)
-    result = client.retouch(pixels, 20, 10, 4, 8, layers=True, info=info)
+    result = client.retouch(jrc.RetouchRequest(pixels, 20, 10, 4, 8, layers=True, info=info))
     descriptor, body = result.part("image")
     assert descriptor["kind"] == "image" and len(body) == len(pixels)
 
@@ -197,7 +202,7 @@ def test_wrong_token_message(jrc, server):
     good = jrc.Client(server.http_url, token=server.token, timeout=10)
     info = good.info()
     with pytest.raises(jrc.RetouchError) as caught:  # the WebSocket hello is refused too
-        client.retouch(b"\x00" * 16, 2, 2, 4, 8, info=info)
+        client.retouch(jrc.RetouchRequest(b"\x00" * 16, 2, 2, 4, 8, info=info))
     assert caught.value.code == "unauthorized"
 
 
@@ -290,7 +295,7 @@ def test_server_errors_say_what_to_do(jrc, canned_server, status, code, phrase):
     client = jrc.Client(url, token="t", timeout=10)
     info = {"limits": {}, "websocket": {}}  # force the HTTP path, which gets the canned error
     with pytest.raises(jrc.RetouchError) as caught:
-        client.retouch(b"\x00" * 12, 2, 2, 3, 8, info=info)
+        client.retouch(jrc.RetouchRequest(b"\x00" * 12, 2, 2, 3, 8, info=info))
     assert caught.value.code == code
     assert phrase in caught.value.message and "details here." in caught.value.message
 
