@@ -454,8 +454,7 @@ def retouch(procedure, run_mode, image, drawables, config):
     Gimp.displays_flush()
     note = jrc.warnings_text(result.warnings)
     if note:  # after the paste: the result is there, the user learns what to check in it
-        Gimp.message(note)
-        sys.stderr.write("jewel-retouch: %s\n" % note)
+        Gimp.message(note)  # (a dialog in GIMP; on the console in batch runs)
     timings_path = os.environ.get(TIMINGS_ENV)
     if timings_path:
         with open(timings_path, "w") as handle:

@@ -305,3 +305,82 @@ def test_non_json_error_is_still_readable(jrc, canned_server):
     with pytest.raises(jrc.RetouchError) as caught:
         jrc.Client(url, token="t", timeout=10).info()
     assert "bad gateway" in caught.value.message
+
+
+def test_warnings_come_from_the_http_header(jrc, fake_server):
+    client = jrc.Client(fake_server.url, token="t", timeout=10)
+    result = client.retouch(jrc.RetouchRequest(b"\x01" * 24, 3, 2, 4, 8))
+    assert result.part("image")[1] == b"\x01" * 24
+    assert result.warnings == fake_server.warnings
+
+
+def test_warnings_come_from_the_layers_manifest(jrc, fake_server):
+    fake_server.warnings = [{"code": "no_piece", "message": "No piece (fake)."}]
+    client = jrc.Client(fake_server.url, token="t", timeout=10)
+    result = client.retouch(jrc.RetouchRequest(b"\x01" * 24, 3, 2, 4, 8, layers=True))
+    assert [d["name"] for d, _ in result.parts][:2] == ["image", "background"]
+    assert result.warnings == fake_server.warnings  # in the header and the manifest: once
+
+
+def test_no_warnings_is_an_empty_list(jrc, fake_server):
+    fake_server.warnings = []
+    client = jrc.Client(fake_server.url, token="t", timeout=10)
+    assert client.retouch(jrc.RetouchRequest(b"\x01" * 24, 3, 2, 4, 8)).warnings == []
+    assert jrc.warnings_text([]) == ""
+
+
+def test_warnings_come_from_the_websocket_result_and_done(jrc):
+    """A scripted job channel: `result` carries one warning, `done.info` that one and another."""
+    import json
+
+    from websockets.sync.server import serve
+
+    first = {"code": "background_kept", "message": "Background kept (ws)."}
+    second = {"code": "overexposed", "message": "Overexposed (ws)."}
+
+    def session(ws):
+        assert json.loads(ws.recv())["type"] == "hello"
+        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
+        job = json.loads(ws.recv())
+        received = b""
+        while len(received) < job["bytes"]:
+            received += ws.recv()
+        part = {"name": "image", "kind": "image", "channels": 4, "depth": 8, "bytes": len(received)}
+        ws.send(
+            json.dumps(
+                {
+                    "type": "result",
+                    "id": job["id"],
+                    "width": 3,
+                    "height": 2,
+                    "channels": 4,
+                    "depth": 8,
+                    "parts": [part],
+                    "warnings": [first],
+                }
+            )
+        )
+        ws.send(received)
+        info = {"warnings": [first, second]}
+        ws.send(json.dumps({"type": "done", "id": job["id"], "info": info}))
+
+    with serve(session, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        port = server.socket.getsockname()[1]
+        client = jrc.Client("http://127.0.0.1:1", token="t", timeout=10)
+        info = {"limits": {}, "websocket": {"url": f"ws://127.0.0.1:{port}"}}
+        result = client.retouch(jrc.RetouchRequest(b"\x07" * 24, 3, 2, 4, 8, info=info))
+        server.shutdown()
+    assert result.part("image")[1] == b"\x07" * 24
+    assert result.warnings == [first, second]
+    text = jrc.warnings_text(result.warnings)
+    assert text.startswith("Jewel retouch finished with 2 warnings:")
+    assert "- Background kept (ws)." in text and "- Overexposed (ws)." in text
+
+
+def test_malformed_warnings_never_fail_a_retouch(jrc):
+    good = {"code": "no_piece", "message": "No piece."}
+    assert jrc.collect_warnings(
+        "not json", '[{"code": "x"}]', [1, None, {"message": "no code"}], [good, good], None
+    ) == [good]
