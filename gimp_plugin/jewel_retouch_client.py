@@ -557,8 +557,8 @@ def _chunks_of(pixels):
 ERROR_ADVICE = {
     "bad_request": (
         "The server could not read the request",
-        "Use the plug-in that came with this server version, or report the problem with the "
-        "`jewel-retouch serve` output.",
+        "Check the image (it may be damaged) and try again; if it keeps failing, see the "
+        "`jewel-retouch serve` window.",
     ),
     "unauthorized": (
         "The server refused the access token",
