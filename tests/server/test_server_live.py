@@ -384,13 +384,58 @@ def test_non_loopback_bind_needs_the_explicit_flag(tmp_path):
     assert "--allow-remote" in out.stderr
 
 
+def local_ipv4_addresses() -> list[str]:
+    """This machine's IPv4 addresses outside 127.0.0.0/8 (Linux: SIOCGIFADDR per interface)."""
+    import fcntl
+    import ipaddress
+    import struct
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            try:
+                answer = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+            except OSError:  # an interface without an IPv4 address
+                continue
+            address = socket.inet_ntoa(answer[20:24])
+            if not ipaddress.ip_address(address).is_loopback:
+                found.append(address)
+    return found
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the IPv4 sockets LISTENing on `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: TCP_LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_the_default_bind_is_loopback_only(srv):
+    for url in (srv.http_url, srv.ws_url):
+        port = int(url.rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"127.0.0.1"}
+        with pytest.raises(ConnectionRefusedError):  # another loopback address: not bound
+            socket.create_connection(("127.0.0.2", port), timeout=10).close()
+
+
 def test_allow_remote_binds_all_interfaces(tmp_path):
     with run_server(tmp_path, host="0.0.0.0", allow_remote=True) as server:
-        port = server.http_url.rsplit(":", 1)[1]
-        r = requests.get(
-            f"http://127.0.0.1:{port}/v1/health", headers={"Host": "studio.lan"}, timeout=10
-        )
-        assert r.status_code == 200
+        http_port = int(server.http_url.rsplit(":", 1)[1])
+        ws_port = int(server.ws_url.rsplit(":", 1)[1])
+        assert listening_addresses(http_port) == {"0.0.0.0"}
+        assert listening_addresses(ws_port) == {"0.0.0.0"}
+        # Reached through another interface's address (Host: that address), as a machine on
+        # the LAN would; 127.0.0.2 is refused by a 127.0.0.1 bind, so it proves the bind too
+        # on a machine whose only interface is loopback.
+        for address in [*local_ipv4_addresses(), "127.0.0.2"]:
+            r = requests.get(f"http://{address}:{http_port}/v1/health", timeout=10)
+            assert r.status_code == 200 and r.json()["status"] == "ok", address
+            with socket.create_connection((address, ws_port), timeout=10):
+                pass
 
 
 def test_stalled_upload_is_cut_off_and_the_server_keeps_serving(srv):
