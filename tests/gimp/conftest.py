@@ -180,7 +180,7 @@ def retouch_via_http(gimp_server) -> Callable:
     import numpy as np
     import requests
 
-    def answer(pixels: np.ndarray, layers: bool = False):
+    def answer(pixels: np.ndarray, layers: bool = False, options: dict | None = None):
         height, width, channels = pixels.shape
         depth = 8 if pixels.dtype == np.uint8 else 16
         headers = dict(gimp_server.auth_headers)
@@ -195,6 +195,8 @@ def retouch_via_http(gimp_server) -> Callable:
         )
         if layers:
             headers["X-Layers"] = "1"
+        if options:
+            headers["X-Options"] = json.dumps(options)
         data = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
         response = requests.post(
             gimp_server.http_url + "/v1/retouch", data=data, headers=headers, timeout=120

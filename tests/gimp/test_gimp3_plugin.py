@@ -444,12 +444,15 @@ def test_layer_bigger_than_canvas_is_processed_whole(gimp_report, scenarios, ret
 
 
 def test_options_reach_the_server(gimp_report, scenarios, retouch_via_http):
-    # The batch passed metal/strength/cleanup as procedure arguments; the run must succeed
-    # (the server refuses unknown or ill-typed options with 422).
-    _, _, _, expected, got = expect_plain_layer(
+    # The batch passed metal/strength/cleanup as procedure arguments: the layer is the server's
+    # answer for those options, which differs from its answer with the defaults.
+    _, scenario, (x, y, w, h), with_defaults, got = expect_plain_layer(
         gimp_report, scenarios, retouch_via_http, "options", 8
     )
-    assert got.shape == expected.shape
+    region = np.ascontiguousarray(scenario.pixels[y : y + h, x : x + w])
+    options = {"metal": "rose_gold", "strength": 0.25, "cleanup": False}
+    np.testing.assert_array_equal(got, retouch_via_http(region, options=options))
+    assert not np.array_equal(got, with_defaults)
 
 
 def test_output_layers_builds_a_group(gimp_report, scenarios, retouch_via_http):
