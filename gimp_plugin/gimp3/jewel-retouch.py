@@ -81,9 +81,6 @@ class Region(object):
     def __init__(self, x, y, width, height):
         self.x, self.y, self.width, self.height = x, y, width, height
 
-    def rect(self):
-        return Gegl.Rectangle.new(self.x, self.y, self.width, self.height)
-
 
 def wire_layout(image, drawable, options):
     """(channels, depth, babl format name) to send this drawable's pixels in."""
