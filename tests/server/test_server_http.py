@@ -508,8 +508,8 @@ def test_a_crashing_model_gives_a_json_500_not_a_dead_server(make_app, auth, img
 # ---------------------------------------------------------------------------------------------
 
 
-def test_queue_full_is_503_with_retry_after(make_app, auth, img, slow_retoucher):
-    slow = slow_retoucher(steps=200, delay=0.01)
+def test_queue_full_is_503_with_retry_after(make_app, auth, img, gated_retoucher):
+    slow = gated_retoucher  # runs until released: the queue stays full while we look
     app, state = make_app(retoucher=slow, workers=1, queue_size=0)
     px = img.pixels(4, 4, 3, 8)
     results = {}
@@ -524,16 +524,17 @@ def test_queue_full_is_503_with_retry_after(make_app, auth, img, slow_retoucher)
     assert_error(response, 503, "queue_full")
     assert int(response.headers["Retry-After"]) >= 1
     assert response.get_json()["error"]["retry_after"] >= 1
-    thread.join(30)
+    slow.release.set()
+    thread.join(60)
     assert results["first"].status_code == 200
 
 
 def test_job_past_its_timeout_is_stopped_with_504(make_app, auth, img, slow_retoucher):
-    slow = slow_retoucher(steps=400, delay=0.01)
+    slow = slow_retoucher(steps=4000, delay=0.01)  # 40 s unless stopped
     app, _ = make_app(retoucher=slow, job_timeout=0.3)
     response = post_raw(app.test_client(), auth, img.pixels(4, 4, 3, 8))
     assert_error(response, 504, "timeout")
-    assert slow.ticks < 100  # the work really stopped, not just the reply
+    assert slow.ticks < 2000  # the work really stopped, not just the reply
 
 
 def test_concurrent_uploads_over_the_budget_are_refused(make_app, auth, img):
