@@ -140,7 +140,6 @@ def write_layer(layer, width, height, data):
 
 def layer_pixels(descriptor, data):
     """(width, height, RGBA bytes) of one part of the answer (RGB gets opaque alpha)."""
-    jrc.check_part_size(descriptor, data)
     width, height = int(descriptor["width"]), int(descriptor["height"])
     if int(descriptor["channels"]) == 3:
         data = rgb_to_rgba(data, width * height)
@@ -170,7 +169,9 @@ class Gimp2Host(object):
         if step.op == "channel":
             jrc.check_part_size(step.part[0], step.part[1], channels=1)
             return gimp.Channel(image, step.name, image.width, image.height, 50.0, (0, 0, 0))
-        width, height, _ = layer_pixels(*step.part)
+        descriptor, data = step.part
+        jrc.check_part_size(descriptor, data)  # before anything is added to the image
+        width, height = int(descriptor["width"]), int(descriptor["height"])
         return gimp.Layer(image, step.name, width, height, RGBA_IMAGE, 100.0, NORMAL_MODE)
 
     def insert(self, step, item, parent):

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 REPO = Path(__file__).resolve().parents[2]
 CHROOT_SCRIPT = REPO / "scripts" / "gimp3-chroot.sh"
 BATCH_SCRIPT = Path(__file__).resolve().parent / "gimp3_batch.py"
@@ -161,7 +164,9 @@ def gimp_server(gimp_session: GimpSession) -> Iterator:
     """
     from server.testing import run_server
 
-    with run_server(gimp_session.host_dir / "server", max_megapixels=0.05) as server:
+    with run_server(
+        gimp_session.host_dir / "server", max_megapixels=0.05, startup_timeout=SERVER_START_S
+    ) as server:
         yield server
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).resolve().parent / "gimp2_standin"
 PROC = "python-fu-jewel-retouch"
@@ -26,7 +29,9 @@ RNG = np.random.default_rng(210)
 def server(tmp_path_factory):
     from server.testing import run_server
 
-    with run_server(tmp_path_factory.mktemp("gimp2-server"), max_megapixels=0.05) as srv:
+    with run_server(
+        tmp_path_factory.mktemp("gimp2-server"), max_megapixels=0.05, startup_timeout=SERVER_START_S
+    ) as srv:
         yield srv
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_PATH = REPO / "gimp_plugin" / "jewel_retouch_client.py"
 PLUGIN_FILES = [
@@ -35,7 +38,9 @@ def jrc():
 def server(tmp_path_factory):
     from server.testing import run_server
 
-    with run_server(tmp_path_factory.mktemp("client-server")) as srv:
+    with run_server(
+        tmp_path_factory.mktemp("client-server"), startup_timeout=SERVER_START_S
+    ) as srv:
         yield srv
 
 

@@ -22,6 +22,9 @@ from server.imageio import read_image
 from server.protocol import ResultReader
 from server.testing import run_server
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 SLOW = "server.testing:slow_model"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +79,7 @@ def raw_job_fields(px):
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    with run_server(tmp_path_factory.mktemp("srv")) as server:
+    with run_server(tmp_path_factory.mktemp("srv"), startup_timeout=SERVER_START_S) as server:
         yield server
 
 
@@ -256,7 +259,9 @@ def test_ws_hundreds_of_megabytes(srv):
 def slow_srv(tmp_path):
     # ~30 s a job unless stopped: far longer than any cancel may take, even on a busy machine.
     env = {"JEWEL_RETOUCH_SLOW_STEPS": "3000", "JEWEL_RETOUCH_SLOW_DELAY": "0.01"}
-    with run_server(tmp_path, model=SLOW, workers=1, queue_size=0, env=env) as server:
+    with run_server(
+        tmp_path, model=SLOW, workers=1, queue_size=0, env=env, startup_timeout=SERVER_START_S
+    ) as server:
         yield server
 
 
@@ -430,7 +435,9 @@ def test_the_default_bind_is_loopback_only(srv):
 
 
 def test_allow_remote_binds_all_interfaces(tmp_path):
-    with run_server(tmp_path, host="0.0.0.0", allow_remote=True) as server:
+    with run_server(
+        tmp_path, host="0.0.0.0", allow_remote=True, startup_timeout=SERVER_START_S
+    ) as server:
         http_port = int(server.http_url.rsplit(":", 1)[1])
         ws_port = int(server.ws_url.rsplit(":", 1)[1])
         assert listening_addresses(http_port) == {"0.0.0.0"}
@@ -462,7 +469,9 @@ def test_stalled_upload_is_cut_off_and_the_server_keeps_serving(srv):
 
 
 def test_stalled_uploads_are_dropped_after_the_upload_timeout(tmp_path, img):
-    with run_server(tmp_path, upload_timeout=1, max_body_mb=1) as server:
+    with run_server(
+        tmp_path, upload_timeout=1, max_body_mb=1, startup_timeout=SERVER_START_S
+    ) as server:
         px = img.pixels(100, 100, 4, 8)  # 40 kB
         with ws_session(server) as ws:
             ws.send(
