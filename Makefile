@@ -1,6 +1,7 @@
 # jewel-retouch: one command runs the server, one runs the tests.
 #   make serve   - create .venv when missing, install, start the server on 127.0.0.1
 #   make test    - same setup, then the whole suite (Python, real GIMP 3, browser, UXP node tests)
+#   make test-fast - the unit tier: no root, no GIMP chroot, no browser, no server processes
 #   make bench   - benchmark scripts that print figures
 #   make eval    - quality table on the project's benchmark set
 #   make eval-real PHOTOS=DIR - retouch a folder of real photos: before/after sheets + figures
@@ -14,7 +15,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test test-python test-node lint bench eval eval-real system-deps node-deps clean
+.PHONY: venv serve test test-fast test-python test-node lint bench eval eval-real system-deps node-deps clean
 
 venv: $(STAMP)
 
@@ -40,6 +41,12 @@ test: venv system-deps node-deps lint test-python test-node
 
 test-python: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The tiers are pytest markers applied by tests/conftest.py (registered in pyproject.toml).
+FAST_MARKERS := not (gimp or browser or live or dask or synth)
+
+test-fast: venv
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 test-node: node-deps
 	cd photoshop_uxp && npm test

@@ -7,8 +7,11 @@ Standard library only, ASCII only, and written in the common subset of Python 2.
 
 - where the server's token file is (same rules as the server, on Linux, macOS and Windows);
 - `Client.info()` / `Client.health()` over HTTP;
-- `Client.retouch()`: one job over the WebSocket channel (progress, cancel) with a minimal
-  RFC 6455 client, falling back to one HTTP POST when the server publishes no WebSocket URL;
+- `Client.retouch(RetouchRequest(...))`: one job over the WebSocket channel (progress, cancel)
+  with a minimal RFC 6455 client, falling back to one HTTP POST when the server publishes no
+  WebSocket URL; the run's warnings come back in `RetouchResult.warnings`;
+- the paste plan: which layers, group, masks and channels a result becomes, in what order and
+  at which offsets (docs/protocol.json "paste"), executed by each plug-in's thin host adapter;
 - `RetouchError` carrying a message that tells the user what to do.
 
 Cancelling: the progress callback may return False (or raise `Cancelled`); the client then
@@ -127,6 +130,15 @@ BUILTIN_OPTIONS = [
         "minimum": 0.0,
         "maximum": 0.45,
         "description": "Framing margin as a fraction of the canvas side.",
+    },
+    {
+        "name": "force_cutout",
+        "label": "Force cutout",
+        "type": "boolean",
+        "default": False,
+        "description": "Cut the piece out even when the photo is not a clean studio backdrop "
+        "(otherwise such a photo keeps its background and gets only the piece-safe fixes, "
+        "with a warning).",
     },
     {
         "name": "canvas_size",
@@ -432,17 +444,70 @@ class RetouchResult(object):
     depth. `timings` holds the client's own phase times in seconds.
     """
 
-    def __init__(self, header, parts, info, timings):
+    def __init__(self, header, parts, info, timings, warnings=None):
         self.header = header
         self.parts = parts
         self.info = info
         self.timings = timings
+        self.warnings = warnings or []  # [{"code", "message"}], see collect_warnings
 
     def part(self, kind, name=None):
         for descriptor, data in self.parts:
             if descriptor.get("kind") == kind and (name is None or descriptor["name"] == name):
                 return descriptor, data
         return None, None
+
+
+class RetouchRequest(object):
+    """Everything one retouch job needs, handed to `Client.retouch` as one object.
+
+    pixels: bytes (or ChunkedPixels), width x height x channels x depth/8 long, 16-bit
+        samples little-endian.
+    options: the options JSON object (see options_from_values).
+    layers: ask for the separable layers and masks.
+    progress(stage, fraction): called as the job advances; returning False cancels.
+    info: the server's /v1/info answer when the caller already has it.
+    part_sink(descriptor): returns an object with write(bytes), finish() -> value and
+        discard(), or None to keep that part's bytes; the value takes the bytes' place in
+        RetouchResult.parts. Lets a plug-in write the answer into a layer as it arrives.
+    """
+
+    def __init__(
+        self,
+        pixels,
+        width,
+        height,
+        channels,
+        depth,
+        options=None,
+        layers=False,
+        color_profile="srgb",
+        progress=None,
+        info=None,
+        part_sink=None,
+    ):
+        self.pixels = pixels
+        self.width, self.height = int(width), int(height)
+        self.channels, self.depth = int(channels), int(depth)
+        self.options = dict(options or {})
+        self.layers = bool(layers)
+        self.color_profile = color_profile
+        self.progress = progress
+        self.info = info
+        self.part_sink = part_sink
+
+    @property
+    def byte_count(self):
+        return _byte_count(self.pixels)
+
+    def report(self, stage, fraction):
+        """Pass progress on; raises Cancelled when the callback says stop."""
+        if self.progress is not None and self.progress(stage, fraction) is False:
+            raise Cancelled()
+
+    def sink_for(self, descriptor):
+        sink = self.part_sink(descriptor) if self.part_sink is not None else None
+        return sink if sink is not None else CollectBytes(descriptor)
 
 
 class ChunkedPixels(object):
@@ -487,35 +552,120 @@ def _chunks_of(pixels):
             yield view[offset : offset + WS_CHUNK]
 
 
+# The user-facing advice per server error code: docs/protocol.json "errors" (tests compare the
+# two). Each entry: (summary, advice); the message shown is summary, server message, advice.
+ERROR_ADVICE = {
+    "bad_request": (
+        "The server could not read the request",
+        "Check the image (it may be damaged) and try again; if it keeps failing, see the "
+        "`jewel-retouch serve` window.",
+    ),
+    "unauthorized": (
+        "The server refused the access token",
+        "The plug-in reads the token file that `jewel-retouch serve` writes: restart "
+        "`jewel-retouch serve` as the same user, or check JEWEL_RETOUCH_CONFIG_DIR.",
+    ),
+    "forbidden": (
+        "The server refused this request (its Host or Origin check)",
+        "Connect to the server at http://127.0.0.1, or start it with --allow-origin for this page.",
+    ),
+    "not_found": (
+        "The server does not know this request",
+        "Use the same version of the server and the plug-in.",
+    ),
+    "method_not_allowed": (
+        "The server does not allow this request",
+        "Use the same version of the server and the plug-in.",
+    ),
+    "too_large": (
+        "The image is too large for the server",
+        "Select a smaller region, or start the server with a larger pixel limit "
+        "(--max-megapixels).",
+    ),
+    "unsupported_format": (
+        "The server cannot read this image format",
+        "Use PNG, TIFF, JPEG or WebP images, 8 or 16 bits, RGB or greyscale.",
+    ),
+    "invalid_options": (
+        "The server refused the options",
+        "Check the option values (`jewel-retouch info` lists every option and its range).",
+    ),
+    "invalid_pixels": (
+        "The server could not read the pixels",
+        "Use the plug-in that came with this server version.",
+    ),
+    "queue_full": ("The server is busy with other images", "Try again in a moment."),
+    "unavailable": (
+        "The server is shutting down",
+        "Start it again with `jewel-retouch serve`, then try again.",
+    ),
+    "timeout": (
+        "The server gave up on the retouch (it ran past its time limit)",
+        "Try a smaller region, or start the server with a longer job timeout (--job-timeout).",
+    ),
+    "internal": (
+        "The server failed while retouching",
+        "See the `jewel-retouch serve` window for details.",
+    ),
+}
+
+
 def _error_message(code, message, server_url, token_file):
     """A message for the user that says what to do about a server error code."""
+    message = (message or "").strip()
+    if code not in ERROR_ADVICE:
+        return "The server refused the retouch (%s): %s" % (code, message)
+    summary, advice = ERROR_ADVICE[code]
     if code == "unauthorized":
-        return (
-            "The jewel-retouch server at %s refused the access token read from %s. "
-            "The token file belongs to another server (or was replaced): restart "
-            "`jewel-retouch serve` as the same user, or check JEWEL_RETOUCH_CONFIG_DIR."
-            % (server_url, token_file)
-        )
-    if code == "too_large":
-        return (
-            "The image is too large for the server: %s Select a smaller region, or start the "
-            "server with a larger pixel limit." % message
-        )
-    if code == "timeout":
-        return (
-            "The server gave up on the retouch (it ran past its time limit): %s Try a smaller "
-            "region, or start the server with a longer job timeout." % message
-        )
-    if code == "queue_full":
-        return "The server is busy with other images (%s). Try again in a moment." % message
-    if code == "invalid_options":
-        return "The server refused the options: %s" % message
-    if code == "internal":
-        return (
-            "The server failed while retouching: %s See the `jewel-retouch serve` window for "
-            "details." % message
-        )
-    return "The server refused the retouch (%s): %s" % (code, message)
+        summary = "%s read from %s (server %s)" % (summary, token_file, server_url)
+    if message and message[-1] not in ".!?":
+        message += "."
+    return "%s: %s %s" % (summary, message, advice) if message else "%s. %s" % (summary, advice)
+
+
+# ---------------------------------------------------------------------------------------
+# Warnings (docs/protocol.json "warnings"): the model's notes about a run, e.g. "background
+# kept". Found in the HTTP header X-Retouch-Warnings, the layers manifest's info.warnings,
+# the WebSocket result's warnings and done.info.warnings.
+# ---------------------------------------------------------------------------------------
+
+WARNINGS_HEADER = "X-Retouch-Warnings"
+
+
+def collect_warnings(*sources):
+    """The warnings of one run, each {"code", "message"} once, in the order first seen.
+
+    Each source is a list of warnings (or a JSON text of one, as in the HTTP header), or None.
+    Malformed entries are skipped: a warning never makes a retouch fail.
+    """
+    seen, out = set(), []
+    for source in sources:
+        if isinstance(source, (bytes, type(b"".decode("ascii")))):
+            try:
+                source = json.loads(source)
+            except ValueError:
+                continue
+        if not isinstance(source, list):
+            continue
+        for item in source:
+            if not isinstance(item, dict):
+                continue
+            code, message = item.get("code"), item.get("message")
+            if not code or not message or code in seen:
+                continue
+            seen.add(code)
+            out.append({"code": str(code), "message": str(message)})
+    return out
+
+
+def warnings_text(warnings):
+    """One message for the user listing the run's warnings, or "" when there are none."""
+    if not warnings:
+        return ""
+    count = "a warning" if len(warnings) == 1 else "%d warnings" % len(warnings)
+    lines = ["Jewel retouch finished with %s:" % count]
+    lines.extend("- " + item["message"] for item in warnings)
+    return "\n".join(lines)
 
 
 class Client(object):
@@ -601,39 +751,18 @@ class Client(object):
 
     # -- one retouch --------------------------------------------------------------------
 
-    def retouch(
-        self,
-        pixels,
-        width,
-        height,
-        channels,
-        depth,
-        options=None,
-        layers=False,
-        color_profile="srgb",
-        progress=None,
-        info=None,
-        part_sink=None,
-    ):
-        """Retouch raw interleaved pixels; returns a RetouchResult.
-
-        pixels: bytes (or ChunkedPixels), width x height x channels x depth/8 long, 16-bit
-            samples little-endian.
-        progress(stage, fraction): called as the job advances; returning False cancels.
-        info: the server's /v1/info answer when the caller already has it.
-        part_sink(descriptor): returns an object with write(bytes), finish() -> value and
-            discard(), or None to keep that part's bytes; the value takes the bytes' place in
-            RetouchResult.parts. Lets a plug-in write the answer into a layer as it arrives.
-        """
-        expected = width * height * channels * depth // 8
-        if _byte_count(pixels) != expected:
+    def retouch(self, request):
+        """Run one RetouchRequest; returns a RetouchResult (raises RetouchError, Cancelled)."""
+        width, height = request.width, request.height
+        expected = width * height * request.channels * request.depth // 8
+        if request.byte_count != expected:
             raise RetouchError(
                 "invalid_pixels",
                 "Internal error: %d bytes of pixels for a %dx%d %d-channel "
                 "%d-bit region (expected %d)."
-                % (_byte_count(pixels), width, height, channels, depth, expected),
+                % (request.byte_count, width, height, request.channels, request.depth, expected),
             )
-        info = info if info is not None else self.info()
+        info = request.info if request.info is not None else self.info()
         limits = info.get("limits") or {}
         max_pixels = limits.get("max_pixels")
         if max_pixels and width * height > max_pixels:
@@ -649,76 +778,45 @@ class Client(object):
             )
         ws_url = (info.get("websocket") or {}).get("url")
         if ws_url:
-            return self._retouch_ws(
-                ws_url,
-                pixels,
-                width,
-                height,
-                channels,
-                depth,
-                options or {},
-                layers,
-                color_profile,
-                progress,
-                part_sink,
-            )
-        return self._retouch_http(
-            pixels,
-            width,
-            height,
-            channels,
-            depth,
-            options or {},
-            layers,
-            color_profile,
-            progress,
-            part_sink,
-        )
+            return self._retouch_ws(ws_url, request)
+        return self._retouch_http(request)
 
-    def _retouch_http(
-        self,
-        pixels,
-        width,
-        height,
-        channels,
-        depth,
-        options,
-        layers,
-        color_profile,
-        progress,
-        part_sink,
-    ):
+    def _retouch_http(self, request):
         timings = {}
+        pixels = request.pixels
         if isinstance(pixels, ChunkedPixels):
             pixels = b"".join(bytes(chunk) for chunk in pixels.chunks)
-        if progress is not None and progress("upload", 0.0) is False:
-            raise Cancelled()
+        request.report("upload", 0.0)
         headers = {
             "Content-Type": "application/octet-stream",
-            "X-Width": str(width),
-            "X-Height": str(height),
-            "X-Channels": str(channels),
-            "X-Depth": str(depth),
-            "X-Color-Profile": color_profile,
-            "X-Options": json.dumps(options),
+            "X-Width": str(request.width),
+            "X-Height": str(request.height),
+            "X-Channels": str(request.channels),
+            "X-Depth": str(request.depth),
+            "X-Color-Profile": request.color_profile,
+            "X-Options": json.dumps(request.options),
         }
-        if layers:
+        if request.layers:
             headers["X-Layers"] = "1"
         start = time.time()
         response, data = self._request("POST", "/v1/retouch", body=pixels, headers=headers)
         timings["round_trip"] = time.time() - start
-        if layers:
-            return self._sink_parts(self._parse_zip(data, timings), part_sink)
+        header_warnings = response.getheader(WARNINGS_HEADER)
+        if request.layers:
+            result = self._parse_zip(data, timings)
+            result.warnings = collect_warnings(header_warnings, result.info.get("warnings"))
+            return self._sink_parts(result, request.part_sink)
         descriptor = {
             "name": "image",
             "kind": "image",
-            "width": int(response.getheader("X-Width", width)),
-            "height": int(response.getheader("X-Height", height)),
-            "channels": int(response.getheader("X-Channels", channels)),
-            "depth": int(response.getheader("X-Depth", depth)),
+            "width": int(response.getheader("X-Width", request.width)),
+            "height": int(response.getheader("X-Height", request.height)),
+            "channels": int(response.getheader("X-Channels", request.channels)),
+            "depth": int(response.getheader("X-Depth", request.depth)),
         }
         result = RetouchResult(descriptor, [(descriptor, data)], {}, timings)
-        return self._sink_parts(result, part_sink)
+        result.warnings = collect_warnings(header_warnings)
+        return self._sink_parts(result, request.part_sink)
 
     @staticmethod
     def _sink_parts(result, part_sink):
@@ -744,22 +842,9 @@ class Client(object):
             descriptor.setdefault("height", manifest["height"])
             parts.append((descriptor, archive.read(part["file"])))
         parts.sort(key=lambda item: item[0].get("kind") != "image")
-        return RetouchResult(manifest, parts, {}, timings)
+        return RetouchResult(manifest, parts, manifest.get("info") or {}, timings)
 
-    def _retouch_ws(
-        self,
-        ws_url,
-        pixels,
-        width,
-        height,
-        channels,
-        depth,
-        options,
-        layers,
-        color_profile,
-        progress,
-        part_sink,
-    ):
+    def _retouch_ws(self, ws_url, request):
         timings = {}
         job_id = "gimp-%d-%d" % (os.getpid(), int(time.time() * 1000))
         try:
@@ -770,21 +855,7 @@ class Client(object):
             raise self._not_running(error)
         try:
             try:
-                return self._run_job(
-                    ws,
-                    job_id,
-                    pixels,
-                    width,
-                    height,
-                    channels,
-                    depth,
-                    options,
-                    layers,
-                    color_profile,
-                    progress,
-                    timings,
-                    part_sink,
-                )
+                return self._run_job(ws, job_id, request, timings)
             except socket.timeout:
                 raise self._timed_out("the retouch")
             except Cancelled:
@@ -822,48 +893,31 @@ class Client(object):
             )
         return message
 
-    def _run_job(
-        self,
-        ws,
-        job_id,
-        pixels,
-        width,
-        height,
-        channels,
-        depth,
-        options,
-        layers,
-        color_profile,
-        progress,
-        timings,
-        part_sink,
-    ):
-        def report(stage, fraction):
-            if progress is not None and progress(stage, fraction) is False:
-                raise Cancelled()
-
+    def _run_job(self, ws, job_id, request, timings):
+        report = request.report
         ws.send_json({"type": "hello", "token": self.token, "client": "gimp/" + CLIENT_VERSION})
         message = self._receive_json(ws, job_id)
         if message.get("type") != "ready":
             raise RetouchError("bad_response", "Unexpected server answer: %r" % message)
+        total = request.byte_count
         ws.send_json(
             {
                 "type": "job",
                 "id": job_id,
                 "format": "raw",
-                "width": width,
-                "height": height,
-                "channels": channels,
-                "depth": depth,
-                "color_profile": color_profile,
-                "bytes": _byte_count(pixels),
-                "options": options,
-                "layers": bool(layers),
+                "width": request.width,
+                "height": request.height,
+                "channels": request.channels,
+                "depth": request.depth,
+                "color_profile": request.color_profile,
+                "bytes": total,
+                "options": request.options,
+                "layers": bool(request.layers),
             }
         )
         start = time.time()
-        total, sent = _byte_count(pixels), 0
-        for frame in _chunks_of(pixels):
+        sent = 0
+        for frame in _chunks_of(request.pixels):
             ws.send_binary(frame)
             sent += len(frame)
             # Upload is shown as the first 10% of the bar.
@@ -897,7 +951,7 @@ class Client(object):
                 descriptor = dict(descriptor)
                 descriptor.setdefault("width", header.get("width"))
                 descriptor.setdefault("height", header.get("height"))
-                sink = (part_sink(descriptor) if part_sink else None) or CollectBytes(descriptor)
+                sink = request.sink_for(descriptor)
                 sinks.append(sink)
                 received += self._receive_part(
                     ws, descriptor, sink, received, received_total, report
@@ -914,7 +968,9 @@ class Client(object):
             if message.get("type") == "done":
                 done_info = message.get("info") or {}
                 break
-        return RetouchResult(header, parts, done_info, timings)
+        result = RetouchResult(header, parts, done_info, timings)
+        result.warnings = collect_warnings(header.get("warnings"), done_info.get("warnings"))
+        return result
 
     def _receive_part(self, ws, descriptor, sink, received, received_total, report):
         """Feed one part's binary frames to `sink`; returns the byte count."""
@@ -942,6 +998,146 @@ class Client(object):
                 % (have, descriptor.get("name"), want),
             )
         return have
+
+
+# ---------------------------------------------------------------------------------------
+# Paste plan (docs/protocol.json "paste"), shared by the GIMP 3 and GIMP 2.10 plug-ins
+# ---------------------------------------------------------------------------------------
+
+RESULT_LAYER_NAME = "Jewel retouch"
+GROUP_NAME = RESULT_LAYER_NAME + " (layers)"
+LAYER_TITLES = {"background": "Background", "cleanup": "Cleanup", "tone": "Tone"}
+NO_LAYERS_TITLE = "Retouched"
+GEMS_LAYER_NAME = "Gems (retouched)"
+MASK_CHANNEL_NAME = RESULT_LAYER_NAME + ": %s mask"
+
+# Steps that add an item to the image (the rest change an item added before).
+ADDING_STEPS = ("layer", "group", "channel")
+
+
+class PasteStep(object):
+    """One step of a paste plan.
+
+    op: "layer" (a new layer of `part`'s pixels), "group" (a new layer group), "channel" (an
+        image-sized hidden channel with `part`'s mask written at x, y), "layer_mask" (`part`
+        as the layer mask of item `target`), "selection_to_alpha" (the selection applied to
+        item `target`'s alpha) or "selection_mask" (the selection as item `target`'s mask).
+    key: the name later steps use for the item this step adds.
+    parent: for layers and groups, the key of the group to put it on top of, or None for
+        "directly above the source layer, in the source's parent"; channels go on top of the
+        image's channels.
+    part: (descriptor, data) of the server's answer; x, y: the image offsets of its top-left.
+    """
+
+    def __init__(self, op, key=None, name=None, part=None, parent=None, target=None, x=0, y=0):
+        self.op, self.key, self.name, self.part = op, key, name, part
+        self.parent, self.target, self.x, self.y = parent, target, x, y
+
+    def __repr__(self):
+        return "PasteStep(%s %s)" % (self.op, self.key or self.target)
+
+
+def layer_title(name):
+    return LAYER_TITLES.get(name) or name.replace("_", " ").capitalize()
+
+
+def paste_plan(result, output, x, y, rectangular):
+    """The steps that put `result` back into the image, in order (pure: no GIMP calls).
+
+    output: "layer" (one layer named RESULT_LAYER_NAME) or "layers" (a group holding the
+    separable layers bottom to top, a gems layer masked by the gem mask, then every mask as a
+    channel). x, y: where the retouched region's top-left lies in the image. rectangular:
+    whether the selection is a plain box covering the region (else its shape masks the result).
+    """
+    image = result.part("image")
+    if image[0] is None:
+        raise RetouchError("bad_response", "The server's answer has no image.")
+    if output == "layer":
+        steps = [PasteStep("layer", "top", RESULT_LAYER_NAME, image, x=x, y=y)]
+        if not rectangular:
+            steps.append(PasteStep("selection_to_alpha", target="top"))
+        return steps
+    steps = [PasteStep("group", "top", GROUP_NAME, x=x, y=y)]
+    layers = [part for part in result.parts if part[0].get("kind") == "layer"]
+    for descriptor, data in layers:
+        name = descriptor["name"]
+        steps.append(
+            PasteStep(
+                "layer", "layer:" + name, layer_title(name), (descriptor, data), "top", x=x, y=y
+            )
+        )
+    if not layers:  # a model without separable output: keep the whole retouch in the group
+        steps.append(PasteStep("layer", "layer:image", NO_LAYERS_TITLE, image, "top", x=x, y=y))
+    gem = result.part("mask", "gem")
+    if gem[0] is not None:
+        steps.append(PasteStep("layer", "gems", GEMS_LAYER_NAME, image, "top", x=x, y=y))
+        steps.append(PasteStep("layer_mask", part=gem, target="gems"))
+    for descriptor, data in result.parts:
+        if descriptor.get("kind") == "mask":
+            name = descriptor["name"]
+            steps.append(
+                PasteStep(
+                    "channel",
+                    "channel:" + name,
+                    MASK_CHANNEL_NAME % name,
+                    (descriptor, data),
+                    x=x,
+                    y=y,
+                )
+            )
+    if not rectangular:
+        steps.append(PasteStep("selection_mask", target="top"))
+    return steps
+
+
+def run_paste_plan(steps, host):
+    """Execute `steps` through a host adapter inside one undo group; returns the "top" item.
+
+    The host has undo_start(), undo_end(), create(step) -> item (not yet in the image),
+    insert(step, item, parent_item), fill(step, item), change(step, target_item) and
+    remove(item) (take it out of the image, or delete it when it never got in). When any step
+    fails, every item added so far is removed again (items inside an added group go with it),
+    so a failure leaves the image as it was.
+    """
+    items, added = {}, []
+    host.undo_start()
+    try:
+        for step in steps:
+            if step.op not in ADDING_STEPS:
+                host.change(step, items[step.target])
+                continue
+            item = host.create(step)
+            try:
+                host.insert(step, item, items[step.parent] if step.parent is not None else None)
+            except Exception:
+                host.remove(item)
+                raise
+            if step.parent is None:
+                added.append(item)
+            if step.key:
+                items[step.key] = item
+            host.fill(step, item)
+    except Exception:
+        for item in reversed(added):
+            host.remove(item)
+        host.undo_end()
+        raise
+    host.undo_end()
+    return items["top"]
+
+
+def check_part_size(descriptor, data, channels=None):
+    """RetouchError unless `data` holds exactly the pixels `descriptor` announces."""
+    channels = int(descriptor["channels"]) if channels is None else channels
+    depth = int(descriptor.get("depth") or 8)
+    want = int(descriptor["width"]) * int(descriptor["height"]) * channels * depth // 8
+    if len(data) != want:
+        raise RetouchError(
+            "bad_response",
+            "The server's %s part has %d bytes, not %d: the answer is damaged. Try again, and "
+            "update the server and the plug-in to the same version if it happens again."
+            % (descriptor.get("name"), len(data), want),
+        )
 
 
 def main(argv=None):

@@ -44,7 +44,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jewel_retouch_client as jrc  # noqa: E402
 
 OUTPUTS = ["layer", "layers"]
-RESULT_LAYER_NAME = "Jewel retouch"
 EIGHT_BIT_PRECISIONS = (100, 150)  # GIMP_PRECISION_U8_LINEAR, GIMP_PRECISION_U8_GAMMA
 
 
@@ -139,95 +138,89 @@ def write_layer(layer, width, height, data):
     layer.update(0, 0, width, height)
 
 
-def new_layer(image, name, descriptor, data):
+def layer_pixels(descriptor, data):
+    """(width, height, RGBA bytes) of one part of the answer (RGB gets opaque alpha)."""
     width, height = int(descriptor["width"]), int(descriptor["height"])
     if int(descriptor["channels"]) == 3:
         data = rgb_to_rgba(data, width * height)
-    layer = gimp.Layer(image, name, width, height, RGBA_IMAGE, 100.0, NORMAL_MODE)
-    return layer, width, height, data
+    return width, height, data
+
+
+class Gimp2Host(object):
+    """Executes a paste plan (jrc.paste_plan) in GIMP 2.10: the plan says what, this says how."""
+
+    def __init__(self, image, drawable):
+        self.image = image
+        self.parent = pdb.gimp_item_get_parent(drawable)
+        self.position = pdb.gimp_image_get_item_position(image, drawable)
+
+    def undo_start(self):
+        pdb.gimp_image_undo_group_start(self.image)
+
+    def undo_end(self):
+        pdb.gimp_image_undo_group_end(self.image)
+
+    def create(self, step):
+        image = self.image
+        if step.op == "group":
+            group = pdb.gimp_layer_group_new(image)
+            group.name = step.name
+            return group
+        if step.op == "channel":
+            jrc.check_part_size(step.part[0], step.part[1], channels=1)
+            return gimp.Channel(image, step.name, image.width, image.height, 50.0, (0, 0, 0))
+        descriptor, data = step.part
+        jrc.check_part_size(descriptor, data)  # before anything is added to the image
+        width, height = int(descriptor["width"]), int(descriptor["height"])
+        return gimp.Layer(image, step.name, width, height, RGBA_IMAGE, 100.0, NORMAL_MODE)
+
+    def insert(self, step, item, parent):
+        if step.op == "channel":
+            pdb.gimp_image_insert_channel(self.image, item, None, 0)
+        elif parent is None:  # directly above the source, in the source's own group
+            pdb.gimp_image_insert_layer(self.image, item, self.parent, self.position)
+        else:
+            pdb.gimp_image_insert_layer(self.image, item, parent, 0)
+
+    def fill(self, step, item):
+        if step.op == "layer":
+            item.set_offsets(step.x, step.y)
+            write_layer(item, *layer_pixels(*step.part))
+        elif step.op == "channel":
+            item.visible = False
+            descriptor, data = step.part
+            width, height = int(descriptor["width"]), int(descriptor["height"])
+            write_clipped(item, self.image, step.x, step.y, width, height, data)
+
+    def change(self, step, target):
+        if step.op == "layer_mask":
+            descriptor, data = step.part
+            jrc.check_part_size(descriptor, data, channels=1)
+            mask = target.create_mask(ADD_BLACK_MASK)
+            target.add_mask(mask)
+            write_layer(mask, int(descriptor["width"]), int(descriptor["height"]), data)
+        elif step.op == "selection_to_alpha":
+            target.add_mask(target.create_mask(ADD_SELECTION_MASK))
+            target.remove_mask(MASK_APPLY)
+        elif step.op == "selection_mask":
+            target.add_mask(target.create_mask(ADD_SELECTION_MASK))
+
+    def remove(self, item):
+        try:
+            if pdb.gimp_item_is_channel(item):
+                pdb.gimp_image_remove_channel(self.image, item)
+            else:  # a layer or group anywhere in the tree (its children go with it)
+                pdb.gimp_image_remove_layer(self.image, item)
+        except RuntimeError:  # gimp.error: it never got into the image
+            pdb.gimp_item_delete(item)
 
 
 def insert_result(image, drawable, region, result, output, rectangular):
-    """Insert the answer above `drawable`, in one undo group; on failure, remove what was
-    added so no new layer is left behind."""
-    parent = pdb.gimp_item_get_parent(drawable)
-    position = pdb.gimp_image_get_item_position(image, drawable)
+    """Insert the answer above `drawable` (the shared paste plan, run by Gimp2Host); returns
+    the new top item. On failure, what was added is removed again."""
     off_x, off_y = drawable.offsets
-    x, y = off_x + region[0], off_y + region[1]
-    added = []
-    pdb.gimp_image_undo_group_start(image)
-    try:
-        descriptor, data = result.part("image")
-        if output == "layer":
-            top, width, height, data = new_layer(image, RESULT_LAYER_NAME, descriptor, data)
-            pdb.gimp_image_insert_layer(image, top, parent, position)
-            added.append(top)
-            top.set_offsets(x, y)
-            write_layer(top, width, height, data)
-            if not rectangular:
-                top.add_mask(top.create_mask(ADD_SELECTION_MASK))
-                top.remove_mask(MASK_APPLY)
-        else:
-            top = pdb.gimp_layer_group_new(image)
-            top.name = RESULT_LAYER_NAME + " (layers)"
-            pdb.gimp_image_insert_layer(image, top, parent, position)
-            added.append(top)
-            insert_separable_parts(image, top, result, x, y, added)
-            if not rectangular:
-                top.add_mask(top.create_mask(ADD_SELECTION_MASK))
-    except Exception:
-        for item in reversed(added):
-            if pdb.gimp_item_is_channel(item):
-                pdb.gimp_image_remove_channel(image, item)
-            else:
-                pdb.gimp_image_remove_layer(image, item)
-        pdb.gimp_image_undo_group_end(image)
-        raise
-    pdb.gimp_image_undo_group_end(image)
-    return top
-
-
-def insert_separable_parts(image, group, result, x, y, added):
-    """Separable layers, a "Gems (retouched)" layer with the gem mask as its layer mask, and
-    every mask as a hidden channel (Channel to Selection for hand-finishing)."""
-    layers = [(d, data) for d, data in result.parts if d.get("kind") == "layer"]
-    if not layers:  # a model without separable output: keep the whole retouch in the group
-        layers = [result.part("image")]
-    for descriptor, data in layers:
-        name = "Retouched" if descriptor["kind"] == "image" else descriptor["name"].capitalize()
-        layer, width, height, data = new_layer(image, name, descriptor, data)
-        pdb.gimp_image_insert_layer(image, layer, group, 0)
-        layer.set_offsets(x, y)
-        write_layer(layer, width, height, data)
-    gem_descriptor, gem_data = result.part("mask", "gem")
-    image_descriptor, image_data = result.part("image")
-    if gem_descriptor is not None:
-        gems, width, height, data = new_layer(
-            image, "Gems (retouched)", image_descriptor, image_data
-        )
-        pdb.gimp_image_insert_layer(image, gems, group, 0)
-        gems.set_offsets(x, y)
-        write_layer(gems, width, height, data)
-        mask = gems.create_mask(ADD_BLACK_MASK)
-        gems.add_mask(mask)
-        write_layer(mask, width, height, gem_data)
-    for descriptor, data in result.parts:
-        if descriptor.get("kind") != "mask":
-            continue
-        channel = gimp.Channel(
-            image,
-            "%s: %s mask" % (RESULT_LAYER_NAME, descriptor["name"]),
-            image.width,
-            image.height,
-            50.0,
-            (0, 0, 0),
-        )
-        pdb.gimp_image_insert_channel(image, channel, None, 0)
-        added.append(channel)
-        channel.visible = False
-        write_clipped(
-            channel, image, x, y, int(descriptor["width"]), int(descriptor["height"]), data
-        )
+    steps = jrc.paste_plan(result, output, off_x + region[0], off_y + region[1], rectangular)
+    return jrc.run_paste_plan(steps, Gimp2Host(image, drawable))
 
 
 def write_clipped(channel, image, x, y, width, height, data):
@@ -271,7 +264,7 @@ def retouch(image, drawable, args):
     if bpp == 3 and options.get("background") == "transparent":
         pixels, channels = rgb_to_rgba(pixels, width * height), 4
     gimp.progress_init("Jewel retouch")
-    result = client.retouch(
+    request = jrc.RetouchRequest(
         pixels,
         width,
         height,
@@ -282,6 +275,7 @@ def retouch(image, drawable, args):
         progress=progress,
         info=info,
     )
+    result = client.retouch(request)
     top = insert_result(image, drawable, region, result, output, rectangular)
     gimp.displays_flush()
     if pdb.gimp_image_get_precision(image) not in EIGHT_BIT_PRECISIONS:
@@ -289,6 +283,9 @@ def retouch(image, drawable, args):
             "Note: GIMP 2.10's Python-Fu reads 8 bits per channel, so this image was retouched "
             "at 8 bits. Use GIMP 3 to retouch at full 16-bit depth."
         )
+    note = jrc.warnings_text(result.warnings)
+    if note:  # after the paste: the result is there, the user learns what to check in it
+        gimp.message(note)
     return top
 
 

@@ -31,7 +31,7 @@ import jewel_retouch_client as jrc  # noqa: E402
 
 PROC_NAME = "python-fu-jewel-retouch"
 OUTPUTS = (("layer", "One retouched layer"), ("layers", "Separable layers and masks (group)"))
-RESULT_LAYER_NAME = "Jewel retouch"
+RESULT_LAYER_NAME = jrc.RESULT_LAYER_NAME
 TIMINGS_ENV = "JEWEL_RETOUCH_TIMINGS"  # a file path: the plug-in writes its phase times there
 
 
@@ -80,9 +80,6 @@ class Region(object):
 
     def __init__(self, x, y, width, height):
         self.x, self.y, self.width, self.height = x, y, width, height
-
-    def rect(self):
-        return Gegl.Rectangle.new(self.x, self.y, self.width, self.height)
 
 
 def wire_layout(image, drawable, options):
@@ -210,15 +207,19 @@ class LayerWriter(object):
         self.layer = None
 
 
+def is_attached(image, layer):
+    """Whether `layer` is in `image`'s layer tree (inside a group, or at the top level)."""
+    return layer.get_parent() is not None or layer.get_id() in [
+        item.get_id() for item in image.get_layers()
+    ]
+
+
 def delete_if_loose(layer):
     """Delete a layer made for the answer that never got into the image (an error came)."""
     if layer is None or not layer.is_valid():
         return
     image = layer.get_image()
-    attached = layer.get_parent() is not None or (
-        image is not None and layer.get_id() in [item.get_id() for item in image.get_layers()]
-    )
-    if not attached:
+    if image is None or not is_attached(image, layer):
         layer.delete()
 
 
@@ -256,90 +257,103 @@ def new_layer(image, name, descriptor, data):
     if isinstance(data, Gimp.Layer):
         data.set_name(name)
         return data
+    jrc.check_part_size(descriptor, data)
     layer = create_layer(image, name, descriptor)
     width, height = int(descriptor["width"]), int(descriptor["height"])
     depth = int(descriptor["depth"])
-    write_pixels(layer, width, height, rgb_format(int(descriptor["channels"]), depth), data, depth)
+    try:
+        write_pixels(
+            layer, width, height, rgb_format(int(descriptor["channels"]), depth), data, depth
+        )
+    except Exception:
+        layer.delete()
+        raise
     return layer
 
 
-def insert_result(image, drawable, region, result, output, rectangular):
-    """Insert the answer above `drawable`; returns the new top item. Removes what it added
-    when anything fails, so an error leaves no new layer behind."""
-    parent = drawable.get_parent()
-    position = image.get_item_position(drawable)
-    _, off_x, off_y = drawable.get_offsets()
-    x, y = off_x + region.x, off_y + region.y
-    added = []
-    image.undo_group_start()
-    try:
-        descriptor, data = result.part("image")
-        if output == "layer":
-            top = new_layer(image, RESULT_LAYER_NAME, descriptor, data)
-            image.insert_layer(top, parent, position)
-            added.append(top)
-            top.set_offsets(x, y)
-            if not rectangular:
-                if not top.has_alpha():
-                    top.add_alpha()
-                top.add_mask(top.create_mask(Gimp.AddMaskType.SELECTION))
-                top.remove_mask(Gimp.MaskApplyMode.APPLY)
+class Gimp3Host(object):
+    """Executes a paste plan (jrc.paste_plan) in GIMP 3: the plan says what, this says how."""
+
+    def __init__(self, image, drawable):
+        self.image = image
+        self.parent = drawable.get_parent()  # None: the image's top level
+        self.position = image.get_item_position(drawable)
+
+    def undo_start(self):
+        self.image.undo_group_start()
+
+    def undo_end(self):
+        self.image.undo_group_end()
+
+    def create(self, step):
+        if step.op == "group":
+            return Gimp.GroupLayer.new(self.image, step.name)
+        if step.op == "channel":
+            jrc.check_part_size(step.part[0], step.part[1], channels=1)
+            image = self.image
+            width, height = image.get_width(), image.get_height()
+            black = Gegl.Color.new("black")
+            return Gimp.Channel.new(image, step.name, width, height, 50.0, black)
+        descriptor, data = step.part
+        return new_layer(self.image, step.name, descriptor, data)
+
+    def insert(self, step, item, parent):
+        if step.op == "channel":
+            self.image.insert_channel(item, None, 0)
+        elif parent is None:  # directly above the source, in the source's own group
+            self.image.insert_layer(item, self.parent, self.position)
         else:
-            top = Gimp.GroupLayer.new(image, RESULT_LAYER_NAME + " (layers)")
-            image.insert_layer(top, parent, position)
-            added.append(top)
-            insert_separable_parts(image, top, result, x, y, added)
-            if not rectangular:
-                top.add_mask(top.create_mask(Gimp.AddMaskType.SELECTION))
-    except Exception:
-        for item in reversed(added):
-            if item.is_valid() and item.get_parent() is None and item.is_layer():
-                image.remove_layer(item)
-        image.undo_group_end()
-        raise
-    image.undo_group_end()
-    return top
+            self.image.insert_layer(item, parent, 0)
+
+    def fill(self, step, item):
+        if step.op == "layer":
+            item.set_offsets(step.x, step.y)
+        elif step.op == "channel":
+            item.set_visible(False)
+            descriptor, data = step.part
+            width, height = int(descriptor["width"]), int(descriptor["height"])
+            buffer = item.get_buffer()
+            box = Gegl.Rectangle.new(step.x, step.y, width, height)
+            buffer.set(box, mask_format(item), data)
+            buffer.flush()
+
+    def change(self, step, target):
+        if step.op == "layer_mask":
+            descriptor, data = step.part
+            jrc.check_part_size(descriptor, data, channels=1)
+            mask = target.create_mask(Gimp.AddMaskType.BLACK)
+            target.add_mask(mask)
+            width, height = int(descriptor["width"]), int(descriptor["height"])
+            write_pixels(mask, width, height, mask_format(mask), data, 8)
+        elif step.op == "selection_to_alpha":
+            if not target.has_alpha():
+                target.add_alpha()
+            target.add_mask(target.create_mask(Gimp.AddMaskType.SELECTION))
+            target.remove_mask(Gimp.MaskApplyMode.APPLY)
+        elif step.op == "selection_mask":
+            target.add_mask(target.create_mask(Gimp.AddMaskType.SELECTION))
+
+    def remove(self, item):
+        if not item.is_valid():
+            return
+        image = self.image
+        if item.is_channel():
+            if item.get_id() in [channel.get_id() for channel in image.get_channels()]:
+                image.remove_channel(item)
+            else:
+                item.delete()
+        elif is_attached(image, item):  # a layer or group anywhere in the tree
+            image.remove_layer(item)  # (its children go with it)
+        else:
+            item.delete()
 
 
-def insert_separable_parts(image, group, result, x, y, added):
-    """Separable layers (bottom to top, as listed), a "Gems" layer with the gem mask as its
-    layer mask, and every mask as a channel (Channel to Selection for hand-finishing)."""
-    layers = [(d, data) for d, data in result.parts if d.get("kind") == "layer"]
-    if not layers:  # a model without separable output: keep the whole retouch in the group
-        layers = [result.part("image")]
-    for descriptor, data in layers:
-        name = "Retouched" if descriptor["kind"] == "image" else descriptor["name"].capitalize()
-        layer = new_layer(image, name, descriptor, data)
-        image.insert_layer(layer, group, 0)
-        layer.set_offsets(x, y)
-    gem_descriptor, gem_data = result.part("mask", "gem")
-    image_descriptor, image_data = result.part("image")
-    if gem_descriptor is not None:
-        gems = new_layer(image, "Gems (retouched)", image_descriptor, image_data)
-        image.insert_layer(gems, group, 0)
-        gems.set_offsets(x, y)
-        mask = gems.create_mask(Gimp.AddMaskType.BLACK)
-        gems.add_mask(mask)
-        width, height = int(gem_descriptor["width"]), int(gem_descriptor["height"])
-        write_pixels(mask, width, height, mask_format(mask), gem_data, 8)
-    for descriptor, data in result.parts:
-        if descriptor.get("kind") != "mask":
-            continue
-        width, height = int(descriptor["width"]), int(descriptor["height"])
-        channel = Gimp.Channel.new(
-            image,
-            "%s: %s mask" % (RESULT_LAYER_NAME, descriptor["name"]),
-            image.get_width(),
-            image.get_height(),
-            50.0,
-            Gegl.Color.new("black"),
-        )
-        image.insert_channel(channel, None, 0)
-        added.append(channel)
-        channel.set_visible(False)
-        buffer = channel.get_buffer()
-        buffer.set(Gegl.Rectangle.new(x, y, width, height), mask_format(channel), data)
-        buffer.flush()
+def insert_result(image, drawable, region, result, output, rectangular):
+    """Insert the answer above `drawable` (the shared paste plan, run by Gimp3Host); returns
+    the new top item. Removes what it added when anything fails."""
+    _, off_x, off_y = drawable.get_offsets()
+    steps = jrc.paste_plan(result, output, off_x + region.x, off_y + region.y, rectangular)
+    return jrc.run_paste_plan(steps, Gimp3Host(image, drawable))
 
 
 def values_from_config(config, schema):
@@ -410,7 +424,7 @@ def retouch(procedure, run_mode, image, drawables, config):
             return LayerWriter(image, RESULT_LAYER_NAME, descriptor)
         return None
 
-    result = client.retouch(
+    request = jrc.RetouchRequest(
         pixels,
         region.width,
         region.height,
@@ -422,6 +436,7 @@ def retouch(procedure, run_mode, image, drawables, config):
         info=info,
         part_sink=part_sink,
     )
+    result = client.retouch(request)
     timings.update(("client_" + key, value) for key, value in result.timings.items())
     start = time.time()
     try:
@@ -434,6 +449,9 @@ def retouch(procedure, run_mode, image, drawables, config):
     timings["insert"] = time.time() - start
     Gimp.progress_end()
     Gimp.displays_flush()
+    note = jrc.warnings_text(result.warnings)
+    if note:  # after the paste: the result is there, the user learns what to check in it
+        Gimp.message(note)  # (a dialog in GIMP; on the console in batch runs)
     timings_path = os.environ.get(TIMINGS_ENV)
     if timings_path:
         with open(timings_path, "w") as handle:

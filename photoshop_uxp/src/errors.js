@@ -34,30 +34,75 @@ function isModalBusy(error) {
   return Boolean(error) && /** @type {{number?: number}} */ (error).number === MODAL_BUSY_ERROR_NUMBER;
 }
 
-const SERVER_MESSAGES = {
-  unauthorized:
-    "The server refused the access token. Run `jewel-retouch token` and paste the token into Settings.",
-  forbidden: "The server refused this request (Host/Origin check).",
-  too_large: "The image is larger than the server accepts. Select a smaller region.",
-  invalid_options: "The server refused the options",
-  invalid_pixels: "The server could not read the pixels",
-  queue_full: "The server is busy with other images. Try again in a moment.",
-  timeout: "The retouch took longer than the server allows.",
-  internal: "The server failed while retouching",
+/**
+ * What the panel says for each server error code: docs/protocol.json "errors" (summary and
+ * advice; test/uxp_contract.test.js compares the two). Shown as "summary: server message advice".
+ * @type {Record<string, {summary: string, advice: string}>}
+ */
+const SERVER_ERRORS = {
+  bad_request: {
+    summary: "The server could not read the request",
+    advice: "Check the image (it may be damaged) and try again; if it keeps failing, see the `jewel-retouch serve` window.",
+  },
+  unauthorized: {
+    summary: "The server refused the access token",
+    advice: "Run `jewel-retouch token` and paste the token into the settings.",
+  },
+  forbidden: {
+    summary: "The server refused this request (its Host or Origin check)",
+    advice: "Connect to the server at http://127.0.0.1, or start it with --allow-origin for this page.",
+  },
+  not_found: {
+    summary: "The server does not know this request",
+    advice: "Use the same version of the server and the plug-in.",
+  },
+  method_not_allowed: {
+    summary: "The server does not allow this request",
+    advice: "Use the same version of the server and the plug-in.",
+  },
+  too_large: {
+    summary: "The image is too large for the server",
+    advice: "Select a smaller region, or start the server with a larger pixel limit (--max-megapixels).",
+  },
+  unsupported_format: {
+    summary: "The server cannot read this image format",
+    advice: "Use PNG, TIFF, JPEG or WebP images, 8 or 16 bits, RGB or greyscale.",
+  },
+  invalid_options: {
+    summary: "The server refused the options",
+    advice: "Check the option values (`jewel-retouch info` lists every option and its range).",
+  },
+  invalid_pixels: {
+    summary: "The server could not read the pixels",
+    advice: "Use the plug-in that came with this server version.",
+  },
+  queue_full: { summary: "The server is busy with other images", advice: "Try again in a moment." },
+  unavailable: {
+    summary: "The server is shutting down",
+    advice: "Start it again with `jewel-retouch serve`, then try again.",
+  },
+  timeout: {
+    summary: "The server gave up on the retouch (it ran past its time limit)",
+    advice: "Try a smaller region, or start the server with a longer job timeout (--job-timeout).",
+  },
+  internal: {
+    summary: "The server failed while retouching",
+    advice: "See the `jewel-retouch serve` window for details.",
+  },
 };
 
 /**
- * A UserError for an `error` message of the job channel.
+ * A UserError for a server error (a job channel `error` message, or an HTTP JSON error body).
  * @param {{code?: string, message?: string}} msg
  */
 function serverError(msg) {
   const code = msg.code || "internal";
-  const known = /** @type {Record<string, string>} */ (SERVER_MESSAGES)[code];
-  const detail = msg.message ? `: ${msg.message}` : "";
-  if (code === "unauthorized" || code === "queue_full" || code === "too_large") {
-    return new UserError(known + (code === "too_large" ? detail : ""), code);
-  }
-  return new UserError(`${known || "The server reported an error"}${detail}`, code);
+  const known = SERVER_ERRORS[code];
+  let detail = (msg.message || "").trim();
+  if (!known) return new UserError(`The server reported an error (${code})${detail ? `: ${detail}` : "."}`, code);
+  if (detail && !/[.!?]$/.test(detail)) detail += ".";
+  const text = detail ? `${known.summary}: ${detail} ${known.advice}` : `${known.summary}. ${known.advice}`;
+  return new UserError(text, code);
 }
 
 /**
@@ -75,6 +120,7 @@ function messageFor(error) {
 }
 
 module.exports = {
+  SERVER_ERRORS,
   UserError,
   CancelledError,
   MODAL_BUSY_ERROR_NUMBER,

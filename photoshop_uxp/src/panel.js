@@ -6,6 +6,7 @@ const { CancelSignal } = require("./jobClient.js");
 const { health, info: serverInfo, normaliseServerUrl } = require("./serverClient.js");
 const { loadSettings, saveSettings } = require("./settings.js");
 const { retouch } = require("./retouch.js");
+const { warningsText } = require("./warnings.js");
 
 const START_COMMAND = "jewel-retouch serve";
 const STAGE_LABELS = {
@@ -223,10 +224,11 @@ class Panel {
     this.updateRetouchEnabled();
   }
 
-  /** @param {string} text @param {"info" | "error" | "success"} kind */
+  /** @param {string} text @param {"info" | "error" | "success" | "warning"} kind */
   showMessage(text, kind) {
     this.el.message.textContent = text;
     this.el.message.setAttribute("data-kind", kind);
+    this.el.message.removeAttribute("data-warnings");
   }
 
   /** @param {number} fraction 0..1 @param {string} label */
@@ -263,7 +265,10 @@ class Panel {
         });
         this.showProgress(1, "Done");
         const what = outcome.inserted.kind === "group" ? "a layer group" : "a new layer";
-        this.showMessage(`Done: the retouch was added as ${what} above the original.`, "success");
+        const done = `Done: the retouch was added as ${what} above the original.`;
+        const note = warningsText(outcome.warnings);
+        this.showMessage(note ? `${done} ${note}` : done, note ? "warning" : "success");
+        this.el.message.setAttribute("data-warnings", outcome.warnings.map((w) => w.code).join(" "));
       } catch (error) {
         this.showProgress(0, "Stopped");
         this.showMessage(messageFor(error), error instanceof Error && error.name === "CancelledError" ? "info" : "error");

@@ -8,6 +8,9 @@ const { samplesToWireBytes, wireBytesToSamples } = require("./pixels.js");
 
 /** The history step (and modal command) every retouch creates. */
 const HISTORY_NAME = "Jewel Retouch";
+// Names from docs/protocol.json "paste" (test/uxp_contract.test.js compares them).
+const LAYER_TITLES = { background: "Background", cleanup: "Cleanup", tone: "Tone" };
+const GEMS_LAYER_NAME = "Gems (retouched)";
 
 /** Photoshop colour profile names -> the wire's `color_profile` names (docs/protocol.md). */
 const PROFILE_NAMES = {
@@ -381,7 +384,7 @@ async function writeResult(target, at, parts, hooks = {}) {
         // Bottom to top: the model's layers in its order, then the gems on top.
         let below = null;
         const stack = [...layerParts.map((p) => ({ part: p, name: title(p.name) }))];
-        if (gemMask) stack.push({ part: image, name: "Gems" });
+        if (gemMask) stack.push({ part: image, name: GEMS_LAYER_NAME });
         for (const { part, name } of stack) {
           const layer = await newPixelLayer(target, doc, part, name, at);
           if (below) layer.move(below, constants.ElementPlacement.PLACEBEFORE);
@@ -411,11 +414,14 @@ async function writeResult(target, at, parts, hooks = {}) {
 
 /** @param {string} name */
 function title(name) {
-  return name.charAt(0).toUpperCase() + name.slice(1);
+  const known = /** @type {Record<string, string>} */ (LAYER_TITLES)[name];
+  return known || name.charAt(0).toUpperCase() + name.slice(1).replace(/_/g, " ");
 }
 
 module.exports = {
+  GEMS_LAYER_NAME,
   HISTORY_NAME,
+  LAYER_TITLES,
   PROFILE_NAMES,
   describeTarget,
   readPixels,

@@ -7,6 +7,7 @@ const { runJob } = require("./jobClient.js");
 const { info: serverInfo } = require("./serverClient.js");
 const { describeTarget, readPixels, writeResult } = require("./photoshopIO.js");
 const { wireByteCount } = require("./pixels.js");
+const { collectWarnings } = require("./warnings.js");
 
 /**
  * @typedef {object} RetouchRequest
@@ -25,6 +26,7 @@ const { wireByteCount } = require("./pixels.js");
  * @property {{layerID: number, kind: "layer" | "group"}} inserted
  * @property {import("./photoshopIO.js").SourcePixels} source what was sent
  * @property {import("./jobClient.js").JobResult} result what came back
+ * @property {import("./warnings.js").RetouchWarning[]} warnings the model's notes on the run
  */
 
 /**
@@ -73,7 +75,8 @@ async function retouch(request) {
     result.parts,
     { onBusy: busy, selectionMask: source.selectionMask },
   );
-  return { inserted, source, result };
+  const warnings = collectWarnings(result.header.warnings, result.info.warnings);
+  return { inserted, source, result, warnings };
 }
 
 /**

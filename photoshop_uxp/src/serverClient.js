@@ -1,7 +1,7 @@
 // HTTP side of the server: health (no token) and info (options schema, limits, WebSocket URL).
 "use strict";
 
-const { UserError } = require("./errors.js");
+const { UserError, serverError } = require("./errors.js");
 const { permissionError, serverDownMessage } = require("./jobClient.js");
 
 const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
@@ -44,15 +44,10 @@ async function getJson(url, headerValues) {
   } catch (_) {
     body = null;
   }
-  if (response.status === 401) {
-    throw new UserError(
-      "The server refused the access token. Run `jewel-retouch token` and paste the token into Settings.",
-      "unauthorized",
-    );
-  }
+  if (response.status === 401) throw serverError({ code: "unauthorized" });
   if (!response.ok) {
-    const detail = body && body.error ? body.error.message : `HTTP ${response.status}`;
-    throw new UserError(`The server answered with an error: ${detail}`, "http_error");
+    if (body && body.error && body.error.code) throw serverError(body.error);
+    throw new UserError(`The server answered with an error: HTTP ${response.status}`, "http_error");
   }
   if (!body || typeof body !== "object") {
     throw new UserError(`${url} did not answer like a jewel-retouch server.`, "not_jewel_retouch");

@@ -229,7 +229,7 @@ test("separate layers: a group with the model's layers and the gem mask as a lay
   const layerParts = parts.filter((p) => p.kind === "layer");
   assert.ok(layerParts.length >= 3, "the server returned no separable layers");
   const children = group.layers; // top first
-  const expectedNames = ["Gems", ...layerParts.map((p) => p.name.charAt(0).toUpperCase() + p.name.slice(1)).reverse()];
+  const expectedNames = ["Gems (retouched)", ...layerParts.map((p) => p.name.charAt(0).toUpperCase() + p.name.slice(1)).reverse()];
   assert.deepEqual(children.map((l) => l.name), expectedNames);
   // Each separable layer holds its part's pixels at the layer's offset.
   for (const part of layerParts) {

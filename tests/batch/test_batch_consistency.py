@@ -16,6 +16,9 @@ from models.api import RetouchOptions
 from server.batch import BatchSettings, run_batch
 from server.testing import run_server
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 distributed = pytest.importorskip("distributed")
 
 OPTIONS = {"background": "white", "strength": 0.8, "metal": "yellow_gold", "gem_contrast": 0.3}
@@ -55,7 +58,7 @@ def test_local_server_and_dask_give_identical_bytes(tmp_path, catalog):
         distributed.Client(cluster) as client,
     ):
         run_batch(in_dir, tmp_path / "dask", settings, dask=client)
-    with run_server(tmp_path) as srv:
+    with run_server(tmp_path, startup_timeout=SERVER_START_S) as srv:
         for rel in good:
             suffix = Path(rel).suffix
             data = files[rel].read_bytes()

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 REPO = Path(__file__).resolve().parents[2]
 CHROOT_SCRIPT = REPO / "scripts" / "gimp3-chroot.sh"
 BATCH_SCRIPT = Path(__file__).resolve().parent / "gimp3_batch.py"
@@ -161,7 +164,9 @@ def gimp_server(gimp_session: GimpSession) -> Iterator:
     """
     from server.testing import run_server
 
-    with run_server(gimp_session.host_dir / "server", max_megapixels=0.05) as server:
+    with run_server(
+        gimp_session.host_dir / "server", max_megapixels=0.05, startup_timeout=SERVER_START_S
+    ) as server:
         yield server
 
 
@@ -180,7 +185,7 @@ def retouch_via_http(gimp_server) -> Callable:
     import numpy as np
     import requests
 
-    def answer(pixels: np.ndarray, layers: bool = False):
+    def answer(pixels: np.ndarray, layers: bool = False, options: dict | None = None):
         height, width, channels = pixels.shape
         depth = 8 if pixels.dtype == np.uint8 else 16
         headers = dict(gimp_server.auth_headers)
@@ -195,6 +200,8 @@ def retouch_via_http(gimp_server) -> Callable:
         )
         if layers:
             headers["X-Layers"] = "1"
+        if options:
+            headers["X-Options"] = json.dumps(options)
         data = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
         response = requests.post(
             gimp_server.http_url + "/v1/retouch", data=data, headers=headers, timeout=120
@@ -213,3 +220,134 @@ def retouch_via_http(gimp_server) -> Callable:
         return parts
 
     return answer
+
+
+class FakeServer:
+    """A stand-in jewel-retouch server for what the real one cannot be made to do on demand:
+    warnings on every answer, and damaged answers. HTTP only (its /v1/info publishes no
+    WebSocket URL, so the client posts). It echoes the pixels it gets; with `X-Layers` it
+    answers a layers archive (image, one "background" layer, "piece" and "metal" masks).
+
+    `warnings`: what it reports (X-Retouch-Warnings header and the manifest's info.warnings);
+    `broken_mask`: the name of a mask sent one byte short (the insert then fails mid-way).
+    """
+
+    WARNINGS = [
+        {"code": "background_kept", "message": "Background kept (fake server)."},
+        {"code": "low_resolution", "message": "The photo is small (fake server)."},
+    ]
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.warnings = list(self.WARNINGS)
+        self.broken_mask: str | None = None
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({"options": [], "limits": {}, "websocket": {}}).encode()
+                self._send(200, "application/json", body, {})
+
+            def do_POST(self):
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send(200, *fake.answer(dict(self.headers), data))
+
+            def _send(self, status, kind, body, headers):
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self, headers: dict, data: bytes) -> tuple[str, bytes, dict]:
+        import io
+        import zipfile
+
+        width, height = int(headers["X-Width"]), int(headers["X-Height"])
+        channels, depth = int(headers["X-Channels"]), int(headers["X-Depth"])
+        extra = {"X-Retouch-Warnings": json.dumps(self.warnings)}
+        if headers.get("X-Layers") != "1":
+            extra.update(
+                {"X-Width": str(width), "X-Height": str(height)},
+                **{"X-Channels": str(channels), "X-Depth": str(depth)},
+            )
+            return "application/octet-stream", data, extra
+        size = depth // 8
+        rgba = (
+            data
+            if channels == 4
+            else b"".join(
+                data[i : i + 3 * size] + b"\xff" * size for i in range(0, len(data), 3 * size)
+            )
+        )
+        parts = [
+            ("image", "image", "image.raw", channels, data),
+            ("background", "layer", "layers/background.raw", 4, rgba),
+        ]
+        for index, name in enumerate(("piece", "metal")):
+            mask = bytes([(index + 1) * 60]) * (width * height)
+            if name == self.broken_mask:
+                mask = mask[:-1]
+            parts.append((name, "mask", f"masks/{name}.raw", 1, mask))
+        manifest = {
+            "width": width,
+            "height": height,
+            "channels": channels,
+            "depth": depth,
+            "format": "raw",
+            "parts": [
+                {
+                    "name": n,
+                    "kind": k,
+                    "file": f,
+                    "channels": c,
+                    "depth": 8 if k == "mask" else depth,
+                }
+                for n, k, f, c, _ in parts
+            ],
+            "info": {"warnings": self.warnings},
+        }
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest))
+            for _, _, name, _, body in parts:
+                archive.writestr(name, body)
+        return "application/zip", out.getvalue(), extra
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def fake_server_factory() -> Iterator[Callable[..., FakeServer]]:
+    """make(warnings=..., broken_mask=...) -> a running FakeServer (all closed at the end)."""
+    made: list[FakeServer] = []
+
+    def make(**settings) -> FakeServer:
+        server = FakeServer()
+        for name, value in settings.items():
+            setattr(server, name, value)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def fake_server(fake_server_factory) -> FakeServer:
+    return fake_server_factory()

@@ -111,7 +111,13 @@ def build(scenario):
         100.0,
         Gimp.LayerMode.NORMAL,
     )
-    image.insert_layer(source, None, 0)
+    parent = None
+    if layer_spec.get("in_group"):  # the source inside a layer group, under a sibling layer
+        parent = Gimp.GroupLayer.new(image, "holder")
+        image.insert_layer(parent, None, 0)
+        sibling = Gimp.Layer.new(image, "sibling", 8, 8, kind, 100.0, Gimp.LayerMode.NORMAL)
+        image.insert_layer(sibling, parent, 0)
+    image.insert_layer(source, parent, 0 if parent is None else 1)
     source.set_offsets(*layer_spec["offsets"])
     with open(layer_spec["pixels"], "rb") as handle:
         data = handle.read()
@@ -147,6 +153,8 @@ def run_scenario(scenario):
     report["source_before"] = hashlib.sha256(read(source, fmt)).hexdigest()
     report["layers_before"] = [layer.get_name() for layer in image.get_layers()]
     report["channels_before"] = [channel.get_name() for channel in image.get_channels()]
+    holder = source.get_parent()
+    group_before = [layer.get_name() for layer in holder.get_children()] if holder else None
     selection = scenario.get("selection")
     if selection:
         bounds = image.get_selection().get_buffer()
@@ -183,6 +191,11 @@ def run_scenario(scenario):
         report["error"] = Gimp.get_pdb().get_last_error() or ""
     layers = image.get_layers()
     report["layers_after"] = [layer.get_name() for layer in layers]
+    holder = source.get_parent()
+    if holder is not None:
+        report["group_before"] = group_before
+        report["group_after"] = [layer.get_name() for layer in holder.get_children()]
+        layers = holder.get_children()
     report["channels_after"] = []
     for index, channel in enumerate(image.get_channels()):
         report["channels_after"].append(
@@ -197,7 +210,7 @@ def run_scenario(scenario):
     position = [layer.get_name() for layer in layers].index("source")
     report["source_after"] = hashlib.sha256(read(source, fmt)).hexdigest()
     report["source_offsets_after"] = list(source.get_offsets()[1:])
-    if position > 0 and layers[position - 1].get_name() != "top":
+    if position > 0 and layers[position - 1].get_name() not in ("top", "sibling"):
         report["new"] = describe(
             layers[position - 1], scenario["name"] + ".new", scenario["dump_format"]
         )

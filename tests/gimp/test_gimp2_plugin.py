@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).resolve().parent / "gimp2_standin"
 PROC = "python-fu-jewel-retouch"
@@ -26,7 +29,9 @@ RNG = np.random.default_rng(210)
 def server(tmp_path_factory):
     from server.testing import run_server
 
-    with run_server(tmp_path_factory.mktemp("gimp2-server"), max_megapixels=0.05) as srv:
+    with run_server(
+        tmp_path_factory.mktemp("gimp2-server"), max_megapixels=0.05, startup_timeout=SERVER_START_S
+    ) as srv:
         yield srv
 
 
@@ -243,11 +248,12 @@ def test_output_layers(gimp2, server, token_env):
 def test_options_arrive_as_gimp_hands_them_over(gimp2, server, token_env):
     gimp, _, module = gimp2
     # gimpfu passes PF_OPTION as an index and PF_TOGGLE as an int.
-    values = module.option_values([1, 1, 2, 0.5, 0, 1, 0.25, 1, 0, 0.1, 0])
+    values = module.option_values([1, 1, 2, 0.5, 0, 1, 0.25, 1, 4, 0.1, 1, 1600])
     options = module.jrc.options_from_values(module.jrc.BUILTIN_OPTIONS, values)
     assert options["background"] == "transparent" and options["shadow"] == "natural"
     assert options["metal"] == "rose_gold" and options["cleanup"] is False
-    assert options["protect_gems"] is True
+    assert options["protect_gems"] is True and options["framing"] == "ebay"
+    assert options["force_cutout"] is True and options["canvas_size"] == 1600
     pixels = rgba(16, 16)
     image, source = make_image(gimp, pixels, gimp.RGBA_IMAGE, size=(16, 16))
     messages = run(
@@ -324,3 +330,45 @@ def test_over_the_limit(gimp2, server, token_env):
     messages = run(gimp2, image, source, server_url=server.http_url)
     assert len(messages) == 1 and "too large" in messages[0]
     assert [layer.name for layer in image.layers] == ["top", "source", "bottom"]
+
+
+def make_grouped_image(gimp, pixels):
+    """bottom, then a group "holder" holding "sibling" above "source"."""
+    image = gimp.Image(64, 48)
+    bottom = gimp.Layer(image, "bottom", 8, 8, gimp.RGBA_IMAGE, 100.0, gimp.NORMAL_MODE)
+    gimp.pdb.gimp_image_insert_layer(image, bottom, None, 0)
+    holder = gimp.pdb.gimp_layer_group_new(image)
+    holder.name = "holder"
+    gimp.pdb.gimp_image_insert_layer(image, holder, None, 0)
+    height, width = pixels.shape[:2]
+    source = gimp.Layer(image, "source", width, height, gimp.RGBA_IMAGE, 100.0, gimp.NORMAL_MODE)
+    gimp.pdb.gimp_image_insert_layer(image, source, holder, 0)
+    source.pixels[:] = pixels
+    sibling = gimp.Layer(image, "sibling", 8, 8, gimp.RGBA_IMAGE, 100.0, gimp.NORMAL_MODE)
+    gimp.pdb.gimp_image_insert_layer(image, sibling, holder, 0)
+    return image, holder, source
+
+
+def test_warnings_are_shown_after_the_paste(gimp2, fake_server, token_env):
+    gimp, _, _ = gimp2
+    pixels = rgba(48, 64)
+    image, holder, source = make_grouped_image(gimp, pixels)
+    messages = run(gimp2, image, source, server_url=fake_server.url)
+    assert [layer.name for layer in holder.children] == ["sibling", "Jewel retouch", "source"]
+    np.testing.assert_array_equal(holder.children[1].pixels, pixels)  # the fake echoes
+    assert len(messages) == 1, messages
+    assert "finished with 2 warnings" in messages[0]
+    for warning in fake_server.warnings:
+        assert messages[0].count(warning["message"]) == 1
+
+
+def test_a_failure_in_the_middle_of_the_insert_leaves_nothing_behind(gimp2, fake_server, token_env):
+    gimp, _, _ = gimp2
+    fake_server.broken_mask = "metal"  # the "piece" channel is in when "metal" fails
+    image, holder, source = make_grouped_image(gimp, rgba(48, 64))
+    gimp.pdb.gimp_image_select_ellipse(image, gimp.CHANNEL_OP_REPLACE, 4, 4, 30, 20)
+    messages = run(gimp2, image, source, server_url=fake_server.url, output=1)
+    assert [layer.name for layer in holder.children] == ["sibling", "source"]
+    assert [layer.name for layer in image.layers] == ["holder", "bottom"]
+    assert image.channels == []
+    assert len(messages) == 1 and "damaged" in messages[0], messages

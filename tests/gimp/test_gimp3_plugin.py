@@ -91,7 +91,12 @@ def rgb_image(precision="u8", **extra):
 
 
 def build_scenarios(
-    server_url: str, dead_url: str, hanging_url: str, failing_url: str
+    server_url: str,
+    dead_url: str,
+    hanging_url: str,
+    failing_url: str,
+    fake_url: str,
+    damaging_url: str,
 ) -> dict[str, Scenario]:
     args = {"server-url": server_url}
     rgba8 = random_pixels(IMAGE_H, IMAGE_W, 4, 8)
@@ -220,7 +225,27 @@ def build_scenarios(
             rgba8.copy(),
             args={"server-url": failing_url},
         ),
+        Scenario(
+            "group_warnings",
+            rgb_image(),
+            "rgba",
+            "R'G'B'A u8",
+            rgba8.copy(),
+            selection={"kind": "rect", "x": 3, "y": 2, "w": 20, "h": 12},
+            args={"server-url": fake_url},
+        ),
+        Scenario(
+            "group_insert_fails",
+            rgb_image(),
+            "rgba",
+            "R'G'B'A u8",
+            rgba8.copy(),
+            selection={"kind": "ellipse", "x": 4, "y": 4, "w": 30, "h": 20},
+            args={"server-url": damaging_url, "output": "layers"},
+        ),
     ]
+    for name in ("group_warnings", "group_insert_fails"):
+        scenarios[-1 if name == "group_insert_fails" else -2].spec["layer"]["in_group"] = True
     return {scenario.name: scenario for scenario in scenarios}
 
 
@@ -233,9 +258,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def scenarios(gimp_server, hanging_server, failing_server) -> dict[str, Scenario]:
+def scenarios(
+    gimp_server, hanging_server, failing_server, fake_server_factory
+) -> dict[str, Scenario]:
     return build_scenarios(
-        gimp_server.http_url, f"http://127.0.0.1:{free_port()}", hanging_server, failing_server
+        gimp_server.http_url,
+        f"http://127.0.0.1:{free_port()}",
+        hanging_server,
+        failing_server,
+        fake_server_factory().url,
+        fake_server_factory(broken_mask="metal").url,
     )
 
 
@@ -290,11 +322,25 @@ def gimp_report(gimp_session, chroot_config_dir, scenarios) -> dict[str, dict]:
         spec["layer"] = dict(spec["layer"], pixels=str(gimp_session.chroot_path(pixel_file)))
         specs.append(spec)
     report = gimp_session.run_batch({"proc": PROC, "scenarios": specs}, chroot_config_dir, out_dir)
+    logs = scenario_logs(gimp_session.last_log)
     by_name = {}
     for entry in report:
         assert "crash" not in entry, entry["crash"]
+        entry["log"] = logs.get(entry["name"], "")
         by_name[entry["name"]] = {"report": entry, "paths": gimp_session.host_path}
     return by_name
+
+
+def scenario_logs(log: str) -> dict[str, str]:
+    """GIMP's stderr split per scenario (the batch writes "scenario NAME done" after each)."""
+    out, lines = {}, []
+    for line in log.splitlines():
+        if line.startswith("scenario ") and line.endswith(" done"):
+            out[line[len("scenario ") : -len(" done")]] = "\n".join(lines)
+            lines = []
+        else:
+            lines.append(line)
+    return out
 
 
 def result_of(gimp_report, name):
@@ -398,12 +444,15 @@ def test_layer_bigger_than_canvas_is_processed_whole(gimp_report, scenarios, ret
 
 
 def test_options_reach_the_server(gimp_report, scenarios, retouch_via_http):
-    # The batch passed metal/strength/cleanup as procedure arguments; the run must succeed
-    # (the server refuses unknown or ill-typed options with 422).
-    _, _, _, expected, got = expect_plain_layer(
+    # The batch passed metal/strength/cleanup as procedure arguments: the layer is the server's
+    # answer for those options, which differs from its answer with the defaults.
+    _, scenario, (x, y, w, h), with_defaults, got = expect_plain_layer(
         gimp_report, scenarios, retouch_via_http, "options", 8
     )
-    assert got.shape == expected.shape
+    region = np.ascontiguousarray(scenario.pixels[y : y + h, x : x + w])
+    options = {"metal": "rose_gold", "strength": 0.25, "cleanup": False}
+    np.testing.assert_array_equal(got, retouch_via_http(region, options=options))
+    assert not np.array_equal(got, with_defaults)
 
 
 def test_output_layers_builds_a_group(gimp_report, scenarios, retouch_via_http):
@@ -502,3 +551,37 @@ def test_wrong_token_says_what_to_do(gimp_session, gimp_server, scenarios):
     )
     assert "crash" not in report[0], report[0]
     assert_failed_cleanly(report[0], "refused the access token", "jewel-retouch serve")
+
+
+def test_source_in_a_group_gets_the_result_beside_it_and_the_warnings(
+    gimp_report, scenarios, fake_server
+):
+    entry, to_host = result_of(gimp_report, "group_warnings")
+    assert entry["status"] == "success", entry["error"]
+    assert entry["source_after"] == entry["source_before"]
+    assert entry["group_before"] == ["sibling", "source"]
+    assert entry["group_after"] == ["sibling", "Jewel retouch", "source"]
+    assert entry["layers_after"] == entry["layers_before"]  # nothing new at the top level
+    scenario = scenarios["group_warnings"]
+    x, y, w, h = scenario.region(IMAGE_W, IMAGE_H)
+    new = entry["new"]
+    assert new["offsets"] == [x, y] and (new["width"], new["height"]) == (w, h)
+    got = load(to_host(new["pixels"]), (h, w, 4), 8)
+    np.testing.assert_array_equal(got, scenario.pixels[y : y + h, x : x + w])  # (an echo)
+    # Shown once, after the paste, through Gimp.message (batch GIMP prints it on stderr).
+    assert "finished with 2 warnings" in entry["log"], entry["log"]
+    for warning in fake_server.warnings:
+        assert entry["log"].count("- " + warning["message"]) == 1, entry["log"]
+
+
+def test_a_failure_in_the_middle_of_the_insert_leaves_nothing_behind(gimp_report):
+    # The damaged answer's "metal" mask is one byte short: the group, its layer and the
+    # "piece" mask channel are in the image when the "metal" channel fails.
+    entry, _ = result_of(gimp_report, "group_insert_fails")
+    assert entry["status"] == "execution-error", entry
+    assert "metal part has" in entry["error"] and "damaged" in entry["error"], entry["error"]
+    assert entry["group_after"] == entry["group_before"] == ["sibling", "source"]
+    assert entry["layers_after"] == entry["layers_before"]
+    assert [c["name"] for c in entry["channels_after"]] == entry["channels_before"] == []
+    assert entry["source_after"] == entry["source_before"]
+    assert "new" not in entry

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_PATH = REPO / "gimp_plugin" / "jewel_retouch_client.py"
 PLUGIN_FILES = [
@@ -35,7 +38,9 @@ def jrc():
 def server(tmp_path_factory):
     from server.testing import run_server
 
-    with run_server(tmp_path_factory.mktemp("client-server")) as srv:
+    with run_server(
+        tmp_path_factory.mktemp("client-server"), startup_timeout=SERVER_START_S
+    ) as srv:
         yield srv
 
 
@@ -132,7 +137,7 @@ def test_websocket_job_reports_progress_and_matches_http(jrc, server):
     info = client.info()
     assert info["websocket"]["url"].startswith("ws://")
     seen = []
-    result = client.retouch(
+    request = jrc.RetouchRequest(
         data,
         53,
         37,
@@ -141,6 +146,7 @@ def test_websocket_job_reports_progress_and_matches_http(jrc, server):
         options={"strength": 0.5},
         progress=lambda stage, fraction: seen.append(fraction),
     )
+    result = client.retouch(request)
     descriptor, body = result.part("image")
     assert (descriptor["width"], descriptor["height"], descriptor["depth"]) == (53, 37, 16)
     reference = requests.post(
@@ -166,16 +172,20 @@ def test_websocket_job_reports_progress_and_matches_http(jrc, server):
 def test_large_upload_goes_in_many_frames(jrc, server):
     pixels = os.urandom(1200 * 900 * 3)  # 3.2 MB: four 1 MiB frames
     client = jrc.Client(server.http_url, token=server.token, timeout=60)
-    result = client.retouch(pixels, 1200, 900, 3, 8)
+    result = client.retouch(jrc.RetouchRequest(pixels, 1200, 900, 3, 8))
     assert len(result.part("image")[1]) == len(pixels)
 
 
 def test_cancel_from_progress(jrc, server):
     client = jrc.Client(server.http_url, token=server.token, timeout=60)
     with pytest.raises(jrc.Cancelled):
-        client.retouch(os.urandom(64 * 64 * 4), 64, 64, 4, 8, progress=lambda s, f: False)
+        client.retouch(
+            jrc.RetouchRequest(os.urandom(64 * 64 * 4), 64, 64, 4, 8, progress=lambda s, f: False)
+        )
     # The server is still fine afterwards.
-    assert client.retouch(os.urandom(16 * 16 * 4), 16, 16, 4, 8).part("image")[1]
+    assert client.retouch(jrc.RetouchRequest(os.urandom(16 * 16 * 4), 16, 16, 4, 8)).part("image")[
+        1
+    ]
 
 
 def test_http_fallback_with_layers(jrc, server):
@@ -183,7 +193,7 @@ def test_http_fallback_with_layers(jrc, server):
     info = dict(client.info())
     info["websocket"] = {}  # as if the server published no WebSocket channel
     pixels = os.urandom(20 * 10 * 4)
-    result = client.retouch(pixels, 20, 10, 4, 8, layers=True, info=info)
+    result = client.retouch(jrc.RetouchRequest(pixels, 20, 10, 4, 8, layers=True, info=info))
     descriptor, body = result.part("image")
     assert descriptor["kind"] == "image" and len(body) == len(pixels)
 
@@ -197,7 +207,7 @@ def test_wrong_token_message(jrc, server):
     good = jrc.Client(server.http_url, token=server.token, timeout=10)
     info = good.info()
     with pytest.raises(jrc.RetouchError) as caught:  # the WebSocket hello is refused too
-        client.retouch(b"\x00" * 16, 2, 2, 4, 8, info=info)
+        client.retouch(jrc.RetouchRequest(b"\x00" * 16, 2, 2, 4, 8, info=info))
     assert caught.value.code == "unauthorized"
 
 
@@ -290,7 +300,7 @@ def test_server_errors_say_what_to_do(jrc, canned_server, status, code, phrase):
     client = jrc.Client(url, token="t", timeout=10)
     info = {"limits": {}, "websocket": {}}  # force the HTTP path, which gets the canned error
     with pytest.raises(jrc.RetouchError) as caught:
-        client.retouch(b"\x00" * 12, 2, 2, 3, 8, info=info)
+        client.retouch(jrc.RetouchRequest(b"\x00" * 12, 2, 2, 3, 8, info=info))
     assert caught.value.code == code
     assert phrase in caught.value.message and "details here." in caught.value.message
 
@@ -300,3 +310,82 @@ def test_non_json_error_is_still_readable(jrc, canned_server):
     with pytest.raises(jrc.RetouchError) as caught:
         jrc.Client(url, token="t", timeout=10).info()
     assert "bad gateway" in caught.value.message
+
+
+def test_warnings_come_from_the_http_header(jrc, fake_server):
+    client = jrc.Client(fake_server.url, token="t", timeout=10)
+    result = client.retouch(jrc.RetouchRequest(b"\x01" * 24, 3, 2, 4, 8))
+    assert result.part("image")[1] == b"\x01" * 24
+    assert result.warnings == fake_server.warnings
+
+
+def test_warnings_come_from_the_layers_manifest(jrc, fake_server):
+    fake_server.warnings = [{"code": "no_piece", "message": "No piece (fake)."}]
+    client = jrc.Client(fake_server.url, token="t", timeout=10)
+    result = client.retouch(jrc.RetouchRequest(b"\x01" * 24, 3, 2, 4, 8, layers=True))
+    assert [d["name"] for d, _ in result.parts][:2] == ["image", "background"]
+    assert result.warnings == fake_server.warnings  # in the header and the manifest: once
+
+
+def test_no_warnings_is_an_empty_list(jrc, fake_server):
+    fake_server.warnings = []
+    client = jrc.Client(fake_server.url, token="t", timeout=10)
+    assert client.retouch(jrc.RetouchRequest(b"\x01" * 24, 3, 2, 4, 8)).warnings == []
+    assert jrc.warnings_text([]) == ""
+
+
+def test_warnings_come_from_the_websocket_result_and_done(jrc):
+    """A scripted job channel: `result` carries one warning, `done.info` that one and another."""
+    import json
+
+    from websockets.sync.server import serve
+
+    first = {"code": "background_kept", "message": "Background kept (ws)."}
+    second = {"code": "overexposed", "message": "Overexposed (ws)."}
+
+    def session(ws):
+        assert json.loads(ws.recv())["type"] == "hello"
+        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
+        job = json.loads(ws.recv())
+        received = b""
+        while len(received) < job["bytes"]:
+            received += ws.recv()
+        part = {"name": "image", "kind": "image", "channels": 4, "depth": 8, "bytes": len(received)}
+        ws.send(
+            json.dumps(
+                {
+                    "type": "result",
+                    "id": job["id"],
+                    "width": 3,
+                    "height": 2,
+                    "channels": 4,
+                    "depth": 8,
+                    "parts": [part],
+                    "warnings": [first],
+                }
+            )
+        )
+        ws.send(received)
+        info = {"warnings": [first, second]}
+        ws.send(json.dumps({"type": "done", "id": job["id"], "info": info}))
+
+    with serve(session, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        port = server.socket.getsockname()[1]
+        client = jrc.Client("http://127.0.0.1:1", token="t", timeout=10)
+        info = {"limits": {}, "websocket": {"url": f"ws://127.0.0.1:{port}"}}
+        result = client.retouch(jrc.RetouchRequest(b"\x07" * 24, 3, 2, 4, 8, info=info))
+        server.shutdown()
+    assert result.part("image")[1] == b"\x07" * 24
+    assert result.warnings == [first, second]
+    text = jrc.warnings_text(result.warnings)
+    assert text.startswith("Jewel retouch finished with 2 warnings:")
+    assert "- Background kept (ws)." in text and "- Overexposed (ws)." in text
+
+
+def test_malformed_warnings_never_fail_a_retouch(jrc):
+    good = {"code": "no_piece", "message": "No piece."}
+    assert jrc.collect_warnings(
+        "not json", '[{"code": "x"}]', [1, None, {"message": "no code"}], [good, good], None
+    ) == [good]

@@ -156,9 +156,22 @@ def test_square_framing_centres_the_piece_with_the_margin(retoucher, small_photo
     assert tuple(out[0, 0]) == (255, 255, 255)
 
 
+def piece_box(pixels):
+    """(top, bottom, left, right) of the non-white pixels (inclusive)."""
+    piece = (pixels < 250).any(axis=-1)
+    rows, cols = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
 def test_marketplace_preset_sets_the_canvas(retoucher, small_photo):
     res = retoucher.retouch(ImageData(small_photo.codes()), RetouchOptions(framing="ebay"))
-    assert res.image.pixels.shape[:2] == (1600, 1600)
+    out = res.image.pixels
+    assert out.shape[:2] == (1600, 1600)  # eBay's canvas
+    top, bottom, left, right = piece_box(out)
+    extent = max(bottom - top + 1, right - left + 1)
+    assert abs(extent / 1600 - 0.85) < 0.03  # the default margin 0.075 on each side
+    assert abs((top + bottom) / 2 - 800) < 8 and abs((left + right) / 2 - 800) < 8  # centred
+    assert tuple(out[0, 0]) == tuple(out[-1, -1]) == (255, 255, 255)
     res = retoucher.retouch(
         ImageData(small_photo.codes()), RetouchOptions(framing="amazon", canvas_size=500)
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -77,6 +78,34 @@ def auth() -> dict[str, str]:
 @pytest.fixture
 def slow_retoucher() -> Callable[..., SlowRetoucher]:
     return SlowRetoucher
+
+
+class GatedRetoucher:
+    """An identity model that runs until the test opens its gate (`release.set()`), reporting
+    progress all the while (so a cancel or a timeout still stops it). Lets a test hold a job
+    "running" for exactly as long as it needs, however busy the machine is."""
+
+    name = "gated"
+    version = "0"
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def retouch(self, image, options=None, progress=None, layers=False):
+        progress = progress or (lambda stage, fraction: None)
+        self.started.set()
+        while not self.release.wait(0.01):
+            progress("work", 0.0)
+        progress("done", 1.0)
+        return Result(ImageData(np.array(image.pixels, copy=True), image.icc_profile))
+
+
+@pytest.fixture
+def gated_retoucher() -> Iterator[GatedRetoucher]:
+    model = GatedRetoucher()
+    yield model
+    model.release.set()  # never leave a worker waiting
 
 
 @functools.lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import models
+from models.api import ImageData, ImageError, Result, RetouchOptions
 from server.imageio import read_image
 
 RAW = "application/octet-stream"
@@ -111,37 +112,72 @@ def test_raw_layout_from_query_parameters(client, auth, img):
     assert response.get_data() == px.tobytes()
 
 
-def test_options_reach_the_model_validated(make_app, auth, img):
-    app, state = make_app()
+class OptionsReporter:
+    """A model that reports the options it ran with in its run info (the layers manifest's
+    `info`), so a test sees what reached the model through the API alone."""
+
+    name = "options-reporter"
+    version = "0"
+
+    def retouch(self, image, options=None, progress=None, layers=False):
+        info = {"options": options.to_dict()}
+        return Result(ImageData(np.array(image.pixels, copy=True), image.icc_profile), info=info)
+
+
+class ColourInverter:
+    """A model that only takes RGB or RGBA (like the real one's analysis) and inverts the
+    colour channels, keeping alpha."""
+
+    name = "colour-inverter"
+    version = "0"
+
+    def retouch(self, image, options=None, progress=None, layers=False):
+        pixels = image.pixels
+        if pixels.shape[2] not in (3, 4):
+            raise ImageError(f"this model takes RGB or RGBA, not {pixels.shape[2]} channels")
+        top = np.iinfo(pixels.dtype).max
+        out = pixels.copy()
+        out[..., :3] = top - pixels[..., :3]
+        return Result(ImageData(out, image.icc_profile))
+
+
+def run_info_of(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    return json.loads(archive.read("manifest.json"))["info"]
+
+
+def test_options_reach_the_model_validated_with_defaults(make_app, auth, img):
+    app, _ = make_app(retoucher=OptionsReporter())
     client = app.test_client()
     px = img.pixels(4, 4, 3, 8)
     options = {"background": "transparent", "strength": 0.25, "cleanup": False}
-    response = post_raw(client, auth, px, **{"X-Options": json.dumps(options)})
-    assert response.status_code == 200
-    seen = state.engine.retoucher.calls[-1]["options"]
-    assert (seen.background, seen.strength, seen.cleanup, seen.metal) == (
-        "transparent",
-        0.25,
-        False,
-        "auto",
-    )
-    response = client.post(
-        "/v1/retouch?width=4&height=4&channels=3&depth=8&options="
-        + json.dumps({"metal": "silver"}),
+    sent = post_raw(client, auth, px, **{"X-Options": json.dumps(options), "X-Layers": "1"})
+    ran_with = run_info_of(sent)["options"]
+    assert ran_with == {**RetouchOptions().to_dict(), **options}
+    by_query = client.post(
+        "/v1/retouch?width=4&height=4&channels=3&depth=8&layers=1&options="
+        + json.dumps({"metal": "silver", "canvas_size": 7.0}),
         data=px.tobytes(),
         headers={**auth, "Content-Type": RAW},
     )
-    assert response.status_code == 200
-    assert state.engine.retoucher.calls[-1]["options"].metal == "silver"
+    ran_with = run_info_of(by_query)["options"]
+    assert ran_with["metal"] == "silver" and ran_with["canvas_size"] == 7
+    assert ran_with["background"] == RetouchOptions().background
 
 
 def test_grey_input_is_widened_for_the_model_and_narrowed_back(make_app, auth, img):
-    app, state = make_app()
-    px = img.pixels(6, 7, 2, 16)
+    app, _ = make_app(retoucher=ColourInverter())
+    px = img.pixels(6, 7, 2, 16)  # grey + alpha, 16 bit
     response = post_raw(app.test_client(), auth, px)
-    assert state.engine.retoucher.calls[-1]["shape"] == (6, 7, 4)
+    assert response.status_code == 200, response.get_data(as_text=True)
     back = np.frombuffer(response.get_data(), "<u2").reshape(px.shape)
-    np.testing.assert_array_equal(back, px)
+    np.testing.assert_array_equal(back[..., 0], 65535 - px[..., 0])  # the model's work, kept
+    np.testing.assert_array_equal(back[..., 1], px[..., 1])  # alpha untouched
+    grey = img.pixels(5, 3, 1, 8)
+    response = post_raw(app.test_client(), auth, grey)
+    back = np.frombuffer(response.get_data(), np.uint8).reshape(grey.shape)
+    np.testing.assert_array_equal(back, 255 - grey)
 
 
 @pytest.mark.parametrize(
@@ -472,8 +508,8 @@ def test_a_crashing_model_gives_a_json_500_not_a_dead_server(make_app, auth, img
 # ---------------------------------------------------------------------------------------------
 
 
-def test_queue_full_is_503_with_retry_after(make_app, auth, img, slow_retoucher):
-    slow = slow_retoucher(steps=200, delay=0.01)
+def test_queue_full_is_503_with_retry_after(make_app, auth, img, gated_retoucher):
+    slow = gated_retoucher  # runs until released: the queue stays full while we look
     app, state = make_app(retoucher=slow, workers=1, queue_size=0)
     px = img.pixels(4, 4, 3, 8)
     results = {}
@@ -488,16 +524,17 @@ def test_queue_full_is_503_with_retry_after(make_app, auth, img, slow_retoucher)
     assert_error(response, 503, "queue_full")
     assert int(response.headers["Retry-After"]) >= 1
     assert response.get_json()["error"]["retry_after"] >= 1
-    thread.join(30)
+    slow.release.set()
+    thread.join(60)
     assert results["first"].status_code == 200
 
 
 def test_job_past_its_timeout_is_stopped_with_504(make_app, auth, img, slow_retoucher):
-    slow = slow_retoucher(steps=400, delay=0.01)
+    slow = slow_retoucher(steps=4000, delay=0.01)  # 40 s unless stopped
     app, _ = make_app(retoucher=slow, job_timeout=0.3)
     response = post_raw(app.test_client(), auth, img.pixels(4, 4, 3, 8))
     assert_error(response, 504, "timeout")
-    assert slow.ticks < 100  # the work really stopped, not just the reply
+    assert slow.ticks < 2000  # the work really stopped, not just the reply
 
 
 def test_concurrent_uploads_over_the_budget_are_refused(make_app, auth, img):

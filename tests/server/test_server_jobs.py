@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -33,56 +32,56 @@ def queue_factory():
         q.stop(timeout=5)
 
 
-def test_bounded_queue_refuses_with_retry_after_then_accepts_again(queue_factory):
-    slow = SlowRetoucher(steps=20, delay=0.02)
+def test_bounded_queue_refuses_with_retry_after_then_accepts_again(queue_factory, gated_retoucher):
+    slow = gated_retoucher  # the running job holds its worker until released
     q = queue_factory(slow, workers=1, queue_size=1)
     running, waiting = Job(image(), RetouchOptions()), Job(image(), RetouchOptions())
     assert q.submit(running) == 0
-    assert slow.started.wait(5)
+    assert slow.started.wait(30)
     assert q.submit(waiting) == 1
     with pytest.raises(ProtocolError) as full:
         q.submit(Job(image(), RetouchOptions()))
     assert full.value.code == "queue_full" and full.value.retry_after >= 1
-    assert running.wait(10) and waiting.wait(10)
+    slow.release.set()
+    assert running.wait(30) and waiting.wait(30)
     assert running.result is not None and waiting.result is not None
     assert q.submit(Job(image(), RetouchOptions())) == 0
 
 
-def test_cancel_pending_job_never_runs_and_frees_its_slot(queue_factory):
-    slow = SlowRetoucher(steps=50, delay=0.02)
+def test_cancel_pending_job_never_runs_and_frees_its_slot(queue_factory, gated_retoucher):
+    slow = gated_retoucher  # `first` runs until cancelled: `second` stays pending
     q = queue_factory(slow, workers=1, queue_size=1)
     first, second = Job(image(), RetouchOptions()), Job(image(), RetouchOptions())
     q.submit(first)
-    assert slow.started.wait(5)
+    assert slow.started.wait(30)
     q.submit(second)
     q.cancel(second)
     assert second.done and second.cancelled and second.image is None
     assert q.stats()["pending"] == 0
     q.cancel(first)
-    assert first.wait(5) and first.cancelled
+    assert first.wait(30) and first.cancelled
 
 
 def test_cancel_running_job_stops_the_model_between_steps(queue_factory):
-    slow = SlowRetoucher(steps=500, delay=0.01)
+    slow = SlowRetoucher(steps=5000, delay=0.01)  # 50 s unless stopped
     q = queue_factory(slow)
     job = Job(image(), RetouchOptions())
     q.submit(job)
-    assert slow.started.wait(5)
-    time.sleep(0.1)
+    assert slow.started.wait(30)
     q.cancel(job)
-    assert job.wait(2)
+    assert job.wait(30)
     assert job.cancelled and job.result is None
-    assert slow.ticks < 100
+    assert slow.ticks < 2500
 
 
 def test_timeout_stops_the_job(queue_factory):
-    slow = SlowRetoucher(steps=500, delay=0.01)
+    slow = SlowRetoucher(steps=5000, delay=0.01)  # 50 s unless stopped
     q = queue_factory(slow, job_timeout=0.2)
     job = Job(image(), RetouchOptions())
     q.submit(job)
-    assert job.wait(5)
+    assert job.wait(30)
     assert job.error is not None and job.error.code == "timeout"
-    assert slow.ticks < 100
+    assert slow.ticks < 2500
 
 
 def test_progress_reaches_the_listener_and_a_failing_listener_is_harmless(queue_factory):
@@ -131,16 +130,16 @@ def test_workers_run_jobs_in_parallel(queue_factory):
     assert all(job.wait(10) for job in jobs)
 
 
-def test_stop_fails_pending_jobs_and_cancels_running(queue_factory):
-    slow = SlowRetoucher(steps=500, delay=0.01)
+def test_stop_fails_pending_jobs_and_cancels_running(queue_factory, gated_retoucher):
+    slow = gated_retoucher  # runs until stopped
     q = queue_factory(slow, workers=1, queue_size=2)
     running, pending = Job(image(), RetouchOptions()), Job(image(), RetouchOptions())
     q.submit(running)
     q.submit(pending)
-    assert slow.started.wait(5)
-    q.stop(timeout=5)
+    assert slow.started.wait(30)
+    q.stop(timeout=30)
     assert pending.done and pending.error.code == "unavailable"
-    assert running.wait(5) and running.cancelled
+    assert running.wait(30) and running.cancelled
     with pytest.raises(ProtocolError):
         q.submit(Job(image(), RetouchOptions()))
 

@@ -8,6 +8,9 @@ import pytest
 
 from server.testing import run_server
 
+# Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
+SERVER_START_S = 300
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -22,7 +25,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with run_server(tmp_path_factory.mktemp("web-server")) as srv:
+    with run_server(tmp_path_factory.mktemp("web-server"), startup_timeout=SERVER_START_S) as srv:
         yield srv
 
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import requests
 from PIL import Image
+from playwright.sync_api import expect
 
-OPTIONS_TIMEOUT = 30_000
+OPTIONS_TIMEOUT = 60_000
+REPO = Path(__file__).resolve().parents[2]
+WAIT = 60_000  # ms: generous, for a busy machine; each wait ends on an event, not a sleep
 
 
 def png_bytes(seed: int, size=(40, 56), mode="RGB") -> bytes:
@@ -39,7 +43,7 @@ def server_answer(server, data: bytes, options: dict) -> bytes:
 
 
 def open_page(page, server):
-    page.goto(f"{server.http_url}/#token={server.token}")
+    page.goto(f"{server.http_url}/#token={server.token}", timeout=WAIT)
     page.wait_for_selector("body[data-ready='1']", timeout=OPTIONS_TIMEOUT)
 
 
@@ -52,7 +56,7 @@ def upload(page, files: dict[str, bytes]) -> None:
 
 def run_and_wait(page, runs: int = 1) -> None:
     page.click("#run")
-    page.wait_for_selector(f"body[data-finished='{runs}']", timeout=60_000)
+    page.wait_for_selector(f"body[data-finished='{runs}']", timeout=3 * WAIT)
 
 
 def test_upload_progress_compare_and_download(page, server, tmp_path):
@@ -79,9 +83,9 @@ def test_upload_progress_compare_and_download(page, server, tmp_path):
     # Compare: both images load; the slider moves the split.
     page.locator("#jobs tr[data-path='pendant.png'] button.compare").click()
     assert page.text_content("#compare-name") == "pendant.png"
-    page.wait_for_function(
-        "['before-img','after-img'].every(id => document.getElementById(id).naturalWidth == 56)"
-    )
+    # (Locator assertions poll without eval: the page's CSP forbids string predicates.)
+    for image in ("#before-img", "#after-img"):
+        expect(page.locator(image)).to_have_js_property("naturalWidth", 56, timeout=WAIT)
     page.fill("#compare-slider", "20")
     assert "80%" in page.get_attribute("#after-clip", "style")
     page.fill("#compare-slider", "90")
@@ -122,26 +126,30 @@ def test_bad_files_are_reported_and_the_rest_continue(page, server):
         ],
     )
     txt = page.locator("#jobs tr[data-path='notes.txt']")
-    assert txt.get_attribute("data-status") == "failed"
+    expect(txt).to_have_attribute("data-status", "failed", timeout=WAIT)
     assert "not a PNG, JPEG, TIFF or WebP" in txt.text_content()
     run_and_wait(page)
     broken = page.locator("#jobs tr[data-path='broken.png']")
     assert broken.get_attribute("data-status") == "failed"
-    assert "error:" in broken.locator(".job-status").text_content()
+    # The server's bad_request, told as docs/protocol.json says (summary, message, advice).
+    contract = json.loads((REPO / "docs" / "protocol.json").read_text())["errors"]["bad_request"]
+    status = broken.locator(".job-status").text_content()
+    assert status.startswith("error: " + contract["summary"] + ": "), status
+    assert status.endswith(" " + contract["advice"]), status
     assert page.locator("#jobs tr[data-path='good.png']").get_attribute("data-status") == "done"
     assert "1 retouched, 2 failed" in page.text_content("#status")
 
 
 def test_wrong_token_is_refused_then_a_typed_token_is_kept(page, server):
-    page.goto(f"{server.http_url}/#token=not-the-token")
-    page.wait_for_selector("#token-panel:not([hidden])")
+    page.goto(f"{server.http_url}/#token=not-the-token", timeout=WAIT)
+    page.wait_for_selector("#token-panel:not([hidden])", timeout=WAIT)
     assert "refused" in page.text_content("#token-error")
     assert page.evaluate("localStorage.getItem('jewel-retouch-token')") is None
     page.fill("#token-input", server.token)
     page.click("#token-form button")
-    page.wait_for_selector("body[data-ready='1']")
-    page.reload()  # the token is remembered: no prompt the second time
-    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("body[data-ready='1']", timeout=WAIT)
+    page.reload(timeout=WAIT)  # the token is remembered: no prompt the second time
+    page.wait_for_selector("body[data-ready='1']", timeout=WAIT)
     assert page.is_hidden("#token-panel")
 
 
@@ -179,3 +187,37 @@ def test_folder_upload_keeps_the_structure_in_the_zip(page, server, tmp_path):
     with zipfile.ZipFile(zipped) as archive:
         assert sorted(archive.namelist()) == paths
         assert archive.read("shoot/studs.png") == server_answer(server, png_bytes(5), {})
+
+
+def test_warnings_are_shown_on_the_images_row(page, server):
+    """The server's job messages, with warnings added on the way (as docs/protocol.json says:
+    `result.warnings` and `done.info.warnings`): the page lists each once on the image's row."""
+    first = {"code": "background_kept", "message": "Background kept (test)."}
+    second = {"code": "low_resolution", "message": "The photo is small (test)."}
+
+    def add_warnings(ws):
+        server_side = ws.connect_to_server()
+
+        def to_page(message):
+            if isinstance(message, str):
+                data = json.loads(message)
+                if data.get("type") == "result":
+                    data["warnings"] = [first]
+                elif data.get("type") == "done":
+                    data.setdefault("info", {})["warnings"] = [first, second]
+                message = json.dumps(data)
+            ws.send(message)
+
+        server_side.on_message(to_page)
+
+    page.route_web_socket(server.ws_url.rstrip("/") + "**", add_warnings)
+    open_page(page, server)
+    upload(page, {"ring.png": png_bytes(6)})
+    run_and_wait(page)
+    row = page.locator("#jobs tr[data-path='ring.png']")
+    assert row.get_attribute("data-status") == "done"
+    assert row.get_attribute("data-warnings") == "background_kept low_resolution"
+    assert row.locator(".job-status").text_content().startswith("done, 2 warnings")
+    lines = row.locator(".job-warnings li")
+    assert lines.all_text_contents() == [first["message"], second["message"]]
+    assert page.js_errors == []

@@ -48,6 +48,7 @@ function loadPlugin(options = {}) {
     panel: req("panel.js"),
     pixels: req("pixels.js"),
     errors: req("errors.js"),
+    warnings: req("warnings.js"),
   };
 }
 

@@ -277,6 +277,7 @@ class JobChannel {
       this.ws.send(bytes.subarray(at, at + FRAME_BYTES));
     }
     let expected = null;
+    const warnings = []; // lists from `result` and `done.info` (docs/protocol.json "warnings")
     const chunks = [];
     let received = 0;
     for (;;) {
@@ -291,7 +292,9 @@ class JobChannel {
       if (message.type === "progress") onProgress(message.stage, message.fraction);
       else if (message.type === "result") {
         expected = message.parts.reduce((sum, part) => sum + part.bytes, 0);
+        warnings.push(message.warnings);
       } else if (message.type === "done") {
+        warnings.push(message.info && message.info.warnings);
         if (expected === null || received !== expected) {
           throw new Error(`incomplete result: ${received} of ${expected} bytes`);
         }
@@ -301,9 +304,9 @@ class JobChannel {
           result.set(chunk, offset);
           offset += chunk.length;
         }
-        return result;
+        return { bytes: result, warnings: collectWarnings(warnings) };
       } else if (message.type === "error") {
-        const error = new Error(message.message || message.code);
+        const error = new Error(errorText(message.code, message.message));
         error.code = message.code;
         error.retryAfter = message.retry_after;
         throw error;
@@ -365,9 +368,10 @@ async function runOne(channel, job, options) {
     job.bar.dataset.events = String(Number(job.bar.dataset.events) + 1);
     job.statusCell.textContent = `${stage} ${Math.round(fraction * 100)}%`;
   };
+  let answer;
   for (let attempt = 0; ; attempt++) {
     try {
-      job.result = await channel.run("web-" + page.jobs.indexOf(job), bytes, job.format, options,
+      answer = await channel.run("web-" + page.jobs.indexOf(job), bytes, job.format, options,
         onProgress);
       break;
     } catch (error) {
@@ -377,10 +381,12 @@ async function runOne(channel, job, options) {
       await new Promise((ok) => setTimeout(ok, 1000 * (error.retryAfter || 1)));
     }
   }
+  job.result = answer.bytes;
   job.status = "done";
   job.row.dataset.status = "done";
   job.bar.value = 1;
   job.statusCell.textContent = "done";
+  showWarnings(job, answer.warnings);
   job.resultUrl = URL.createObjectURL(new Blob([job.result], { type: MIME[job.format] }));
   const show = document.createElement("button");
   show.textContent = "compare";
@@ -393,6 +399,49 @@ async function runOne(channel, job, options) {
   link.download = job.path.split("/").pop();
   job.actions.append(show, " ", link);
   if (!page.selected) selectJob(job);
+}
+
+// Every warning once (by code), in the order first seen; malformed entries are skipped.
+function collectWarnings(lists) {
+  const out = [];
+  const seen = new Set();
+  for (const list of lists) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      if (!item || typeof item.code !== "string" || typeof item.message !== "string") continue;
+      if (!item.code || !item.message || seen.has(item.code)) continue;
+      seen.add(item.code);
+      out.push({ code: item.code, message: item.message });
+    }
+  }
+  return out;
+}
+
+// The model's notes on one image, on its row: "done, 2 warnings" and one line per warning.
+function showWarnings(job, warnings) {
+  job.warnings = warnings;
+  job.row.dataset.warnings = warnings.map((w) => w.code).join(" ");
+  if (!warnings.length) return;
+  job.row.classList.add("warned");
+  job.statusCell.textContent = `done, ${warnings.length} warning${warnings.length > 1 ? "s" : ""}`;
+  const list = document.createElement("ul");
+  list.className = "job-warnings";
+  for (const warning of warnings) {
+    const line = document.createElement("li");
+    line.dataset.code = warning.code;
+    line.textContent = warning.message;
+    list.append(line);
+  }
+  job.statusCell.append(list);
+}
+
+// What the user reads for a server error code (docs/protocol.json "errors", via contract.js).
+function errorText(code, message) {
+  const known = window.JEWEL_CONTRACT.errors[code];
+  let detail = (message || "").trim();
+  if (!known) return detail || code || "unknown error";
+  if (detail && !/[.!?]$/.test(detail)) detail += ".";
+  return detail ? `${known.summary}: ${detail} ${known.advice}` : `${known.summary}. ${known.advice}`;
 }
 
 // ---------------------------------------------------------------------------------- compare

@@ -300,6 +300,8 @@ class PDB:
         siblings.insert(max(0, min(position, len(siblings))), layer)
 
     def gimp_image_remove_layer(self, image, layer):
+        if not layer.attached:
+            raise error("gimp-image-remove-layer: the item is not attached to an image")
         image.siblings(layer).remove(layer)
         layer.attached = False
 
@@ -310,8 +312,15 @@ class PDB:
         image.channels.insert(position, channel)
 
     def gimp_image_remove_channel(self, image, channel):
+        if not channel.attached:
+            raise error("gimp-image-remove-channel: the item is not attached to an image")
         image.channels.remove(channel)
         channel.attached = False
+
+    def gimp_item_delete(self, item):
+        if getattr(item, "attached", False):
+            raise error("gimp-item-delete: the item is still in an image")
+        item.deleted = True
 
     def gimp_progress_end(self):
         pass

@@ -1,0 +1,192 @@
+"""The hybrid analyzer (models/net/hybrid.py): which method each map comes from, and the
+repairs it makes on a clean studio sweep. Small constructed maps, no renders, no network run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.analysis import Analysis, Backdrop
+
+
+def test_hybrid_takes_each_map_from_the_method_that_won_it():
+    from models.net.hybrid import HybridAnalyzer
+
+    class Constant:
+        def __init__(self, value):
+            self.value = value
+
+        def analyse(self, rgb):
+            m = np.full(rgb.shape[:2], self.value, np.float32)
+            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", extras={"k": 1})
+
+    # (both call the whole frame piece, so neither repair nor the border check applies)
+    merged = HybridAnalyzer(Constant(0.6), Constant(0.75), extend=False).analyse(
+        np.zeros((4, 5, 3), np.float32)
+    )
+    for name in ("matte", "metal", "gem", "shadow"):  # (no backdrop model: the network's stand)
+        assert np.all(getattr(merged, name) == np.float32(0.75)), name
+    assert np.all(merged.defects == np.float32(0.6))  # image analysis keeps the defect map
+    assert merged.metal_kind == "silver" and merged.extras["k"] == 1
+    assert merged.extras["analyzer"] == "hybrid"
+
+
+def test_hybrid_fills_a_blown_highlight_hole_but_keeps_a_real_ring_hole():
+    from models.net.hybrid import HybridAnalyzer
+
+    h = w = 40
+    yy, xx = np.mgrid[0:h, 0:w]
+    net_matte = ((np.abs(yy - 20) < 15) & (np.abs(xx - 20) < 15)).astype(np.float32)
+    net_matte[8:12, 8:12] = 0.0  # a white highlight the network left out
+    net_matte[18:24, 18:24] = 0.0  # a real see-through hole
+    classical_matte = net_matte.copy()
+    classical_matte[8:12, 8:12] = 1.0  # image analysis calls the highlight piece
+
+    class Fixed:
+        def __init__(self, matte):
+            self.matte = matte
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None)
+
+    merged = HybridAnalyzer(Fixed(classical_matte), Fixed(net_matte)).analyse(
+        np.zeros((h, w, 3), np.float32)
+    )
+    assert (merged.matte[8:12, 8:12] == 1).all() and (merged.metal[8:12, 8:12] == 1).all()
+    assert (merged.matte[18:24, 18:24] == 0).all()
+    assert merged.extras["filled_from_classical"] == 16
+
+
+def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 6, 8
+    net = np.full((h, w), 0.3, np.float32)  # a soft spill of the network's matte
+    net[:, :2] = 0.9  # the piece
+    classical = np.zeros((h, w), np.float32)  # fits the backdrop model...
+    classical[:, 6:] = 0.4  # ...except here, where image analysis is unsure
+
+    class Fixed:
+        def __init__(self, matte, shadow=None, backdrop=None):
+            self.matte, self.shadow, self.backdrop = matte, shadow, backdrop
+
+        def analyse(self, rgb):
+            m = self.matte
+            shadow = np.zeros_like(m) if self.shadow is None else self.shadow
+            return Analysis(m, m.copy(), m.copy(), m.copy(), shadow, None, self.backdrop)
+
+    black = np.zeros((h, w, 3), np.float32)
+    merged = HybridAnalyzer(Fixed(classical), Fixed(net)).analyse(black)
+    for name in ("matte", "metal", "gem"):
+        values = getattr(merged, name)
+        assert np.all(values[:, :2] == 0.9), name  # the piece keeps the network's maps
+        assert np.all(values[:, 2:6] == 0.0), name  # sure backdrop: no spill, exact white later
+        assert np.all(values[:, 6:] == np.float32(0.3)), name  # unsure: the network decides
+    # Where the network itself sees the piece's cast shadow under its soft matte, the soft
+    # matte is that shadow, not the piece (a grey blob on the white otherwise).
+    shadow = np.zeros((h, w), np.float32)
+    shadow[:, 6:] = 0.2
+    # (On a clean sweep: a backdrop model that fits well, though not precisely enough for the
+    # backdrop veto.)
+    sweep = Backdrop(np.full((h, w, 3), 0.8, np.float32), np.zeros((h, w), np.float32), 0.2)
+    merged = HybridAnalyzer(Fixed(classical, backdrop=sweep), Fixed(net, shadow)).analyse(black)
+    assert np.all(merged.matte[:, 6:] == 0.0) and np.all(merged.matte[:, :2] == 0.9)
+    # On a loose fit the network's shadow map is no such evidence.
+    loose = Backdrop(sweep.light, sweep.residual, 0.4)
+    merged = HybridAnalyzer(Fixed(classical, backdrop=loose), Fixed(net, shadow)).analyse(black)
+    assert np.all(merged.matte[:, 6:] == np.float32(0.3))
+
+
+def test_hybrid_takes_in_fine_parts_the_network_missed_but_not_the_pieces_shadow():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 40, 60
+    net_matte = np.zeros((h, w), np.float32)
+    net_matte[10:30, 10:30] = 1.0  # the pendant the network found
+    net_shadow = np.zeros((h, w), np.float32)
+    net_shadow[30:36, 10:30] = 0.6  # ...and its contact shadow below it
+    classical = net_matte.copy()
+    classical[19:21, 30:55] = 1.0  # a thin chain, attached to the pendant, missed by the net
+    classical[30:36, 10:30] = 1.0  # image analysis keeps the shadow attached
+    classical[5:8, 50:58] = 1.0  # a separate blob, touching nothing: not taken in
+
+    class Fixed:
+        def __init__(self, matte, shadow):
+            self.matte, self.shadow = matte, shadow
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), self.shadow, None)
+
+    zero = np.zeros((h, w), np.float32)
+    rgb = np.zeros((h, w, 3), np.float32)
+    merged = HybridAnalyzer(Fixed(classical, zero), Fixed(net_matte, net_shadow)).analyse(rgb)
+    assert (merged.matte[19:21, 30:55] == 1).all() and (merged.metal[19:21, 30:55] == 1).all()
+    assert (merged.shadow[19:21, 30:55] == 0).all()
+    assert (merged.matte[30:36, 10:30] == 0).all()  # the shadow stays backdrop
+    assert (merged.matte[5:8, 50:58] == 0).all()
+    assert merged.extras["extended_from_classical"] == 2 * 25
+
+    plain = HybridAnalyzer(Fixed(classical, zero), Fixed(net_matte, net_shadow), extend=False)
+    assert (plain.analyse(rgb).matte[19:21, 30:55] == 0).all()
+
+
+def test_hybrid_shadow_only_darkens_and_keeps_image_analysis_shadows():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 4, 6
+    rgb = np.full((h, w, 3), 0.8, np.float32)
+    rgb[:, 2:4] *= 0.7  # 30% darker than the backdrop model: a real shadow
+    zero = np.zeros((h, w), np.float32)
+    net_shadow = np.full((h, w), 0.5, np.float32)  # the network sees shadow everywhere
+    found = zero.copy()
+    found[:, 5] = 0.2  # a shadow only image analysis found
+
+    class Fixed:
+        def __init__(self, shadow, backdrop=None):
+            self.shadow, self.backdrop = shadow, backdrop
+
+        def analyse(self, image):
+            return Analysis(zero, zero, zero, zero, self.shadow, None, self.backdrop)
+
+    backdrop = np.full((h, w, 3), 0.8, np.float32)
+    clean_sweep = Backdrop(backdrop, zero, 0.05)
+    merged = HybridAnalyzer(Fixed(found, clean_sweep), Fixed(net_shadow)).analyse(rgb)
+    assert merged.extras["precise_backdrop"]
+    np.testing.assert_allclose(merged.shadow[:, :2], 0.0, atol=1e-6)  # as bright as the model
+    np.testing.assert_allclose(merged.shadow[:, 2:4], 0.3, atol=1e-5)  # capped by the darkening
+    np.testing.assert_allclose(merged.shadow[:, 5], 0.2, atol=1e-6)  # image analysis's own
+    # On a textured backdrop (a loose fit) the backdrop model is no evidence: the network's
+    # shadow stands.
+    textured = Backdrop(backdrop, zero, 0.4)
+    merged = HybridAnalyzer(Fixed(found, textured), Fixed(net_shadow)).analyse(rgb)
+    assert not merged.extras["precise_backdrop"]
+    np.testing.assert_allclose(merged.shadow, 0.5)
+
+
+def test_hybrid_falls_back_to_image_analysis_when_the_network_takes_the_backdrop():
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 30, 40
+    piece = np.zeros((h, w), np.float32)
+    piece[10:20, 12:28] = 1.0
+    everything = np.ones((h, w), np.float32)  # the network calls the whole frame piece
+
+    class Fixed:
+        def __init__(self, matte, name):
+            self.matte, self.name = matte, name
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None)
+
+    rgb = np.zeros((h, w, 3), np.float32)
+    merged = HybridAnalyzer(Fixed(piece, "c"), Fixed(everything, "n")).analyse(rgb)
+    assert merged.extras["net_rejected"] and np.array_equal(merged.matte, piece)
+    # a piece that runs off one edge is still the network's
+    cropped = piece.copy()
+    cropped[10:20, 12:] = 1.0
+    net = cropped.copy()
+    net[5:25, 30:] = 1.0
+    merged = HybridAnalyzer(Fixed(cropped, "c"), Fixed(net, "n")).analyse(rgb)
+    assert "net_rejected" not in merged.extras and merged.matte[6, 35] == 1.0
