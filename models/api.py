@@ -45,25 +45,6 @@ class Cancelled(Exception):
 # --------------------------------------------------------------------------------------
 
 
-class Region(NamedTuple):
-    """An axis-aligned box in pixel coordinates: x, y of the top-left corner, width, height."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
-    def clip(self, width: int, height: int) -> Region:
-        """This box clipped to a `width` x `height` canvas anchored at 0, 0."""
-        x0, y0 = max(self.x, 0), max(self.y, 0)
-        x1, y1 = min(self.x + self.width, width), min(self.y + self.height, height)
-        return Region(x0, y0, max(x1 - x0, 0), max(y1 - y0, 0))
-
-
 class PixelFormat(NamedTuple):
     """Layout of interleaved pixels: channels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA), bits 8|16."""
 
@@ -75,15 +56,8 @@ class PixelFormat(NamedTuple):
         return np.dtype(np.uint8) if self.depth == 8 else np.dtype("<u2")
 
     @property
-    def bytes_per_pixel(self) -> int:
-        return self.channels * self.depth // 8
-
-    @property
     def has_alpha(self) -> bool:
         return self.channels in (2, 4)
-
-    def byte_count(self, width: int, height: int) -> int:
-        return width * height * self.bytes_per_pixel
 
 
 @dataclass(frozen=True)

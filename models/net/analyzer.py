@@ -31,8 +31,6 @@ NET_THREADS = max(1, int(os.environ.get("JEWEL_RETOUCH_NET_THREADS", "1")))
 """Threads for the forward pass. One by default: on a busy 2-core machine two threads waited
 on each other (median 520 ms vs 85 ms for one thread, benchmarks/bench_net.py)."""
 
-METAL_KINDS = ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
-
 
 def _encode(linear: np.ndarray) -> np.ndarray:
     x = np.clip(linear, 0.0, 1.0)
