@@ -58,7 +58,15 @@ def wanted_chroma(kind: str, a: float, b: float, auto: bool) -> tuple[float, flo
     chroma = float(np.hypot(a, b))
     hue = float(np.degrees(np.arctan2(b, a)) % 360)
     if hue_max - hue_min < 360 and chroma >= HUE_RELIABLE:
-        hue = min(max(hue, hue_min), hue_max)
+        # Only the hue that no gold has goes: a green or brassy yellow gold (above its band),
+        # a rose gold too red (below its band). Between the two bands a warm gold may be
+        # either (a rose gold read as yellow), and rotating it would retint the piece.
+        if kind == "yellow_gold":
+            hue = min(hue, hue_max)
+        elif kind == "rose_gold":
+            hue = max(hue, hue_min)
+        else:
+            hue = min(max(hue, hue_min), hue_max)
     chroma = min(chroma, c_max)
     rad = np.radians(hue)
     target = chroma * float(np.cos(rad)), chroma * float(np.sin(rad))

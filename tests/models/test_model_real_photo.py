@@ -243,3 +243,18 @@ def test_bad_photos_give_a_result_and_a_warning(retoucher, scenes, kind):
     assert np.isfinite(res.image.pixels).all()
     if expected:
         assert expected in [w["code"] for w in res.warnings]
+
+
+def test_auto_does_not_turn_a_rose_gold_read_as_yellow_gold_peach():
+    """A warm gold between the rose and yellow bands keeps its hue under auto, whichever of
+    the two it was taken for; a green-yellow (brassy) gold is still pulled back."""
+    from models.ops.metal import wanted_chroma
+
+    rad = np.radians(62.0)  # a rose gold's hue, just under yellow gold's band
+    a, b = 22 * np.cos(rad), 22 * np.sin(rad)
+    for kind in ("yellow_gold", "rose_gold"):
+        ta, tb = wanted_chroma(kind, a, b, auto=True)
+        assert abs(np.degrees(np.arctan2(tb, ta)) - 62.0) < 0.5, kind
+    brassy = np.radians(100.0)
+    ta, tb = wanted_chroma("yellow_gold", 30 * np.cos(brassy), 30 * np.sin(brassy), auto=True)
+    assert abs(np.degrees(np.arctan2(tb, ta)) - 90.0) < 0.5
