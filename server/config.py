@@ -47,6 +47,10 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     upload_timeout: float = 120.0  # seconds an upload may stall before it is dropped
     upload_budget: int | None = None  # bytes of uploads held at once; None: 2 x max_body_bytes
+    queue_timeout: float = 600.0  # seconds an HTTP job may wait in the queue before it starts
+    result_timeout: float = 60.0  # seconds a WebSocket client may leave its result unread
+    http_threads: int = 8  # HTTP requests handled at once (the rest wait on their connection)
+    connection_limit: int = 64  # open HTTP connections at once
     allow_remote: bool = False
     allowed_origins: tuple[str, ...] = ()
     cors: bool = False

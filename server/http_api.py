@@ -228,6 +228,9 @@ def _retouch(state):
 
 def _client_gone() -> bool:
     """True when the client closed its connection (the body is read, so readable means EOF)."""
+    disconnected = request.environ.get("waitress.client_disconnected")
+    if disconnected is not None:
+        return bool(disconnected())
     sock = request.environ.get("werkzeug.socket")
     if sock is None:
         return False

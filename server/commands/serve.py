@@ -127,8 +127,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from server.runner import RunningServer
 
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     config = ServerConfig(
         host=args.host,
         port=args.port,
