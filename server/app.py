@@ -131,7 +131,8 @@ def _cors_headers(response: Response) -> Response:
     if origin is not None and state.config.cors:
         response.headers["Access-Control-Allow-Origin"] = normalise_origin(origin)
         response.headers["Access-Control-Expose-Headers"] = (
-            "X-Width, X-Height, X-Channels, X-Depth, X-Color-Profile, Retry-After"
+            "X-Width, X-Height, X-Channels, X-Depth, X-Color-Profile, X-Retouch-Warnings, "
+            "Retry-After"
         )
         response.headers["Vary"] = "Origin"
     return response

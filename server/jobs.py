@@ -53,6 +53,7 @@ class Job:
         self.error: ProtocolError | None = None
         self.cancelled = False
         self.deadline: float | None = None
+        self.queued_at = time.monotonic()
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._cancel = threading.Event()
@@ -190,6 +191,7 @@ class JobQueue:
                     retry_after=self.retry_after(),
                 )
             position = max(0, busy - self.workers + 1) if busy >= self.workers else 0
+            job.queued_at = time.monotonic()
             self._pending.append(job)
             self._cond.notify()
             return position
@@ -277,23 +279,41 @@ class ByteBudget:
         self._lock = threading.Lock()
 
     def reserve(self, size: int, retry_after: int = 2) -> Reservation:
+        reservation = Reservation(self, 0, retry_after)
+        reservation.grow(size)
+        return reservation
+
+    def _take(self, size: int, held: int, retry_after: int) -> None:
+        """Add `size` bytes for a reservation already holding `held` (one upload alone may
+        exceed the budget; nothing may join one past it)."""
         with self._lock:
-            if self.used + size > self.limit and self.used > 0:
+            others = self.used - held
+            if size and self.used + size > self.limit and others > 0:
                 raise ProtocolError(
                     "queue_full",
-                    f"the server is receiving other images ({self.used} bytes); try again shortly",
+                    f"the server is receiving other images ({others} bytes); try again shortly",
                     retry_after=retry_after,
                 )
             self.used += size
-        return Reservation(self, size)
 
 
 class Reservation:
-    """A reserved share of a ByteBudget; `release()` (idempotent) gives it back."""
+    """A reserved share of a ByteBudget; `grow()` adds to it, `release()` (idempotent) gives
+    it back."""
 
-    def __init__(self, budget: ByteBudget, size: int) -> None:
+    def __init__(self, budget: ByteBudget, size: int, retry_after: int = 2) -> None:
         self._budget = budget
         self._size = size
+        self._retry_after = retry_after
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def grow(self, size: int) -> None:
+        """Reserve `size` more bytes (ProtocolError `queue_full` past the budget)."""
+        self._budget._take(size, self._size, self._retry_after)
+        self._size += size
 
     def release(self) -> None:
         with self._budget._lock:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 MAX_TEXT_MESSAGE = 64 * 1024
 MAX_CLIENT_FRAME = 16 * 1024 * 1024
+MAX_HELLO_BYTES = 4 * 1024  # frames before authentication are limited to a hello's size
 SERVER_FRAME = 1024 * 1024
+MAX_JSON_DEPTH = 32  # nesting of any JSON we parse (options, messages): the protocol needs 3
 
 ENCODED_FORMATS = ("png", "tiff", "jpeg", "webp")
 FORMATS = ("raw", *ENCODED_FORMATS)
@@ -42,6 +45,18 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_PROTOCOL = 4400
 
 
+# What a reply must not reveal: object addresses ("at 0x7f..."), and file system paths.
+_ADDRESS = re.compile(r"\s*\bat 0x[0-9a-fA-F]+|0x[0-9a-fA-F]{6,}")
+_PATH = re.compile(r"(?:[A-Za-z]:[\\/]|\\\\|/)(?:[^\s'\"<>|:]+[\\/])+[^\s'\"<>|:]*")
+
+
+def public_text(message: str) -> str:
+    """`message` without object addresses or file paths, ASCII only (it goes on the wire)."""
+    text = _ADDRESS.sub("", message)
+    text = _PATH.sub("<path>", text)
+    return text.encode("ascii", "replace").decode("ascii")
+
+
 class ProtocolError(Exception):
     """A request that breaks the protocol; `code` is one of ERROR_STATUS's keys."""
 
@@ -58,7 +73,7 @@ class ProtocolError(Exception):
         return ERROR_STATUS[self.code]
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        body: dict[str, Any] = {"code": self.code, "message": public_text(self.message)}
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
         return {"error": body}
@@ -176,14 +191,49 @@ def check_byte_count(layout: RawLayout, received: int) -> None:
         )
 
 
+def json_depth(text: str | bytes) -> int:
+    """The deepest nesting of arrays/objects in a JSON text (strings skipped), in one pass.
+
+    Run before `json.loads`, whose recursion would otherwise fail on a deeply nested text.
+    """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def loads_bounded(text: str | bytes, what: str, code: str = "bad_request") -> Any:
+    """`json.loads` with the size and depth bounded first; ProtocolError `code` otherwise."""
+    if len(text) > MAX_TEXT_MESSAGE:
+        raise ProtocolError(code, f"{what} over {MAX_TEXT_MESSAGE} bytes")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ProtocolError(code, f"{what} nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ProtocolError(code, f"{what} is not valid JSON") from None
+
+
 def parse_options_json(text: str | bytes | None) -> dict[str, Any] | None:
     """Options given as a JSON text (header / query / form field); None when absent."""
     if text is None or (isinstance(text, (str, bytes)) and not text.strip()):
         return None
-    try:
-        value = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError("invalid_options", f"options are not valid JSON: {exc}") from None
+    value = loads_bounded(text, "options", "invalid_options")
     if not isinstance(value, dict):
         raise ProtocolError("invalid_options", "options must be a JSON object")
     return value
@@ -218,12 +268,7 @@ def encode_message(message: Mapping[str, Any]) -> str:
 
 def decode_message(text: str | bytes, expected: tuple[str, ...] = CLIENT_TYPES) -> dict:
     """Parse a text frame into a dict with a known `type` (ProtocolError otherwise)."""
-    if len(text) > MAX_TEXT_MESSAGE:
-        raise ProtocolError("bad_request", f"text message over {MAX_TEXT_MESSAGE} bytes")
-    try:
-        message = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError("bad_request", "message is not valid JSON") from None
+    message = loads_bounded(text, "message")
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError("bad_request", "message must be a JSON object with a 'type'")
     if message["type"] not in expected:
@@ -349,7 +394,7 @@ def error_message(job_id: str | None, error: ProtocolError) -> dict[str, Any]:
         "type": "error",
         "id": job_id,
         "code": error.code,
-        "message": error.message,
+        "message": public_text(error.message),
     }
     if error.retry_after is not None:
         message["retry_after"] = error.retry_after

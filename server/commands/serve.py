@@ -71,6 +71,31 @@ def register(subparsers) -> None:
         help="seconds one job may run before it is stopped (default 600)",
     )
     parser.add_argument(
+        "--queue-timeout",
+        type=_positive(float),
+        default=600.0,
+        help="seconds an HTTP job may wait in the queue before it is refused as busy (default 600)",
+    )
+    parser.add_argument(
+        "--result-timeout",
+        type=_positive(float),
+        default=60.0,
+        help="seconds a WebSocket client may leave its result unread before it is dropped "
+        "(default 60)",
+    )
+    parser.add_argument(
+        "--http-threads",
+        type=_positive(int),
+        default=8,
+        help="HTTP requests handled at once (default 8)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=64,
+        help="open HTTP connections at once (default 64)",
+    )
+    parser.add_argument(
         "--max-megapixels",
         type=_positive(float),
         default=DEFAULT_MAX_PIXELS / 1e6,
@@ -143,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         queue_size=max(0, args.queue_size),
         job_timeout=args.job_timeout,
+        queue_timeout=args.queue_timeout,
+        result_timeout=args.result_timeout,
+        http_threads=args.http_threads,
+        connection_limit=args.max_connections,
         max_pixels=int(args.max_megapixels * 1e6),
         max_dimension=args.max_dimension,
         max_body_bytes=int(args.max_body_mb * 2**20),
