@@ -57,7 +57,11 @@ class RunningServer:
             max_body_bytes=config.max_body_bytes,
         )
         config = replace(config, port=http_server.port)
-        state = build_state(config, engine)
+        try:
+            state = build_state(config, engine)
+        except BaseException:
+            http_server.shutdown()
+            raise
         ws_ready = threading.Event()
         ws_info: dict = {}
         loop_holder: dict = {}
