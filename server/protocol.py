@@ -6,6 +6,7 @@ touches a socket: callers feed text/bytes in and get values (or `ProtocolError`)
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import re
@@ -258,7 +259,6 @@ def parse_flag(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 CLIENT_TYPES = ("hello", "job", "cancel")
-SERVER_TYPES = ("ready", "accepted", "progress", "result", "done", "cancelled", "error")
 
 
 def encode_message(message: Mapping[str, Any]) -> str:
@@ -314,13 +314,6 @@ class JobHeader:
             check_byte_count(layout, size)
         return cls(job_id, fmt, size, options, layers, layout)
 
-    def to_message(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"type": "job", "id": self.id, "format": self.format}
-        if self.layout is not None:
-            message.update(self.layout.to_json())
-        message.update({"bytes": self.bytes, "options": self.options or {}, "layers": self.layers})
-        return message
-
 
 @dataclass(frozen=True)
 class Part:
@@ -350,10 +343,6 @@ class Part:
         }
 
 
-def hello_message(token: str, client: str) -> dict[str, Any]:
-    return {"type": "hello", "token": token, "client": client}
-
-
 def ready_message(version: str, limits: Limits) -> dict[str, Any]:
     return {"type": "ready", "version": version, "limits": limits.to_json()}
 
@@ -367,7 +356,9 @@ def progress_message(job_id: str, stage: str, fraction: float) -> dict[str, Any]
     return {"type": "progress", "id": job_id, "stage": stage, "fraction": round(fraction, 4)}
 
 
-def result_message(job_id: str, fmt: str, parts: list[Part]) -> dict[str, Any]:
+def result_message(
+    job_id: str, fmt: str, parts: list[Part], warnings: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     image = parts[0]
     return {
         "type": "result",
@@ -378,6 +369,7 @@ def result_message(job_id: str, fmt: str, parts: list[Part]) -> dict[str, Any]:
         "channels": image.channels,
         "depth": image.depth,
         "parts": [p.header() for p in parts],
+        "warnings": list(warnings or []),
     }
 
 
@@ -476,3 +468,265 @@ class ResultReader:
 
     def by_name(self) -> dict[str, tuple[dict, bytes]]:
         return {p["name"]: (p, bytes(d)) for p, d in zip(self.parts, self.data, strict=True)}
+
+
+# --------------------------------------------------------------------------------------------
+# The WebSocket job session, sans I/O
+# --------------------------------------------------------------------------------------------
+
+
+class SessionState(enum.Enum):
+    """Where one WebSocket connection stands (docs/protocol.md, "WebSocket")."""
+
+    AWAITING_HELLO = "awaiting_hello"  # nothing accepted but a hello of at most MAX_HELLO_BYTES
+    IDLE = "idle"  # authenticated, no job
+    RECEIVING = "receiving"  # a job was accepted; its bytes are arriving
+    RUNNING = "running"  # all bytes arrived; the job is decoded, queued or running
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class StartJob:
+    """Command to the shell: decode `buffer` as `header` says and run the job."""
+
+    header: JobHeader
+    ticket: Any
+    buffer: bytearray
+
+
+@dataclass(frozen=True)
+class CancelJob:
+    """Command to the shell: stop the job `job_id` (it reports `job_cancelled` when it has)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """Command to the shell: send what is queued, then close with this code."""
+
+    code: int
+    reason: str
+
+
+# What a session hands to its shell: a JSON message (dict), a binary frame, or a command.
+Output = Any
+
+
+class SessionPolicy:
+    """What a session asks its server: is this token right, may this job come in?
+
+    `admit` returns (ticket, queue_position) or raises ProtocolError (queue full, over the
+    upload budget, invalid options); the session gives the ticket back with `release`.
+    """
+
+    def authenticate(self, token: str | None) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def admit(self, header: JobHeader) -> tuple[Any, int]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def release(self, ticket: Any) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class JobSession:
+    """One WebSocket connection's protocol: events in (frames, job outcomes), outputs out.
+
+    Nothing here touches a socket, a thread or the job queue: `server.ws` feeds frames in,
+    sends the messages and frames that come out, and carries out the commands (`StartJob`,
+    `CancelJob`, `Close`). One job at a time per connection.
+    """
+
+    def __init__(self, policy: SessionPolicy, limits: Limits, version: str) -> None:
+        self.policy = policy
+        self.limits = limits
+        self.version = version
+        self.state = SessionState.AWAITING_HELLO
+        self.job_id: str | None = None
+        self._header: JobHeader | None = None
+        self._ticket: Any = None
+        self._payload: PayloadBuffer | None = None
+        self._discarding = False  # binary frames of a refused job are dropped silently
+
+    @property
+    def max_frame(self) -> int:
+        """The largest frame the shell should let in now (a hello's size until authenticated)."""
+        if self.state is SessionState.AWAITING_HELLO:
+            return MAX_HELLO_BYTES
+        return MAX_CLIENT_FRAME
+
+    # -- frames from the client -----------------------------------------------------------
+
+    def receive_text(self, text: str) -> list[Output]:
+        if self.state is SessionState.CLOSED:
+            return []
+        if self.state is SessionState.AWAITING_HELLO:
+            return self._hello(text)
+        try:
+            message = decode_message(text, CLIENT_TYPES)
+        except ProtocolError as exc:
+            return [error_message(None, exc)]
+        self._discarding = False
+        kind = message["type"]
+        if kind == "hello":
+            return [error_message(None, ProtocolError("bad_request", "already authenticated"))]
+        if kind == "cancel":
+            return self._cancel(message.get("id"))
+        return self._job(message)
+
+    def receive_binary(self, frame: bytes | bytearray | memoryview) -> list[Output]:
+        if self.state is SessionState.CLOSED:
+            return []
+        if self.state is SessionState.AWAITING_HELLO:
+            error = ProtocolError("bad_request", "the first message must be a JSON hello")
+            return self._close_with(error, CLOSE_PROTOCOL)
+        if self.state is not SessionState.RECEIVING or self._payload is None:
+            if self._discarding:
+                return []
+            self._discarding = True
+            return [
+                error_message(
+                    None, ProtocolError("bad_request", "binary data without a job header")
+                )
+            ]
+        try:
+            complete = self._payload.feed(frame)
+        except ProtocolError as exc:
+            job_id = self.job_id
+            self._reset(discard=True)
+            return [error_message(job_id, exc)]
+        if not complete:
+            return []
+        buffer, self._payload = self._payload.buffer, None
+        self.state = SessionState.RUNNING
+        return [StartJob(self._header, self._ticket, buffer)]  # type: ignore[arg-type]
+
+    def upload_stalled(self, seconds: float) -> list[Output]:
+        """The shell saw no frame for `seconds` while receiving: the upload is dropped."""
+        if self.state is not SessionState.RECEIVING:
+            return []
+        job_id = self.job_id
+        self._reset(discard=True)
+        error = ProtocolError("bad_request", f"no data for {seconds:g} s: upload dropped")
+        return [error_message(job_id, error)]
+
+    def hello_timed_out(self) -> list[Output]:
+        if self.state is not SessionState.AWAITING_HELLO:
+            return []
+        self.state = SessionState.CLOSED
+        return [Close(CLOSE_PROTOCOL, "no hello")]
+
+    def disconnected(self) -> list[Output]:
+        """The connection is gone: cancel the job, give everything back."""
+        outputs: list[Output] = []
+        if self.state is SessionState.RUNNING and self.job_id is not None:
+            outputs.append(CancelJob(self.job_id))
+        self._reset()
+        self.state = SessionState.CLOSED
+        return outputs
+
+    # -- what the shell reports about the running job -------------------------------------
+
+    def job_progress(self, job_id: str, stage: str, fraction: float) -> list[Output]:
+        if not self._is_running(job_id):
+            return []
+        return [progress_message(job_id, stage, fraction)]
+
+    def job_succeeded(
+        self,
+        job_id: str,
+        fmt: str,
+        parts: list[Part],
+        info: Mapping[str, Any],
+        warnings: list[dict[str, str]],
+    ) -> list[Output]:
+        if not self._is_running(job_id):
+            return []
+        outputs: list[Output] = [result_message(job_id, fmt, parts, warnings)]
+        for part in parts:
+            outputs.extend(iter_frames(part.data))
+        outputs.append(done_message(job_id, info))
+        self._reset()
+        return outputs
+
+    def job_failed(self, job_id: str, error: ProtocolError) -> list[Output]:
+        if not self._is_running(job_id):
+            return []
+        self._reset()
+        return [error_message(job_id, error)]
+
+    def job_cancelled(self, job_id: str) -> list[Output]:
+        if not self._is_running(job_id):
+            return []
+        self._reset()
+        return [cancelled_message(job_id)]
+
+    # -- inside ----------------------------------------------------------------------------
+
+    def _is_running(self, job_id: str) -> bool:
+        return self.state is SessionState.RUNNING and self.job_id == job_id
+
+    def _hello(self, text: str) -> list[Output]:
+        try:
+            if len(text) > MAX_HELLO_BYTES:
+                raise ProtocolError("bad_request", f"hello over {MAX_HELLO_BYTES} bytes")
+            hello = decode_message(text, ("hello",))
+        except ProtocolError as exc:
+            return self._close_with(exc, CLOSE_PROTOCOL)
+        token = hello.get("token")
+        if not self.policy.authenticate(token if isinstance(token, str) else None):
+            error = ProtocolError("unauthorized", "wrong or missing access token")
+            return self._close_with(error, CLOSE_UNAUTHORIZED)
+        self.state = SessionState.IDLE
+        return [ready_message(self.version, self.limits)]
+
+    def _close_with(self, error: ProtocolError, code: int) -> list[Output]:
+        self.state = SessionState.CLOSED
+        return [error_message(None, error), Close(code, error.code)]
+
+    def _cancel(self, job_id: Any) -> list[Output]:
+        if job_id is None or job_id != self.job_id:
+            return []  # nothing to cancel (already finished, or never started): not an error
+        if self.state is SessionState.RECEIVING:
+            self._reset(discard=True)
+            return [cancelled_message(job_id)]
+        return [CancelJob(job_id)]  # the shell reports job_cancelled once it has stopped
+
+    def _job(self, message: dict) -> list[Output]:
+        job_id = message.get("id") if isinstance(message.get("id"), str) else None
+        if self.state is not SessionState.IDLE:
+            self._discarding = True
+            error = ProtocolError(
+                "bad_request", f"job {self.job_id!r} is still running; one job at a time"
+            )
+            return [error_message(job_id, error)]
+        try:
+            header = JobHeader.parse(message, self.limits)
+            ticket, position = self.policy.admit(header)
+            try:
+                payload = PayloadBuffer(header.bytes)
+            except BaseException:
+                self.policy.release(ticket)
+                raise
+        except ProtocolError as exc:
+            self._discarding = True
+            return [error_message(job_id, exc)]
+        except MemoryError:
+            self._discarding = True
+            return [error_message(job_id, ProtocolError("too_large", "not enough memory"))]
+        self._header, self._ticket, self._payload = header, ticket, payload
+        self.job_id = header.id
+        self.state = SessionState.RECEIVING
+        return [accepted_message(header.id, position)]
+
+    def _reset(self, discard: bool = False) -> None:
+        """Back to IDLE, the upload's buffer and ticket given back."""
+        if self._ticket is not None:
+            ticket, self._ticket = self._ticket, None
+            self.policy.release(ticket)
+        self._header = self._payload = None
+        self.job_id = None
+        self._discarding = discard
+        if self.state is not SessionState.CLOSED:
+            self.state = SessionState.IDLE
