@@ -219,3 +219,25 @@ class IdentityRetoucher:
 def identity_model() -> IdentityRetoucher:
     """Factory for `serve --model server.testing:identity_model`."""
     return IdentityRetoucher()
+
+
+class WarningRetoucher(IdentityRetoucher):
+    """Identity (a copy) that reports the `background_kept` warning, as the real model does for
+    a photo that is not a studio shot: for tests of how warnings reach users."""
+
+    name = "warning-identity"
+
+    def retouch(self, image, options=None, progress=None, layers: bool = False):
+        import numpy as np
+
+        from models.api import ImageData, Result, warning
+
+        if progress is not None:
+            progress("done", 1.0)
+        out = ImageData(np.array(image.pixels, copy=True), image.icc_profile)
+        return Result(out, info={"warnings": [warning("background_kept")], "confidence": {}})
+
+
+def warning_model() -> WarningRetoucher:
+    """Factory for `--model server.testing:warning_model` (serve, retouch, batch)."""
+    return WarningRetoucher()

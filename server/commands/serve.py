@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         config_dir=args.config_dir,
     )
     try:
-        engine = _engine(args.model)
+        engine = load_engine(args.model)
         server = RunningServer.start(config, engine=engine, verbose=args.verbose)
     except ConfigError as exc:
         print(f"jewel-retouch: {exc}", file=sys.stderr)
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(spec: str | None):
+def load_engine(spec: str | None):
     """An Engine around `models.load()`, or around the factory named MODULE:FACTORY."""
     import importlib
 
