@@ -18,6 +18,7 @@ from typing import Any
 
 from models.api import Cancelled, ImageData, Result, RetouchOptions
 from server.engine import Engine
+from server.memory import LARGE_JOB_BYTES, release_free_memory
 from server.protocol import ProtocolError
 
 ProgressListener = Callable[[str, float], None]
@@ -227,6 +228,7 @@ class JobQueue:
                 job = self._pending.popleft()
                 self._running.add(job)
             outcome: dict[str, Any] = {"cancelled": True}
+            large = job.image is not None and job.image.pixels.nbytes >= LARGE_JOB_BYTES
             try:
                 outcome = self._run(job)
             finally:
@@ -234,6 +236,9 @@ class JobQueue:
                 with self._cond:
                     self._running.discard(job)
                 job.finish(**outcome)
+                del outcome
+                if large:  # the model's temporaries are freed now: give them back to the OS
+                    release_free_memory()
 
     def _run(self, job: Job) -> dict[str, Any]:
         """Run one job; returns the keyword arguments of `job.finish`."""

@@ -26,6 +26,7 @@ COLOR_PROFILES = ("srgb", "adobe-rgb", "display-p3", "prophoto", "linear-srgb")
 
 # Error code -> HTTP status; the WebSocket channel uses the same codes.
 ERROR_STATUS: dict[str, int] = {
+    "moved": 308,  # only in the body of an HTTP redirect
     "bad_request": 400,
     "unauthorized": 401,
     "forbidden": 403,
