@@ -29,6 +29,7 @@ class RunningServer:
         self._ws_thread = ws_thread
         self._ws_stop = ws_stop
         self._http_thread: threading.Thread | None = None
+        self.channel = None  # the WebSocket JobChannel (its live connections, for tests)
 
     @property
     def config(self) -> ServerConfig:
@@ -66,15 +67,17 @@ class RunningServer:
         ws_info: dict = {}
         loop_holder: dict = {}
 
-        def ws_main() -> None:
-            from server.ws import serve_channel
+        from server.ws import JobChannel, serve_channel
 
+        channel = JobChannel(state)
+
+        def ws_main() -> None:
             async def run() -> None:
                 stop = asyncio.Event()
                 loop_holder["loop"] = asyncio.get_running_loop()
                 loop_holder["stop"] = stop
                 try:
-                    async with serve_channel(state, config.host, config.ws_port) as server:
+                    async with serve_channel(state, config.host, config.ws_port, channel) as server:
                         sockets = list(server.sockets)
                         ws_info["port"] = sockets[0].getsockname()[1]
                         ws_ready.set()
@@ -104,6 +107,7 @@ class RunningServer:
                     pass
 
         running = cls(state, http_server, ws_thread, stop_ws)
+        running.channel = channel
         running._http_thread = threading.Thread(
             target=http_server.serve_forever, name="http", daemon=True
         )

@@ -119,6 +119,9 @@ class Connection:
             data = encode_message(item) if isinstance(item, dict) else item
             try:
                 await asyncio.wait_for(self.ws.send(data), result_timeout)
+            except ConnectionClosed as closed:
+                closed.__traceback__ = None  # see JobChannel.handler: no cycle through it
+                return
             except asyncio.TimeoutError:
                 # The client does not read: drop it rather than hold its result for ever.
                 log.info("dropping a client that left its result unread for %g s", result_timeout)
@@ -288,8 +291,10 @@ class JobChannel:
                     connection.dispatch(session.receive_text(message))
                 else:
                     connection.dispatch(session.receive_binary(message))
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as closed:
+            # websockets keeps this exception on the connection; its traceback would hold this
+            # frame, and so the Connection and its buffers, in a cycle only the GC can break.
+            closed.__traceback__ = None
         finally:
             close = connection.close
             if close is not None:
@@ -297,6 +302,7 @@ class JobChannel:
                 await ws.close(close.code, close.reason)
             connection.disconnected()
             await _finish_sending(sender)
+            del connection, session, sender
 
 
 async def _finish_sending(sender: asyncio.Task) -> None:
@@ -308,9 +314,9 @@ async def _finish_sending(sender: asyncio.Task) -> None:
         pass
 
 
-def serve_channel(state: AppState, host: str, port: int):
+def serve_channel(state: AppState, host: str, port: int, channel: JobChannel | None = None):
     """An awaitable websockets server for `state` (use as `async with`)."""
-    channel = JobChannel(state)
+    channel = channel or JobChannel(state)
     return serve(
         channel.handler,
         host,
