@@ -4,12 +4,10 @@ deadlines, so a busy CI machine does not make them flaky."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -18,125 +16,25 @@ import numpy as np
 import pytest
 import requests
 
-from server.testing import REPO_ROOT, run_server
+from server.testing import (
+    REPO_ROOT,
+    close_code,
+    hello,
+    host_port,
+    raw_job,
+    raw_ws,
+    read_json,
+    run_server,
+    send_frame,
+)
 
 IDENTITY = "server.testing:identity_model"
 SLOW = "server.testing:slow_model"
 
 
-# --- a WebSocket client on a bare socket: it reads only when told to ------------------------
-
-
-def _host_port(url: str) -> tuple[str, int]:
-    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
-    return host, int(port)
-
-
-@contextlib.contextmanager
-def raw_ws(url: str, host_header: str | None = None, origin: str | None = None, rcvbuf=None):
-    """(socket, status line) of a WebSocket handshake; the caller drives the frames."""
-    host, port = _host_port(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.settimeout(30)
-    sock.connect((host, port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    lines = [
-        "GET / HTTP/1.1",
-        f"Host: {host_header or f'{host}:{port}'}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-    ]
-    if origin:
-        lines.append(f"Origin: {origin}")
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        head += chunk
-    try:
-        yield sock, head.split(b"\r\n", 1)[0].decode()
-    finally:
-        sock.close()
-
-
-def send_frame(sock: socket.socket, payload: bytes | str, opcode: int | None = None) -> None:
-    if isinstance(payload, str):
-        payload, opcode = payload.encode(), opcode or 1
-    opcode = opcode or 2
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack(">H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
-    masked = np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)
-    sock.sendall(head + mask + masked.tobytes())
-
-
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
-
-
-def read_frame(sock: socket.socket) -> tuple[int, bytes]:
-    first, second = _recv_exactly(sock, 2)
-    n = second & 0x7F
-    if n == 126:
-        n = struct.unpack(">H", _recv_exactly(sock, 2))[0]
-    elif n == 127:
-        n = struct.unpack(">Q", _recv_exactly(sock, 8))[0]
-    return first & 0x0F, _recv_exactly(sock, n)
-
-
-def read_json(sock: socket.socket) -> dict:
-    while True:
-        opcode, payload = read_frame(sock)
-        if opcode == 1:
-            return json.loads(payload)
-        if opcode == 8:
-            raise ConnectionError(f"closed {struct.unpack('>H', payload[:2])[0]}")
-
-
-def close_code(sock: socket.socket) -> int:
-    """Read until the server's close frame; its code."""
-    while True:
-        opcode, payload = read_frame(sock)
-        if opcode == 8:
-            return struct.unpack(">H", payload[:2])[0]
-
-
-def hello(sock: socket.socket, token: str) -> dict:
-    send_frame(sock, json.dumps({"type": "hello", "token": token}))
-    return read_json(sock)
-
-
-def raw_job(sock: socket.socket, px: np.ndarray, job_id: str = "j", **extra) -> None:
-    h, w, c = px.shape
-    header = {"type": "job", "id": job_id, "format": "raw", "width": w, "height": h}
-    header.update(channels=c, depth=8, bytes=px.nbytes, **extra)
-    send_frame(sock, json.dumps(header))
-    data = px.tobytes()
-    for start in range(0, len(data), 1 << 20):
-        send_frame(sock, data[start : start + (1 << 20)])
-
-
 def http_raw(url: str, request: bytes) -> bytes:
     """Send bytes as they are; the whole answer (until the server closes or 10 s pass)."""
-    with socket.create_connection(_host_port(url), timeout=10) as sock:
+    with socket.create_connection(host_port(url), timeout=10) as sock:
         sock.sendall(request)
         answer = b""
         with contextlib.suppress(socket.timeout, ConnectionError):
@@ -351,7 +249,7 @@ def test_clients_that_never_read_their_result_are_dropped(tmp_path):
 
 def test_trickling_clients_do_not_hold_the_threads(tmp_path):
     with run_server(tmp_path, model=IDENTITY, http_threads=1) as server:
-        host, port = _host_port(server.http_url)
+        host, port = host_port(server.http_url)
         tricklers = [socket.create_connection((host, port), timeout=10) for _ in range(6)]
         try:
             for sock in tricklers:
