@@ -329,3 +329,34 @@ def test_a_loose_or_weak_token_file_stops_the_server_with_the_fix(tmp_path, cont
         with run_server(tmp_path, model=IDENTITY, startup_timeout=120):
             pass
     assert advice in str(caught.value)
+
+
+def test_a_header_that_never_ends_is_dropped_at_the_deadline(tmp_path, monkeypatch):
+    """One byte every 0.2 s keeps a connection active for ever; the header deadline ends it
+    (in-process server, the 30 s deadline shortened)."""
+    import server.http_server as http_server
+    from server.config import ServerConfig
+    from server.engine import Engine
+    from server.runner import RunningServer
+    from server.testing import identity_model
+
+    monkeypatch.setattr(http_server, "HEADER_TIMEOUT", 1.0)
+    config = ServerConfig(port=0, ws_port=0, token="x1y2z3" * 8, config_dir=tmp_path)
+    running = RunningServer.start(config, engine=Engine(identity_model()))
+    try:
+        sock = socket.create_connection(("127.0.0.1", running.config.port), timeout=0.2)
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\n")
+        deadline = time.monotonic() + 60
+        closed = False
+        while not closed and time.monotonic() < deadline:
+            try:
+                sock.sendall(b"X")
+                closed = sock.recv(100) == b""
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+        assert closed
+        sock.close()
+    finally:
+        running.stop()
