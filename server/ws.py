@@ -303,6 +303,18 @@ class JobChannel:
             connection.disconnected()
             await _finish_sending(sender)
             del connection, session, sender
+            _break_protocol_cycles(ws)
+
+
+def _break_protocol_cycles(ws: ServerConnection) -> None:
+    """websockets keeps the exception that ended its parser (a dropped client's EOFError),
+    whose traceback holds the parser's frame and so the protocol, the transport and the
+    unsent frames in a cycle: cut it, so a dropped client's memory is freed at once."""
+    protocol = ws.protocol
+    for exc in (getattr(protocol, "parser_exc", None), getattr(protocol, "close_exc", None)):
+        while exc is not None:
+            exc.__traceback__ = None
+            exc = exc.__cause__ or exc.__context__
 
 
 async def _finish_sending(sender: asyncio.Task) -> None:

@@ -214,7 +214,8 @@ def test_queue_wait_has_its_own_bound(tmp_path):
 
 
 def test_clients_that_never_read_their_result_are_dropped(tmp_path):
-    px = np.full((1500, 1500, 4), 7, np.uint8)  # 9 MB: more than any socket buffer holds
+    # 25 MB: far more than the buffers on the way can hold (kernel autotuning reaches ~8 MB)
+    px = np.full((2500, 2500, 4), 7, np.uint8)
     flags = {"model": IDENTITY, "result_timeout": 2, "queue_size": 16}
     with run_server(tmp_path, **flags) as server:
         sockets = []
