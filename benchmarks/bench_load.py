@@ -158,39 +158,44 @@ def mixed_load(srv, clients: int, seconds: float, side: int) -> None:
 # --- phase 2: clients that never read ----------------------------------------------------------
 
 
-def unread_clients(tmp: str, count: int, side: int) -> None:
+def unread_round(srv, count: int, px: np.ndarray, round_number: int) -> None:
+    """`count` clients send a job each and never read; returns once all were dropped."""
+    with contextlib.ExitStack() as stack:
+        for n in range(count):
+            sock, _ = stack.enter_context(raw_ws(srv.ws_url, rcvbuf=32 << 10))
+            hello(sock, srv.token)
+            raw_job(sock, px, job_id=f"unread-{round_number}-{n}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until every job ran
+            info = requests.get(srv.http_url + "/v1/info", headers=srv.auth_headers).json()
+            if not info["queue"]["pending"] and not info["queue"]["running"]:
+                break
+            time.sleep(0.5)
+        time.sleep(5 + 2)  # the result timeout, plus the drop
+
+
+def unread_clients(tmp: str, count: int, side: int, rounds: int = 3) -> None:
     px = np.full((side, side, 4), 9, np.uint8)
     flags = {"model": "server.testing:identity_model", "result_timeout": 5}
     flags["queue_size"] = count
     with run_server(tmp, **flags) as srv:
         pid = srv.process.pid
         time.sleep(1)
-        before = status_kib(pid, "VmRSS")
-        with contextlib.ExitStack() as stack:
-            for n in range(count):
-                sock, _ = stack.enter_context(raw_ws(srv.ws_url, rcvbuf=32 << 10))
-                hello(sock, srv.token)
-                raw_job(sock, px, job_id=f"unread-{n}")
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:  # until every client was dropped
-                info = requests.get(srv.http_url + "/v1/info", headers=srv.auth_headers).json()
-                if not info["queue"]["pending"] and not info["queue"]["running"]:
-                    break
-                time.sleep(0.5)
-            time.sleep(5 + 2)  # result timeout, plus the drop
-            peak = status_kib(pid, "VmHWM")
-            during = status_kib(pid, "VmRSS")
-        time.sleep(2)
-        after = status_kib(pid, "VmRSS")
+        figures = [status_kib(pid, "VmRSS")]
+        for round_number in range(rounds):
+            unread_round(srv, count, px, round_number)
+            time.sleep(2)
+            figures.append(status_kib(pid, "VmRSS"))
+        peak = status_kib(pid, "VmHWM")
         served = requests.get(srv.http_url + "/v1/health", timeout=30).status_code == 200
     print(
-        f"unread results: {count} WebSocket clients, each sent a {px.nbytes / MIB:.0f} MiB job "
-        "and never read (result timeout 5 s)"
+        f"unread results: {rounds} rounds of {count} WebSocket clients, each sent a "
+        f"{px.nbytes / MIB:.0f} MiB job and never read (result timeout 5 s)"
     )
+    after = ", ".join(f"{kib / 1024:.0f}" for kib in figures[1:])
     print(
-        f"  server resident {before / 1024:.0f} MiB before, {during / 1024:.0f} MiB once they "
-        f"were dropped, {after / 1024:.0f} MiB after they closed (peak {peak / 1024:.0f} MiB); "
-        f"still serving: {served}"
+        f"  server resident {figures[0] / 1024:.0f} MiB before, after each round {after} MiB "
+        f"(peak {peak / 1024:.0f} MiB); still serving: {served}"
     )
 
 
@@ -230,6 +235,10 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="MODULE:FACTORY (default: shipped model)")
     parser.add_argument("--unread", type=int, default=100, help="clients that never read")
     parser.add_argument("--trim-megapixels", type=float, default=12.0)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of unread clients")
+    parser.add_argument(
+        "--phases", default="mixed,unread,trim", help="which phases to run (comma-separated)"
+    )
     parser.add_argument("--trim-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trim_probe:
@@ -240,13 +249,18 @@ def main() -> int:
         return 0
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at start")
+    phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         flags = {"queue_size": 8}
         if args.model:
             flags["model"] = args.model
-        with run_server(Path(tmp) / "mixed", **flags) as srv:
-            mixed_load(srv, args.clients, args.seconds, args.side)
-        unread_clients(str(Path(tmp) / "unread"), args.unread, 512)
+        if "mixed" in phases:
+            with run_server(Path(tmp) / "mixed", **flags) as srv:
+                mixed_load(srv, args.clients, args.seconds, args.side)
+        if "unread" in phases:
+            unread_clients(str(Path(tmp) / "unread"), args.unread, 512, args.rounds)
+    if "trim" not in phases:
+        return 0
     probe = [sys.executable, __file__, "--trim-probe", "--trim-megapixels"]
     probe.append(str(args.trim_megapixels))
     if args.model:
