@@ -225,7 +225,17 @@ def test_clients_that_never_read_their_result_are_dropped(tmp_path):
                 hello(sock, server.token)
                 raw_job(sock, px, job_id=f"unread-{n}")
                 sockets.append(sock)
-            time.sleep(2)
+            # Every job must have run and its result waited past the 2 s timeout: poll the
+            # queue, then leave a generous margin (a busy machine is slow to get there).
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                queue = requests.get(
+                    server.http_url + "/v1/info", headers=server.auth_headers, timeout=30
+                ).json()["queue"]
+                if not queue["pending"] and not queue["running"]:
+                    break
+                time.sleep(0.2)
+            time.sleep(10)
             for sock in sockets:  # now read: the server must have given up on us
                 received, ended = 0, False
                 sock.settimeout(5)
