@@ -3,6 +3,7 @@ checks, blueprints and error handlers (registered once, here)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -75,6 +76,7 @@ def create_app(config: ServerConfig | None = None, state: AppState | None = None
 
     app.before_request(_security_checks)
     app.after_request(_cors_headers)
+    app.after_request(_json_redirect)
     app.register_error_handler(ProtocolError, _protocol_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -125,13 +127,25 @@ def _preflight() -> Response:
     return response
 
 
+def _json_redirect(response: Response) -> Response:
+    """Werkzeug's redirects (slash merging, strict slashes) come with an HTML body: JSON here,
+    like every other reply, naming where to go."""
+    if 300 <= response.status_code < 400 and response.mimetype == "text/html":
+        location = response.headers.get("Location", "")
+        body = {"error": {"code": "moved", "message": f"this resource is at {location}"}}
+        response.set_data(json.dumps(body))
+        response.mimetype = "application/json"
+    return response
+
+
 def _cors_headers(response: Response) -> Response:
     origin = request.headers.get("Origin")
     state = _state()
     if origin is not None and state.config.cors:
         response.headers["Access-Control-Allow-Origin"] = normalise_origin(origin)
         response.headers["Access-Control-Expose-Headers"] = (
-            "X-Width, X-Height, X-Channels, X-Depth, X-Color-Profile, Retry-After"
+            "X-Width, X-Height, X-Channels, X-Depth, X-Color-Profile, X-Retouch-Warnings, "
+            "Retry-After"
         )
         response.headers["Vary"] = "Origin"
     return response

@@ -6,8 +6,10 @@ OS; otherwise the OS's usual per-user config folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,10 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     upload_timeout: float = 120.0  # seconds an upload may stall before it is dropped
     upload_budget: int | None = None  # bytes of uploads held at once; None: 2 x max_body_bytes
+    queue_timeout: float = 600.0  # seconds an HTTP job may wait in the queue before it starts
+    result_timeout: float = 60.0  # seconds a WebSocket client may leave its result unread
+    http_threads: int = 8  # HTTP requests handled at once (the rest wait on their connection)
+    connection_limit: int = 64  # open HTTP connections at once
     allow_remote: bool = False
     allowed_origins: tuple[str, ...] = ()
     cors: bool = False
@@ -72,9 +78,17 @@ class ConfigError(ValueError):
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost (the hosts a local-only server may bind)."""
-    host = host.strip("[]").lower()
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    """True for a loopback address literal (127.0.0.0/8, ::1) and the name `localhost` only:
+    `127.evil.example` is a DNS name anyone can point anywhere."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_bind(config: ServerConfig) -> None:
@@ -107,6 +121,28 @@ def token_path(config_dir: Path | None = None) -> Path:
     return (config_dir or user_config_dir()) / TOKEN_FILE_NAME
 
 
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_SYMBOLS = 10  # distinct characters: "aaaa..." or "0123..." repeated is no secret
+
+
+def check_token_file(path: Path, token: str) -> None:
+    """Refuse a token file others can read, or a token too weak to keep anyone out."""
+    if sys.platform != "win32":
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigError(
+                f"the token file {path} can be read by other users (mode {mode:04o}); "
+                f"make it private with: chmod 600 {path}"
+            )
+    printable = token.isascii() and token.isprintable() and " " not in token
+    if len(token) < MIN_TOKEN_LENGTH or len(set(token)) < MIN_TOKEN_SYMBOLS or not printable:
+        raise ConfigError(
+            f"the token in {path} is too weak ({len(token)} characters, {len(set(token))} "
+            f"different): delete the file and start the server again to get a new random "
+            f"token, or write at least {MIN_TOKEN_LENGTH} random letters and digits into it"
+        )
+
+
 def read_token(config_dir: Path | None = None) -> str | None:
     """The stored token, or None when there is none yet."""
     try:
@@ -116,10 +152,15 @@ def read_token(config_dir: Path | None = None) -> str | None:
     return token or None
 
 
-def ensure_token(config_dir: Path | None = None) -> str:
-    """Return the stored token, creating it (random, 43 url-safe chars, mode 0600) if missing."""
+def ensure_token(config_dir: Path | None = None, check: bool = True) -> str:
+    """Return the stored token, creating it (random, 43 url-safe chars, mode 0600) if missing.
+
+    check: refuse (ConfigError) a stored token file that others can read or that is weak.
+    """
     existing = read_token(config_dir)
     if existing:
+        if check:
+            check_token_file(token_path(config_dir), existing)
         return existing
     path = token_path(config_dir)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

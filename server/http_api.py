@@ -11,16 +11,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import ClientDisconnected
 
 import models
-from models.api import ImageData, OptionsError, RetouchOptions
+from models.api import RetouchOptions
 from server import __version__
-from server.engine import profile_for_name, result_parts
+from server.engine import result_parts
 from server.imageio import FORMAT_BY_MIME, MIME_TYPES, FileInfo, read_image
-from server.jobs import Job
+from server.job_input import parse_options, raw_image, run_info, run_warnings, warnings_header
+from server.jobs import Job, Reservation
 from server.protocol import (
     ENCODED_FORMATS,
     Part,
@@ -32,11 +32,13 @@ from server.protocol import (
     parse_options_json,
     parse_raw_layout,
 )
+from server.sizing import check_job_size
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 READ_CHUNK = 4 << 20
+RUN_GRACE = 30.0  # seconds past the job timeout for the model to notice it was stopped
 
 
 def _state():
@@ -102,16 +104,15 @@ def openapi():
 # --------------------------------------------------------------------------------------------
 
 
-def _read_body(limit: int) -> bytearray:
-    """The request body in one preallocated buffer (no list of chunks, no extra copy)."""
+def _read_body(limit: int, reservation: Reservation) -> bytearray:
+    """The request body, read once into one buffer, its bytes reserved from the upload budget
+    before they are held (a chunked body, whose size nobody declared, reserves as it arrives)."""
     length = request.content_length
     if length is None:
-        data = request.get_data(cache=False)
-        if len(data) > limit:
-            raise ProtocolError("too_large", f"body over the limit of {limit} bytes")
-        return bytearray(data)
+        return _read_unsized_body(limit, reservation)
     if length > limit:
         raise ProtocolError("too_large", f"body of {length} bytes over the limit of {limit}")
+    reservation.grow(length)
     buffer = bytearray(length)
     view = memoryview(buffer)
     stream = request.stream
@@ -138,6 +139,20 @@ def _read_body(limit: int) -> bytearray:
     return buffer
 
 
+def _read_unsized_body(limit: int, reservation: Reservation) -> bytearray:
+    buffer = bytearray()
+    stream = request.stream
+    try:
+        while chunk := stream.read(READ_CHUNK):
+            if len(buffer) + len(chunk) > limit:
+                raise ProtocolError("too_large", f"body over the limit of {limit} bytes")
+            reservation.grow(len(chunk))
+            buffer += chunk
+    except (OSError, ClientDisconnected):
+        raise ProtocolError("bad_request", "the upload stalled or the client went away") from None
+    return buffer
+
+
 def _layout_fields() -> dict[str, Any]:
     headers, args = request.headers, request.args
     return {
@@ -152,26 +167,22 @@ def _options_and_layers(form: Any = None) -> tuple[RetouchOptions, bool]:
         text = request.args.get("options")
     if text is None and form is not None:
         text = form.get("options")
-    raw_options = parse_options_json(text)
+    options = parse_options(parse_options_json(text))
     flag = request.headers.get("X-Layers", request.args.get("layers"))
     if flag is None and form is not None:
         flag = form.get("layers")
-    layers = parse_flag(flag)
-    try:
-        return RetouchOptions.from_mapping(raw_options), layers
-    except OptionsError as exc:
-        raise ProtocolError("invalid_options", str(exc)) from None
+    return options, parse_flag(flag)
 
 
 @bp.post("/retouch")
 def retouch():
     state = _state()
-    # Reserve the upload's size before reading it (memory stays bounded with many clients).
-    with state.uploads.reserve(request.content_length or 0, state.queue.retry_after()):
-        return _retouch(state)
+    # The upload's bytes are reserved as they are read (memory stays bounded with many clients).
+    with state.uploads.reserve(0, state.queue.retry_after()) as reservation:
+        return _retouch(state, reservation)
 
 
-def _retouch(state):
+def _retouch(state, reservation: Reservation):
     limits = state.limits
     mimetype = (request.mimetype or "").lower()
     info: FileInfo | None = None
@@ -179,21 +190,19 @@ def _retouch(state):
     if mimetype == "application/octet-stream":
         options, layers = _options_and_layers()
         layout = parse_raw_layout(_layout_fields(), limits)
+        check_job_size(limits, layout.width, layout.height, options, layers)
         if request.content_length is not None:
             check_byte_count(layout, request.content_length)
-        body = _read_body(limits.max_body_bytes)
-        check_byte_count(layout, len(body))
-        dtype = np.uint8 if layout.depth == 8 else np.dtype("<u2")
-        pixels = np.frombuffer(body, dtype).reshape(layout.height, layout.width, layout.channels)
-        image = ImageData(pixels, profile_for_name(layout.color_profile))
+        image = raw_image(_read_body(limits.max_body_bytes, reservation), layout)
         fmt = "raw"
     elif mimetype in FORMAT_BY_MIME:
         options, layers = _options_and_layers()
-        body = _read_body(limits.max_body_bytes)
+        body = _read_body(limits.max_body_bytes, reservation)
         image, info = read_image(body, limits, expected_format=FORMAT_BY_MIME[mimetype])
         del body
         fmt = info.format
     elif mimetype == "multipart/form-data":
+        reservation.grow(request.content_length or 0)
         upload = request.files.get("image")
         if upload is None:
             raise ProtocolError("bad_request", "the form needs a file field named 'image'")
@@ -206,28 +215,57 @@ def _retouch(state):
             f"unsupported Content-Type {mimetype or '(none)'}: send image/png, image/tiff, "
             "image/jpeg, image/webp, application/octet-stream or multipart/form-data",
         )
+    check_job_size(limits, image.width, image.height, options, layers)
     job = Job(image, options, layers=layers, label="http")
     del image
     state.queue.submit(job)
-    if not _wait_while_connected(job, state.config.job_timeout + 30):
-        state.queue.cancel(job)
-        if _client_gone():
-            raise ProtocolError("bad_request", "the client went away; its job was cancelled")
-        raise ProtocolError("timeout", "the job ran past its time limit")
+    _await(job, state)
     if job.error is not None:
         raise job.error
     if job.cancelled or job.result is None:
         raise ProtocolError("unavailable", "the job was cancelled", retry_after=5)
     parts = result_parts(job.result, fmt, info)
-    run_info = job.result.info
+    info_of_run = job.result.info
     job.result = None
     if layers:
-        return _zip_response(parts, fmt, run_info)
-    return _single_response(parts[0], fmt, layout)
+        response = _zip_response(parts, fmt, info_of_run)
+    else:
+        response = _single_response(parts[0], fmt, layout)
+    response.headers["X-Retouch-Warnings"] = warnings_header(info_of_run)
+    return response
+
+
+def _await(job: Job, state) -> None:
+    """Wait for `job`: it may wait `queue_timeout` s to start, then run `job_timeout` s (plus
+    a grace for the model to notice); a client that hangs up cancels it."""
+    config = state.config
+    while not job.wait(0.25):
+        now = time.monotonic()
+        if _client_gone():
+            state.queue.cancel(job)
+            raise ProtocolError("bad_request", "the client went away; its job was cancelled")
+        started = job.started_at
+        if started is None and now - job.queued_at > config.queue_timeout:
+            state.queue.cancel(job)
+            if job.started_at is None:
+                raise ProtocolError(
+                    "queue_full",
+                    f"the job waited {config.queue_timeout:g} s in the queue without starting: "
+                    "the server is busy",
+                    retry_after=state.queue.retry_after(),
+                )
+        elif started is not None and now - started > config.job_timeout + RUN_GRACE:
+            state.queue.cancel(job)
+            raise ProtocolError(
+                "timeout", f"the job ran past its time limit of {config.job_timeout:g} s"
+            )
 
 
 def _client_gone() -> bool:
     """True when the client closed its connection (the body is read, so readable means EOF)."""
+    disconnected = request.environ.get("waitress.client_disconnected")
+    if disconnected is not None:
+        return bool(disconnected())
     sock = request.environ.get("werkzeug.socket")
     if sock is None:
         return False
@@ -236,15 +274,6 @@ def _client_gone() -> bool:
         return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
         return True
-
-
-def _wait_while_connected(job: Job, timeout: float) -> bool:
-    """Wait for `job`; False on timeout or when the client hung up (then nobody wants it)."""
-    deadline = time.monotonic() + timeout
-    while not job.wait(0.25):
-        if time.monotonic() > deadline or _client_gone():
-            return False
-    return True
 
 
 def _single_response(part: Part, fmt: str, layout: RawLayout | None) -> Response:
@@ -282,7 +311,7 @@ def part_file_name(part: Part, fmt: str) -> str:
     return f"{folder}{part.name}.{ext}"
 
 
-def _zip_response(parts: list[Part], fmt: str, run_info: dict) -> Response:
+def _zip_response(parts: list[Part], fmt: str, info_of_run: dict) -> Response:
     image = parts[0]
     manifest = {
         "width": image.width,
@@ -302,7 +331,8 @@ def _zip_response(parts: list[Part], fmt: str, run_info: dict) -> Response:
             }
             for p in parts
         ],
-        "info": _json_safe(run_info),
+        "info": run_info(info_of_run),
+        "warnings": run_warnings(info_of_run),
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -310,11 +340,3 @@ def _zip_response(parts: list[Part], fmt: str, run_info: dict) -> Response:
         for part, entry in zip(parts, manifest["parts"], strict=True):
             archive.writestr(entry["file"], bytes(part.data))
     return Response(out.getvalue(), mimetype="application/zip")
-
-
-def _json_safe(value: Any) -> Any:
-    try:
-        json.dumps(value, allow_nan=False)
-        return value
-    except (TypeError, ValueError):
-        return json.loads(json.dumps(value, default=str, allow_nan=True).replace("NaN", "null"))

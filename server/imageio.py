@@ -48,7 +48,6 @@ EXTENSIONS = {
     ".jpeg": "jpeg",
     ".webp": "webp",
 }
-DEFAULT_EXTENSION = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg", "webp": ".webp"}
 # Formats that can hold each layout (JPEG and WebP are 8-bit only; JPEG has no alpha).
 EIGHT_BIT_ONLY = ("jpeg", "webp")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from models.api import Cancelled, ImageData, Result, RetouchOptions
 from server.engine import Engine
+from server.memory import LARGE_JOB_BYTES, release_free_memory
 from server.protocol import ProtocolError
 
 ProgressListener = Callable[[str, float], None]
@@ -53,6 +54,7 @@ class Job:
         self.error: ProtocolError | None = None
         self.cancelled = False
         self.deadline: float | None = None
+        self.queued_at = time.monotonic()
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._cancel = threading.Event()
@@ -190,6 +192,7 @@ class JobQueue:
                     retry_after=self.retry_after(),
                 )
             position = max(0, busy - self.workers + 1) if busy >= self.workers else 0
+            job.queued_at = time.monotonic()
             self._pending.append(job)
             self._cond.notify()
             return position
@@ -225,6 +228,7 @@ class JobQueue:
                 job = self._pending.popleft()
                 self._running.add(job)
             outcome: dict[str, Any] = {"cancelled": True}
+            large = job.image is not None and job.image.pixels.nbytes >= LARGE_JOB_BYTES
             try:
                 outcome = self._run(job)
             finally:
@@ -232,6 +236,9 @@ class JobQueue:
                 with self._cond:
                     self._running.discard(job)
                 job.finish(**outcome)
+                del outcome
+                if large:  # the model's temporaries are freed now: give them back to the OS
+                    release_free_memory()
 
     def _run(self, job: Job) -> dict[str, Any]:
         """Run one job; returns the keyword arguments of `job.finish`."""
@@ -277,23 +284,41 @@ class ByteBudget:
         self._lock = threading.Lock()
 
     def reserve(self, size: int, retry_after: int = 2) -> Reservation:
+        reservation = Reservation(self, 0, retry_after)
+        reservation.grow(size)
+        return reservation
+
+    def _take(self, size: int, held: int, retry_after: int) -> None:
+        """Add `size` bytes for a reservation already holding `held` (one upload alone may
+        exceed the budget; nothing may join one past it)."""
         with self._lock:
-            if self.used + size > self.limit and self.used > 0:
+            others = self.used - held
+            if size and self.used + size > self.limit and others > 0:
                 raise ProtocolError(
                     "queue_full",
-                    f"the server is receiving other images ({self.used} bytes); try again shortly",
+                    f"the server is receiving other images ({others} bytes); try again shortly",
                     retry_after=retry_after,
                 )
             self.used += size
-        return Reservation(self, size)
 
 
 class Reservation:
-    """A reserved share of a ByteBudget; `release()` (idempotent) gives it back."""
+    """A reserved share of a ByteBudget; `grow()` adds to it, `release()` (idempotent) gives
+    it back."""
 
-    def __init__(self, budget: ByteBudget, size: int) -> None:
+    def __init__(self, budget: ByteBudget, size: int, retry_after: int = 2) -> None:
         self._budget = budget
         self._size = size
+        self._retry_after = retry_after
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def grow(self, size: int) -> None:
+        """Reserve `size` more bytes (ProtocolError `queue_full` past the budget)."""
+        self._budget._take(size, self._size, self._retry_after)
+        self._size += size
 
     def release(self) -> None:
         with self._budget._lock:

@@ -12,24 +12,12 @@ import logging
 import threading
 from dataclasses import replace
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from server.app import AppState, build_state, create_app
 from server.config import ServerConfig, check_bind
 from server.engine import Engine
+from server.http_server import AccessLog, HttpServer
 
 log = logging.getLogger("jewel_retouch")
-
-
-class _Handler(WSGIRequestHandler):
-    # A client that stops sending mid-upload must not hold a thread (and its buffer) forever.
-    timeout = 120
-
-
-class _QuietHandler(_Handler):
-    def log_request(self, code="-", size="-") -> None:  # noqa: D401 - werkzeug's signature
-        if str(code).startswith(("4", "5")):
-            super().log_request(code, size)
 
 
 class RunningServer:
@@ -41,6 +29,7 @@ class RunningServer:
         self._ws_thread = ws_thread
         self._ws_stop = ws_stop
         self._http_thread: threading.Thread | None = None
+        self.channel = None  # the WebSocket JobChannel (its live connections, for tests)
 
     @property
     def config(self) -> ServerConfig:
@@ -59,27 +48,36 @@ class RunningServer:
         cls, config: ServerConfig, engine: Engine | None = None, verbose: bool = False
     ) -> RunningServer:
         check_bind(config)
-        base = _Handler if verbose else _QuietHandler
-        handler = type("Handler", (base,), {"timeout": config.upload_timeout})
         # The HTTP socket first, so that port 0 resolves before the app learns its origin.
-        http_server = make_server(
-            config.host, config.port, app=None, threaded=True, request_handler=handler
+        http_server = HttpServer(
+            config.host,
+            config.port,
+            threads=config.http_threads,
+            connection_limit=config.connection_limit,
+            idle_timeout=config.upload_timeout,
+            max_body_bytes=config.max_body_bytes,
         )
-        config = replace(config, port=http_server.server_port)
-        state = build_state(config, engine)
+        config = replace(config, port=http_server.port)
+        try:
+            state = build_state(config, engine)
+        except BaseException:
+            http_server.shutdown()
+            raise
         ws_ready = threading.Event()
         ws_info: dict = {}
         loop_holder: dict = {}
 
-        def ws_main() -> None:
-            from server.ws import serve_channel
+        from server.ws import JobChannel, serve_channel
 
+        channel = JobChannel(state)
+
+        def ws_main() -> None:
             async def run() -> None:
                 stop = asyncio.Event()
                 loop_holder["loop"] = asyncio.get_running_loop()
                 loop_holder["stop"] = stop
                 try:
-                    async with serve_channel(state, config.host, config.ws_port) as server:
+                    async with serve_channel(state, config.host, config.ws_port, channel) as server:
                         sockets = list(server.sockets)
                         ws_info["port"] = sockets[0].getsockname()[1]
                         ws_ready.set()
@@ -94,11 +92,11 @@ class RunningServer:
         ws_thread.start()
         ws_ready.wait(30)
         if "error" in ws_info or "port" not in ws_info:
-            http_server.server_close()
+            http_server.shutdown()
             state.queue.stop()
             raise OSError(f"cannot listen for WebSockets: {ws_info.get('error', 'timeout')}")
         state.config = replace(config, ws_port=ws_info["port"])
-        http_server.app = create_app(state=state)
+        http_server.set_app(AccessLog(create_app(state=state), verbose))
 
         def stop_ws() -> None:
             loop, stop = loop_holder.get("loop"), loop_holder.get("stop")
@@ -109,6 +107,7 @@ class RunningServer:
                     pass
 
         running = cls(state, http_server, ws_thread, stop_ws)
+        running.channel = channel
         running._http_thread = threading.Thread(
             target=http_server.serve_forever, name="http", daemon=True
         )
@@ -119,7 +118,6 @@ class RunningServer:
         self.state.queue.stop(timeout=5)
         self._ws_stop()
         self.http_server.shutdown()
-        self.http_server.server_close()
         self._ws_thread.join(10)
         if self._http_thread is not None:
             self._http_thread.join(10)

@@ -24,9 +24,14 @@ def split_host(host_header: str) -> str:
 
 
 def check_host(host_header: str | None, config: ServerConfig) -> None:
-    """Refuse a Host that does not name a loopback host (unless remote access was enabled)."""
+    """Refuse a Host that does not name a loopback host (unless remote access was enabled).
+
+    Two Host headers arrive joined by a comma, which no host name holds: refused as well.
+    """
     if config.allow_remote:
         return
+    if host_header is not None and "," in host_header:
+        raise ProtocolError("forbidden", "exactly one Host header is allowed")
     if not host_header or not is_loopback_host(split_host(host_header)):
         raise ProtocolError(
             "forbidden",
@@ -52,11 +57,13 @@ def normalise_origin(origin: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
-# Origins a web page in a browser can have. Any other scheme (e.g. a host application's
-# plug-in runtime such as Photoshop UXP) cannot be produced by a web page, so it is no threat.
+# Origins a web page can have, in a browser or in an app's web view (which can load remote
+# pages). Any other scheme (e.g. a host application's plug-in runtime such as Photoshop UXP)
+# cannot be produced by a web page, so it is no threat.
 WEB_SCHEMES = frozenset(
     {"http", "https", "file", "data", "blob", "ws", "wss", "ftp"}
     | {"chrome-extension", "moz-extension", "safari-web-extension", "ms-browser-extension"}
+    | {"isolated-app", "tauri", "capacitor", "vscode-webview"}
 )
 
 

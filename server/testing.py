@@ -1,4 +1,6 @@
-"""Start a real `jewel-retouch serve` process for tests (any area), and always stop it.
+"""Start a real `jewel-retouch serve` process for tests (any area), and always stop it; test
+models; and a WebSocket client on a bare socket that reads only when told to (for probes of
+clients that misbehave: `raw_ws`, `send_frame`, `read_json`, `hello`, `raw_job`).
 
     from server.testing import run_server
 
@@ -13,11 +15,14 @@ line flags: `run_server(tmp, workers=2, queue_size=0, max_megapixels=1, allow_or
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import queue
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -219,3 +224,142 @@ class IdentityRetoucher:
 def identity_model() -> IdentityRetoucher:
     """Factory for `serve --model server.testing:identity_model`."""
     return IdentityRetoucher()
+
+
+class WarningRetoucher(IdentityRetoucher):
+    """Identity (a copy) that reports the `background_kept` warning, as the real model does for
+    a photo that is not a studio shot: for tests of how warnings reach users."""
+
+    name = "warning-identity"
+
+    def retouch(self, image, options=None, progress=None, layers: bool = False):
+        import numpy as np
+
+        from models.api import ImageData, Result, warning
+
+        if progress is not None:
+            progress("done", 1.0)
+        out = ImageData(np.array(image.pixels, copy=True), image.icc_profile)
+        return Result(out, info={"warnings": [warning("background_kept")], "confidence": {}})
+
+
+def warning_model() -> WarningRetoucher:
+    """Factory for `--model server.testing:warning_model` (serve, retouch, batch)."""
+    return WarningRetoucher()
+
+
+# --- a WebSocket client on a bare socket ----------------------------------------------------
+
+
+def host_port(url: str) -> tuple[str, int]:
+    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+    return host, int(port)
+
+
+@contextlib.contextmanager
+def raw_ws(url: str, host_header: str | None = None, origin: str | None = None, rcvbuf=None):
+    """(socket, status line) of a WebSocket handshake; the caller drives the frames."""
+    host, port = host_port(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(30)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        "GET / HTTP/1.1",
+        f"Host: {host_header or f'{host}:{port}'}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if origin:
+        lines.append(f"Origin: {origin}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    try:
+        yield sock, head.split(b"\r\n", 1)[0].decode()
+    finally:
+        sock.close()
+
+
+def send_frame(sock: socket.socket, payload: bytes | str, opcode: int | None = None) -> None:
+    """One masked client frame (text for str, binary for bytes)."""
+    import numpy as np
+
+    if isinstance(payload, str):
+        payload, opcode = payload.encode(), opcode or 1
+    opcode = opcode or 2
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    masked = np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)
+    sock.sendall(head + mask + masked.tobytes())
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def read_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """(opcode, payload) of the next server frame."""
+    first, second = _recv_exactly(sock, 2)
+    n = second & 0x7F
+    if n == 126:
+        n = struct.unpack(">H", _recv_exactly(sock, 2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", _recv_exactly(sock, 8))[0]
+    return first & 0x0F, _recv_exactly(sock, n)
+
+
+def read_json(sock: socket.socket) -> dict:
+    """The next text message (ConnectionError when the server closes instead)."""
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 1:
+            return json.loads(payload)
+        if opcode == 8:
+            raise ConnectionError(f"closed {struct.unpack('>H', payload[:2])[0]}")
+
+
+def close_code(sock: socket.socket) -> int:
+    """Read until the server's close frame; its code."""
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 8:
+            return struct.unpack(">H", payload[:2])[0]
+
+
+def hello(sock: socket.socket, token: str) -> dict:
+    """Authenticate; the server's answer (`ready` or an error)."""
+    send_frame(sock, json.dumps({"type": "hello", "token": token}))
+    return read_json(sock)
+
+
+def raw_job(sock: socket.socket, px, job_id: str = "j", **extra) -> None:
+    """Send a raw 8-bit job (header and pixels) for the (H, W, C) array `px`."""
+    h, w, c = px.shape
+    header = {"type": "job", "id": job_id, "format": "raw", "width": w, "height": h}
+    header.update(channels=c, depth=8, bytes=px.nbytes, **extra)
+    send_frame(sock, json.dumps(header))
+    data = px.tobytes()
+    for start in range(0, len(data), 1 << 20):
+        send_frame(sock, data[start : start + (1 << 20)])

@@ -1,8 +1,11 @@
-"""The WebSocket job channel (docs/protocol.md), a thin asyncio shell around server.protocol.
+"""The WebSocket job channel: a thin shell that moves bytes for `server.protocol.JobSession`.
 
-One connection runs one job at a time. Uploads stream into one preallocated buffer
-(`PayloadBuffer`); all outgoing messages go through one queue and one sender task, so progress,
-result frames and `done` keep their order. Closing the connection cancels its job.
+The session decides everything (what to answer, when a job starts, when to close); this
+module receives frames, sends what the session puts out through one queue and one sender task
+(so progress, result frames and `done` keep their order), and carries out its commands: decode
+and queue a job, cancel it, close. A client that leaves its result unread for
+`result_timeout` seconds is dropped, and a closed connection lets go of everything at once
+(no reference cycles left for the garbage collector).
 """
 
 from __future__ import annotations
@@ -11,39 +14,34 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from models.api import ImageData, OptionsError, RetouchOptions
 from server import __version__
 from server.app import AppState
-from server.engine import profile_for_name, result_parts
+from server.engine import result_parts
 from server.imageio import read_image
+from server.job_input import parse_options, raw_image, run_info, run_warnings
 from server.jobs import Job
 from server.protocol import (
-    CLOSE_PROTOCOL,
-    CLOSE_UNAUTHORIZED,
-    MAX_CLIENT_FRAME,
+    MAX_HELLO_BYTES,
+    CancelJob,
+    Close,
     JobHeader,
-    PayloadBuffer,
+    JobSession,
     ProtocolError,
-    accepted_message,
-    cancelled_message,
-    decode_message,
-    done_message,
+    SessionPolicy,
+    SessionState,
+    StartJob,
     encode_message,
-    error_message,
-    iter_frames,
-    progress_message,
-    ready_message,
-    result_message,
 )
 from server.security import check_host, check_origin, token_matches
+from server.sizing import check_job_size
 
 log = logging.getLogger("jewel_retouch.ws")
 
@@ -52,162 +50,102 @@ PROGRESS_INTERVAL = 0.05  # seconds between progress messages of the same stage
 _CLOSE = object()
 
 
-class Session:
-    """State of one authenticated connection."""
+class ServerPolicy(SessionPolicy):
+    """The session's questions answered from the server's state (token, queue, budget)."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def authenticate(self, token: str | None) -> bool:
+        return token_matches(token, self.state.token)
+
+    def admit(self, header: JobHeader) -> tuple[Any, int]:
+        options = parse_options(header.options)
+        if header.layout is not None:
+            check_job_size(
+                self.state.limits, header.layout.width, header.layout.height, options, header.layers
+            )
+        queue = self.state.queue
+        stats = queue.stats()
+        busy = stats["pending"] + stats["running"]
+        if busy >= queue.capacity:
+            raise ProtocolError(
+                "queue_full", "the server is busy; try again shortly", queue.retry_after()
+            )
+        reservation = self.state.uploads.reserve(header.bytes, queue.retry_after())
+        return (reservation, options), max(0, busy - queue.workers + 1)
+
+    def release(self, ticket: Any) -> None:
+        ticket[0].release()
+
+
+class Connection:
+    """One client: its session, its outbox and sender, and the job it runs."""
 
     def __init__(self, channel: JobChannel, ws: ServerConnection) -> None:
-        self.channel = channel
         self.state = channel.state
         self.ws = ws
-        self.loop = asyncio.get_running_loop()
+        self.session = JobSession(ServerPolicy(channel.state), channel.state.limits, __version__)
         self.outbox: asyncio.Queue = asyncio.Queue()
-        self.header: JobHeader | None = None
-        self.options: RetouchOptions | None = None
-        self.payload: PayloadBuffer | None = None
+        self.loop = asyncio.get_running_loop()
         self.job: Job | None = None
-        self.job_id: str | None = None
         self.job_task: asyncio.Task | None = None
-        self.discarding = False  # binary frames of a refused job are dropped silently
         self.cancel_requested = False
-        self.reservation = None
+        self.close: Close | None = None
 
-    def send(self, item: Any) -> None:
-        """Queue a message (dict -> JSON text) or a binary frame for the sender task."""
-        self.outbox.put_nowait(item)
+    # -- outputs ---------------------------------------------------------------------------
 
-    def send_error(self, job_id: str | None, error: ProtocolError) -> None:
-        self.send(error_message(job_id, error))
+    def dispatch(self, outputs: list) -> None:
+        """Carry out what the session put out: messages and frames go to the sender."""
+        for item in outputs:
+            if isinstance(item, StartJob):
+                self.cancel_requested = False
+                self.job_task = asyncio.create_task(self.run_job(item))
+            elif isinstance(item, CancelJob):
+                self.cancel_job()
+            elif isinstance(item, Close):
+                self.close = item
+                self.outbox.put_nowait(_CLOSE)
+            else:
+                self.outbox.put_nowait(item)
+        # Before authentication, frames are limited to a hello's size.
+        self.ws.protocol.max_message_size = self.session.max_frame
 
-    async def sender(self) -> None:
+    async def sender(self, result_timeout: float) -> None:
         while True:
             item = await self.outbox.get()
             if item is _CLOSE:
                 return
-            if isinstance(item, dict):
-                await self.ws.send(encode_message(item))
-            else:
-                await self.ws.send(item)
-
-    @property
-    def busy(self) -> bool:
-        return self.job_id is not None
-
-    # -- incoming -----------------------------------------------------------------------------
-
-    def on_text(self, text: str) -> None:
-        try:
-            message = decode_message(text, ("job", "cancel", "hello"))
-        except ProtocolError as exc:
-            self.send_error(None, exc)
-            return
-        kind = message["type"]
-        self.discarding = False
-        if kind == "hello":
-            self.send_error(None, ProtocolError("bad_request", "already authenticated"))
-        elif kind == "cancel":
-            self.on_cancel(message.get("id"))
-        else:
-            self.on_job(message)
-
-    def on_job(self, message: dict) -> None:
-        job_id = message.get("id") if isinstance(message.get("id"), str) else None
-        if self.busy:
-            self.discarding = True
-            self.send_error(
-                job_id,
-                ProtocolError(
-                    "bad_request", f"job {self.job_id!r} is still running; one job at a time"
-                ),
-            )
-            return
-        try:
-            header = JobHeader.parse(message, self.state.limits)
+            data = encode_message(item) if isinstance(item, dict) else item
             try:
-                options = RetouchOptions.from_mapping(header.options)
-            except OptionsError as exc:
-                raise ProtocolError("invalid_options", str(exc)) from None
-            queue = self.state.queue
-            stats = queue.stats()
-            if stats["pending"] + stats["running"] >= queue.capacity:
-                raise ProtocolError(
-                    "queue_full", "the server is busy; try again shortly", queue.retry_after()
-                )
-            reservation = self.state.uploads.reserve(header.bytes, queue.retry_after())
-            try:
-                payload = PayloadBuffer(header.bytes)
-            except BaseException:
-                reservation.release()
-                raise
-        except ProtocolError as exc:
-            self.discarding = True
-            self.send_error(job_id, exc)
-            return
-        except MemoryError:
-            self.discarding = True
-            self.send_error(job_id, ProtocolError("too_large", "not enough memory for this job"))
-            return
-        self.header, self.options, self.payload, self.job_id = header, options, payload, header.id
-        self.reservation = reservation
-        stats = self.state.queue.stats()
-        position = max(0, stats["pending"] + stats["running"] - self.state.queue.workers + 1)
-        self.send(accepted_message(header.id, position))
+                await asyncio.wait_for(self.ws.send(data), result_timeout)
+            except ConnectionClosed as closed:
+                closed.__traceback__ = None  # see JobChannel.handler: no cycle through it
+                return
+            except asyncio.TimeoutError:
+                # The client does not read: drop it rather than hold its result for ever.
+                log.info("dropping a client that left its result unread for %g s", result_timeout)
+                self.ws.transport.abort()
+                return
 
-    def on_binary(self, frame: bytes) -> None:
-        if self.payload is None:
-            if not self.discarding:
-                self.discarding = True
-                self.send_error(
-                    None, ProtocolError("bad_request", "binary data without a job header")
-                )
-            return
-        try:
-            complete = self.payload.feed(frame)
-        except ProtocolError as exc:
-            self.send_error(self.job_id, exc)
-            self.reset()
-            self.discarding = True
-            return
-        if complete:
-            header, options, buffer = self.header, self.options, self.payload.buffer
-            self.payload = None
-            self.job_task = asyncio.create_task(self.run_job(header, options, buffer))
+    # -- the job ---------------------------------------------------------------------------
 
-    def on_cancel(self, job_id: Any) -> None:
-        if job_id is None or job_id != self.job_id:
-            return  # nothing to cancel (already finished, or never started): not an error
-        if self.payload is not None:
-            self.reset()
-            self.discarding = True
-            self.send(cancelled_message(job_id))
-        elif self.job is not None:
+    def cancel_job(self) -> None:
+        if self.job is not None:
             self.state.queue.cancel(self.job)  # the job task reports `cancelled`
         else:
-            self.cancel_requested = True  # still decoding: the job task stops before queueing
+            self.cancel_requested = True  # still decoding: the task stops before queueing
 
-    def reset(self) -> None:
-        if self.reservation is not None:
-            self.reservation.release()
-            self.reservation = None
-        self.header = self.options = self.payload = self.job = self.job_id = None
-        self.job_task = None
-        self.cancel_requested = False
-
-    def on_disconnect(self) -> None:
-        if self.job is not None:
-            self.state.queue.cancel(self.job)
-        if self.job_task is not None:
-            self.job_task.cancel()
-        self.reset()  # frees the upload reservation even if the task never got to run
-
-    # -- one job ------------------------------------------------------------------------------
-
-    async def run_job(self, header: JobHeader, options: RetouchOptions, buffer: bytearray) -> None:
+    async def run_job(self, start: StartJob) -> None:
+        header = start.header
         job_id = header.id
+        options = start.ticket[1]
+        session = self.session
         try:
-            image, info = await asyncio.to_thread(self._decode, header, buffer)
-            del buffer
+            image, info = await asyncio.to_thread(self._decode, header, start.buffer, options)
+            del start
             if self.cancel_requested:
-                self.send(cancelled_message(job_id))
+                self.dispatch(session.job_cancelled(job_id))
                 return
             done = self.loop.create_future()
             job = Job(
@@ -215,7 +153,7 @@ class Session:
                 options,
                 layers=header.layers,
                 on_progress=self._progress_forwarder(job_id),
-                on_done=lambda j: self._resolve(done, j),
+                on_done=lambda j, loop=self.loop: _resolve(loop, done, j),
                 label=f"ws:{job_id}",
             )
             del image
@@ -223,56 +161,44 @@ class Session:
             self.job = job
             await done
             if job.cancelled:
-                self.send(cancelled_message(job_id))
+                self.dispatch(session.job_cancelled(job_id))
                 return
             if job.error is not None:
                 raise job.error
-            result = job.result
-            job.result = None
+            result, job.result = job.result, None
             parts = await asyncio.to_thread(result_parts, result, header.format, info)
-            self.send(result_message(job_id, header.format, parts))
-            for part in parts:
-                for frame in iter_frames(part.data):
-                    self.send(frame)
-            self.send(done_message(job_id, _json_safe(result.info)))
+            outputs = session.job_succeeded(
+                job_id, header.format, parts, run_info(result.info), run_warnings(result.info)
+            )
+            del result, parts
+            self.dispatch(outputs)
         except asyncio.CancelledError:
             if self.job is not None:
                 self.state.queue.cancel(self.job)
-            self.send(cancelled_message(job_id))
         except ProtocolError as exc:
-            self.send_error(job_id, exc)
+            self.dispatch(session.job_failed(job_id, exc))
         except MemoryError:
-            self.send_error(job_id, ProtocolError("too_large", "not enough memory for this job"))
+            error = ProtocolError("too_large", "not enough memory for this job")
+            self.dispatch(session.job_failed(job_id, error))
         except Exception as exc:  # noqa: BLE001 - report, keep the connection and server alive
-            log.exception("job %s failed", job_id)
-            self.send_error(job_id, ProtocolError("internal", f"{type(exc).__name__}"))
+            log.exception("job failed")
+            error = ProtocolError("internal", type(exc).__name__)
+            self.dispatch(session.job_failed(job_id, error))
         finally:
-            if self.job_id == job_id:
-                self.reset()
+            self._forget_job()
 
-    def _decode(self, header: JobHeader, buffer: bytearray):
-        if header.format == "raw":
-            layout = header.layout
-            dtype = np.uint8 if layout.depth == 8 else np.dtype("<u2")
-            pixels = np.frombuffer(buffer, dtype).reshape(
-                layout.height, layout.width, layout.channels
-            )
-            return ImageData(pixels, profile_for_name(layout.color_profile)), None
-        return read_image(buffer, self.state.limits, expected_format=header.format)
-
-    def _resolve(self, future: asyncio.Future, job: Job) -> None:
-        def set_result() -> None:
-            if not future.done():
-                future.set_result(job)
-
-        try:
-            self.loop.call_soon_threadsafe(set_result)
-        except RuntimeError:  # loop closed: the server is stopping
-            pass
+    def _decode(self, header: JobHeader, buffer: bytearray, options):
+        if header.layout is not None:
+            return raw_image(buffer, header.layout), None
+        image, info = read_image(buffer, self.state.limits, expected_format=header.format)
+        check_job_size(self.state.limits, image.width, image.height, options, header.layers)
+        return image, info
 
     def _progress_forwarder(self, job_id: str):
         last = {"stage": None, "at": 0.0}
         lock = threading.Lock()
+        # A weak reference: a job's callback must not keep a closed connection alive.
+        this = weakref.ref(self)
 
         def forward(stage: str, fraction: float) -> None:
             now = time.monotonic()
@@ -280,26 +206,50 @@ class Session:
                 if stage == last["stage"] and now - last["at"] < PROGRESS_INTERVAL and fraction < 1:
                     return
                 last["stage"], last["at"] = stage, now
-            self.loop.call_soon_threadsafe(self.send, progress_message(job_id, stage, fraction))
+            connection = this()
+            if connection is not None:
+                connection.loop.call_soon_threadsafe(connection._progress, job_id, stage, fraction)
 
         return forward
 
+    def _progress(self, job_id: str, stage: str, fraction: float) -> None:
+        self.dispatch(self.session.job_progress(job_id, stage, fraction))
 
-def _json_safe(value: Any) -> dict:
-    import json
+    def _forget_job(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.on_progress = job.on_done = None
+            job.result = None
+        self.job_task = None
+        self.cancel_requested = False
+
+    def disconnected(self) -> None:
+        """Cancel the job and let go of every buffer, queued frame and callback."""
+        self.dispatch(self.session.disconnected())
+        if self.job_task is not None:
+            self.job_task.cancel()
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(_CLOSE)
+
+
+def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future, job: Job) -> None:
+    def set_result() -> None:
+        if not future.done():
+            future.set_result(job)
 
     try:
-        json.dumps(value, allow_nan=False)
-        return dict(value)
-    except (TypeError, ValueError):
-        return {"note": "run info not JSON-serialisable"}
+        loop.call_soon_threadsafe(set_result)
+    except RuntimeError:  # loop closed: the server is stopping
+        pass
 
 
 class JobChannel:
-    """The WebSocket server: security checks at the handshake, then one Session per client."""
+    """The WebSocket server: security checks at the handshake, then one Connection per client."""
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()  # live ones (tests)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
@@ -316,70 +266,75 @@ class JobChannel:
         return None
 
     async def handler(self, ws: ServerConnection) -> None:
+        connection = Connection(self, ws)
+        self.connections.add(connection)
+        session = connection.session
+        config = self.state.config
+        sender = asyncio.create_task(connection.sender(config.result_timeout))
         try:
-            first = await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT)
-        except (asyncio.TimeoutError, ConnectionClosed):
-            await ws.close(CLOSE_PROTOCOL, "no hello")
-            return
-        try:
-            if not isinstance(first, str):
-                raise ProtocolError("bad_request", "the first message must be a JSON hello")
-            hello = decode_message(first, ("hello",))
-        except ProtocolError as exc:
-            await ws.send(encode_message(error_message(None, exc)))
-            await ws.close(CLOSE_PROTOCOL, exc.code)
-            return
-        if not token_matches(
-            hello.get("token") if isinstance(hello.get("token"), str) else None, self.state.token
-        ):
-            error = ProtocolError("unauthorized", "wrong or missing access token")
-            await ws.send(encode_message(error_message(None, error)))
-            await ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
-            return
-        await ws.send(encode_message(ready_message(__version__, self.state.limits)))
-        session = Session(self, ws)
-        sender = asyncio.create_task(session.sender())
-        stall_limit = self.state.config.upload_timeout
-        try:
-            while not sender.done():
-                uploading = session.payload is not None
+            while not sender.done() and session.state is not SessionState.CLOSED:
+                if session.state is SessionState.AWAITING_HELLO:
+                    timeout: float | None = HELLO_TIMEOUT
+                elif session.state is SessionState.RECEIVING:
+                    timeout = config.upload_timeout  # a stalled upload must not hold its buffer
+                else:
+                    timeout = None
                 try:
-                    message = await asyncio.wait_for(ws.recv(), stall_limit if uploading else None)
+                    message = await asyncio.wait_for(ws.recv(), timeout)
                 except asyncio.TimeoutError:
-                    # A stalled upload must not hold its buffer (and budget) forever.
-                    error = ProtocolError(
-                        "bad_request", f"no data for {stall_limit:g} s: upload dropped"
-                    )
-                    session.send_error(session.job_id, error)
-                    session.reset()
-                    session.discarding = True
+                    if session.state is SessionState.AWAITING_HELLO:
+                        connection.dispatch(session.hello_timed_out())
+                    else:
+                        connection.dispatch(session.upload_stalled(config.upload_timeout))
                     continue
                 if isinstance(message, str):
-                    session.on_text(message)
+                    connection.dispatch(session.receive_text(message))
                 else:
-                    session.on_binary(message)
-        except ConnectionClosed:
-            pass
+                    connection.dispatch(session.receive_binary(message))
+        except ConnectionClosed as closed:
+            # websockets keeps this exception on the connection; its traceback would hold this
+            # frame, and so the Connection and its buffers, in a cycle only the GC can break.
+            closed.__traceback__ = None
         finally:
-            session.on_disconnect()
-            session.send(_CLOSE)
-            try:
-                await asyncio.wait_for(sender, 5)
-            except (asyncio.TimeoutError, ConnectionClosed, asyncio.CancelledError):
-                sender.cancel()
-            except Exception:
-                pass
+            close = connection.close
+            if close is not None:
+                await _finish_sending(sender)
+                await ws.close(close.code, close.reason)
+            connection.disconnected()
+            await _finish_sending(sender)
+            del connection, session, sender
+            _break_protocol_cycles(ws)
 
 
-def serve_channel(state: AppState, host: str, port: int):
+def _break_protocol_cycles(ws: ServerConnection) -> None:
+    """websockets keeps the exception that ended its parser (a dropped client's EOFError),
+    whose traceback holds the parser's frame and so the protocol, the transport and the
+    unsent frames in a cycle: cut it, so a dropped client's memory is freed at once."""
+    protocol = ws.protocol
+    for exc in (getattr(protocol, "parser_exc", None), getattr(protocol, "close_exc", None)):
+        while exc is not None:
+            exc.__traceback__ = None
+            exc = exc.__cause__ or exc.__context__
+
+
+async def _finish_sending(sender: asyncio.Task) -> None:
+    try:
+        await asyncio.wait_for(asyncio.shield(sender), 5)
+    except (asyncio.TimeoutError, ConnectionClosed, asyncio.CancelledError):
+        sender.cancel()
+    except Exception:  # noqa: BLE001 - the connection is going away anyway
+        pass
+
+
+def serve_channel(state: AppState, host: str, port: int, channel: JobChannel | None = None):
     """An awaitable websockets server for `state` (use as `async with`)."""
-    channel = JobChannel(state)
+    channel = channel or JobChannel(state)
     return serve(
         channel.handler,
         host,
         port,
         process_request=channel.process_request,
-        max_size=MAX_CLIENT_FRAME,
+        max_size=MAX_HELLO_BYTES,  # raised by the session once the client is authenticated
         max_queue=4,
         compression=None,
         write_limit=4 << 20,

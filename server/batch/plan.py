@@ -10,15 +10,27 @@ from server.raw import RAW_EXTENSIONS
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"})
 INPUT_EXTENSIONS = IMAGE_EXTENSIONS | RAW_EXTENSIONS
-OUTPUT_EXTENSION = {"png": ".png", "jpg": ".jpg", "tiff": ".tif", "webp": ".webp"}
+OUTPUT_FORMATS = ("png", "jpeg", "tiff", "webp")  # the server's names (server.imageio)
+OUTPUT_EXTENSION = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "webp": ".webp"}
 FORMAT_OF_EXTENSION = {
     ".png": "png",
-    ".jpg": "jpg",
-    ".jpeg": "jpg",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
     ".tif": "tiff",
     ".tiff": "tiff",
     ".webp": "webp",
 }
+FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
+
+
+def format_name(name: str) -> str:
+    """The one name of an output format ("jpg" -> "jpeg"); PlanError for an unknown one."""
+    fmt = FORMAT_ALIASES.get(name.lower(), name.lower())
+    if fmt not in OUTPUT_FORMATS:
+        raise PlanError(f"output format must be one of {', '.join(OUTPUT_FORMATS)}; got {name!r}")
+    return fmt
+
+
 STATE_DIR_NAME = ".jewel-retouch"
 
 
@@ -32,27 +44,23 @@ class BatchItem:
 
     source: str  # POSIX-style path relative to IN_DIR
     target: str  # POSIX-style path relative to OUT_DIR
-    format: str  # output format: png | jpg | tiff | webp
+    format: str  # output format: png | jpeg | tiff | webp
 
 
 def output_format_for(source: Path, requested: str | None) -> str:
     """The output format: the requested one, else the input's own (RAW files become 16-bit TIFF)."""
     if requested:
-        return requested
+        return format_name(requested)
     return FORMAT_OF_EXTENSION.get(source.suffix.lower(), "tiff")
 
 
-def discover(in_dir: Path, out_dir: Path) -> list[Path]:
-    """Every image file under `in_dir`, recursively, sorted; hidden files/folders and anything
-    inside `out_dir` (when OUT_DIR lies within IN_DIR) are left out."""
+def discover(in_dir: Path) -> list[Path]:
+    """Every image file under `in_dir`, recursively, sorted; hidden files/folders are left out."""
     in_dir = in_dir.resolve()
-    out_resolved = out_dir.resolve()
     found: list[Path] = []
     for root, dirs, files in os.walk(in_dir, followlinks=False):
         root_path = Path(root)
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and (root_path / d).resolve() != out_resolved
-        )
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = root_path / name
             if name.startswith(".") or path.suffix.lower() not in INPUT_EXTENSIONS:
@@ -72,6 +80,18 @@ def confined(out_dir: Path, relative: str) -> Path:
     return target
 
 
+def check_apart(in_resolved: Path, out_resolved: Path) -> None:
+    """Refuse an output folder that is, contains or lies inside the input folder (links
+    resolved): inputs would be taken for finished outputs, or written over."""
+    if out_resolved == in_resolved:
+        raise PlanError("the output folder must differ from the input folder (inputs are kept)")
+    if out_resolved.is_relative_to(in_resolved) or in_resolved.is_relative_to(out_resolved):
+        raise PlanError(
+            "the output folder must not contain or lie inside the input folder (inputs are "
+            "kept): choose a folder beside it"
+        )
+
+
 def plan_batch(in_dir: Path, out_dir: Path, requested_format: str | None) -> list[BatchItem]:
     """The batch's items in a stable order; outputs keep the sub-folder structure.
 
@@ -83,11 +103,10 @@ def plan_batch(in_dir: Path, out_dir: Path, requested_format: str | None) -> lis
     if out_dir.exists() and not out_dir.is_dir():
         raise PlanError(f"output path {out_dir} exists and is not a folder")
     in_resolved = in_dir.resolve()
-    if out_dir.resolve() == in_resolved:
-        raise PlanError("the output folder must differ from the input folder (inputs are kept)")
+    check_apart(in_resolved, out_dir.resolve())
     items: list[BatchItem] = []
     taken: set[str] = set()
-    for path in discover(in_dir, out_dir):
+    for path in discover(in_dir):
         rel = path.relative_to(in_resolved) if path.is_absolute() else path.relative_to(in_dir)
         fmt = output_format_for(path, requested_format)
         ext = OUTPUT_EXTENSION[fmt]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,14 @@ from server.batch.store import (
     remove_stale_temporaries,
     write_atomic,
 )
-from server.batch.work import BatchSettings, TaskResult, run_task, warm_up
+from server.batch.work import (
+    BatchSettings,
+    TaskResult,
+    pool_worker_start,
+    run_task,
+    use_model,
+    warm_up,
+)
 
 DEFAULT_RETRIES = 2
 
@@ -63,7 +71,7 @@ class _Job:
 
 def check_compatible(settings: BatchSettings) -> None:
     """Refuse settings that cannot be written, before any work is done."""
-    if settings.format == "jpg" and settings.options.background == "transparent":
+    if settings.format == "jpeg" and settings.options.background == "transparent":
         raise PlanError(
             "a transparent background needs an output format with alpha: use --format png, "
             "tiff or webp (JPEG has no transparency)"
@@ -81,6 +89,7 @@ def run_batch(
     progress: ProgressSink | None = None,
     retries: int = DEFAULT_RETRIES,
     task: Callable[[str, bytes, str, BatchSettings], TaskResult] = run_task,
+    model: str | None = None,
 ) -> Manifest:
     """Retouch every image under `in_dir` into `out_dir`; returns the saved manifest.
 
@@ -89,7 +98,8 @@ def run_batch(
     are skipped unless `overwrite`. Raises PlanError / SettingsMismatch before any work when the
     run cannot start; KeyboardInterrupt after saving the manifest (unfinished files marked
     "interrupted"). `task` replaces the per-file task (it must behave like `work.run_task`;
-    tests use it to inject worker failures).
+    tests use it to inject worker failures). model: MODULE:FACTORY to load instead of
+    models.load (in every worker).
     """
     check_compatible(settings)
     if jobs < 1:
@@ -103,6 +113,9 @@ def run_batch(
     manifest = Manifest(out_dir, in_dir, settings_json, runner)
     progress = progress or _Quiet()
 
+    # No input may ever be written: the folders are apart (plan_batch), and this is checked
+    # again for every file written, links resolved.
+    inputs = {(in_dir / item.source).resolve() for item in items}
     pending: list[_Job] = []
     for item in items:
         record = FileRecord(input=item.source, output=item.target)
@@ -120,11 +133,15 @@ def run_batch(
             record.seconds = round(result.seconds, 4)
             record.worker = result.worker
             error = result.error
+            record.warnings = list(result.warnings) or None
             if result.output is not None:
                 try:
-                    write_atomic(confined(out_dir, job.item.target), result.output)
+                    target = confined(out_dir, job.item.target)
+                    if target in inputs:
+                        raise PlanError(f"{job.item.target} is an input file; not written")
+                    write_atomic(target, result.output)
                     record.bytes = len(result.output)
-                except OSError as exc:
+                except (OSError, PlanError) as exc:
                     error = f"cannot write {job.item.target}: {exc}"
         record.status = "failed" if error else "ok"
         record.error = error
@@ -133,11 +150,12 @@ def run_batch(
 
     try:
         if dask is not None:
-            _run_on_dask(dask, in_dir, pending, settings, retries, finish, task)
+            _run_on_dask(dask, in_dir, pending, settings, retries, finish, task, model)
         elif jobs == 1:
+            use_model(model)
             _run_here(in_dir, pending, settings, finish, task)
         else:
-            _run_in_processes(in_dir, pending, settings, jobs, finish, task)
+            _run_in_processes(in_dir, pending, settings, jobs, finish, task, model)
     except BaseException as exc:
         for job in pending:
             if job.record.status == "pending":
@@ -180,14 +198,26 @@ def _run_here(in_dir: Path, pending: list[_Job], settings: BatchSettings, finish
 
 
 def _run_in_processes(
-    in_dir: Path, pending: list[_Job], settings: BatchSettings, jobs: int, finish, task
+    in_dir: Path,
+    pending: list[_Job],
+    settings: BatchSettings,
+    jobs: int,
+    finish,
+    task,
+    model: str | None = None,
 ) -> None:
     # At most 2 files per worker in flight, so memory stays flat on a catalog of thousands.
     # spawn, not fork: a forked copy of a process that already holds torch threads can hang.
     context = multiprocessing.get_context("spawn")
     limit = jobs * 2
     queue = _readable(in_dir, pending, finish)
-    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=warm_up) as pool:
+    pool = cf.ProcessPoolExecutor(
+        jobs,
+        mp_context=context,
+        initializer=pool_worker_start,
+        initargs=(os.getpid(), model),
+    )
+    with pool:
         in_flight: dict[cf.Future, _Job] = {}
         try:
             while True:
@@ -210,8 +240,19 @@ def _run_in_processes(
         except BaseException:
             for future in in_flight:
                 future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(pool)
             raise
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop the pool now: queued tasks dropped, running ones ended (Ctrl-C, SIGTERM)."""
+    # The executor has no public way to end its running workers; its process table does.
+    workers = list(getattr(pool, "_processes", {}).values())
+    for process in workers:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.join(10)
 
 
 def _run_on_dask(
@@ -222,6 +263,7 @@ def _run_on_dask(
     retries: int,
     finish,
     task,
+    model: str | None = None,
 ) -> None:
     from dask import config as dask_config
     from distributed import Client, as_completed
@@ -231,7 +273,7 @@ def _run_on_dask(
     in_flight: dict[Any, _Job] = {}
     try:
         # Load the model on every worker now, once each (tasks reuse it).
-        client.run(warm_up)
+        client.run(warm_up, model)
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         limit = workers * 2
         queue = _readable(in_dir, pending, finish)

@@ -59,6 +59,8 @@ def check_settings(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> 
             previous = json.loads(state.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             previous = None
+        if isinstance(previous, dict) and previous.get("format") == "jpg":
+            previous["format"] = "jpeg"  # the name earlier versions recorded
         if previous is not None and previous != settings:
             raise SettingsMismatch(
                 f"{out_dir} holds results made with other settings ({state}); use the same "
@@ -78,6 +80,7 @@ class FileRecord:
     bytes: int | None = None
     error: str | None = None
     worker: str | None = None
+    warnings: list[dict[str, str]] | None = None  # the model's [{"code", "message"}], if any
 
 
 class Manifest:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from models.api import OPTION_SPECS
 
-FORMATS = ("png", "jpg", "tiff", "webp")
+FORMATS = ("png", "jpeg", "tiff", "webp")
+FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
+
+
+def _format(text: str) -> str:
+    name = FORMAT_ALIASES.get(text.lower(), text.lower())
+    if name not in FORMATS:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(FORMATS)} (jpg means jpeg)")
+    return name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", help="named settings set (see: jewel-retouch presets)")
     parser.add_argument("--presets-dir", type=Path, help="folder of user presets")
     parser.add_argument(
-        "--format", choices=FORMATS, help="output format (default: the preset's, else the input's)"
+        "--format",
+        type=_format,
+        metavar="{png,jpeg,tiff,webp}",
+        help="output format (default: the preset's, else the input's; jpg means jpeg)",
     )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument(
@@ -50,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="camera RAW highlight handling (default blend: neutral, graded metal highlights)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="load the model from this factory instead of models.load (experiments, tests)",
+    )
     group = parser.add_argument_group("model options (override the preset)")
     for spec in OPTION_SPECS:
         flag = "--" + spec.name.replace("_", "-")
@@ -82,6 +100,10 @@ def option_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from models.api import OptionsError, RetouchOptions
     from server.batch import BatchSettings, PlanError, SettingsMismatch, run_batch
@@ -101,8 +123,14 @@ def run(args: argparse.Namespace) -> int:
     except (PresetError, OptionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = BatchSettings(options, fmt, args.raw_bits, args.raw_highlights)
+    try:
+        settings = BatchSettings(options, fmt, args.raw_bits, args.raw_highlights)
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     progress = None if args.quiet else RichProgress()
+    # SIGTERM stops the run like Ctrl-C: workers ended, manifest saved, resumable.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         manifest = run_batch(
             args.in_dir,
@@ -113,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=progress,
             retries=args.retries,
+            model=args.model,
         )
     except (PlanError, SettingsMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -135,4 +164,8 @@ def run(args: argparse.Namespace) -> int:
     for record in manifest.records.values():
         if record.status == "failed":
             print(f"failed: {record.input}: {record.error}", file=sys.stderr)
+        for warning in record.warnings or []:
+            print(
+                f"warning: {record.input}: {warning['code']}: {warning['message']}", file=sys.stderr
+            )
     return 1 if summary["failed"] else 0

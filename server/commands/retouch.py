@@ -39,6 +39,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="load the model from this factory instead of models.load (experiments, tests)",
+    )
     group = parser.add_argument_group("model options (as in GET /v1/info)")
     for spec in models.OPTION_SPECS:
         flag = "--" + spec.name.replace("_", "-")
@@ -90,8 +96,16 @@ def plan_outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.engine import Engine
-    from server.imageio import fit_for_format, format_from_path, read_image, save_image
+    from server.commands.serve import load_engine
+    from server.imageio import (
+        DEFAULT_LIMITS,
+        fit_for_format,
+        format_from_path,
+        read_image,
+        save_image,
+    )
+    from server.job_input import run_warnings
+    from server.sizing import check_job_size
 
     try:
         options = options_from_args(args)
@@ -105,7 +119,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if len(pairs) > 1:
         args.output.mkdir(parents=True, exist_ok=True)
-    engine = Engine()
+    try:
+        engine = load_engine(args.model)
+    except (ImportError, AttributeError) as exc:
+        print(f"jewel-retouch retouch: cannot load the model: {exc}", file=sys.stderr)
+        return 2
     failures = 0
     for source, target in pairs:
         try:
@@ -115,8 +133,11 @@ def run(args: argparse.Namespace) -> int:
                 image, info = decode_raw(source), None
             else:
                 image, info = read_image(source)
+            check_job_size(DEFAULT_LIMITS, image.width, image.height, options, args.layers)
             progress = models.api.no_progress if args.quiet else _printer(source.name)
             result = engine.retouch(image, options, progress=progress, layers=args.layers)
+            for warning in run_warnings(result.info):  # shown even with --quiet
+                print(f"warning: {warning['code']}: {warning['message']}", file=sys.stderr)
             fmt = format_from_path(target)
             out = fit_for_format(result.image, fmt)
             if out is not result.image and not args.quiet:

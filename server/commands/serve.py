@@ -71,6 +71,31 @@ def register(subparsers) -> None:
         help="seconds one job may run before it is stopped (default 600)",
     )
     parser.add_argument(
+        "--queue-timeout",
+        type=_positive(float),
+        default=600.0,
+        help="seconds an HTTP job may wait in the queue before it is refused as busy (default 600)",
+    )
+    parser.add_argument(
+        "--result-timeout",
+        type=_positive(float),
+        default=60.0,
+        help="seconds a WebSocket client may leave its result unread before it is dropped "
+        "(default 60)",
+    )
+    parser.add_argument(
+        "--http-threads",
+        type=_positive(int),
+        default=8,
+        help="HTTP requests handled at once (default 8)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=64,
+        help="open HTTP connections at once (default 64)",
+    )
+    parser.add_argument(
         "--max-megapixels",
         type=_positive(float),
         default=DEFAULT_MAX_PIXELS / 1e6,
@@ -127,8 +152,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from server.runner import RunningServer
 
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -136,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         queue_size=max(0, args.queue_size),
         job_timeout=args.job_timeout,
+        queue_timeout=args.queue_timeout,
+        result_timeout=args.result_timeout,
+        http_threads=args.http_threads,
+        connection_limit=args.max_connections,
         max_pixels=int(args.max_megapixels * 1e6),
         max_dimension=args.max_dimension,
         max_body_bytes=int(args.max_body_mb * 2**20),
@@ -146,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         config_dir=args.config_dir,
     )
     try:
-        engine = _engine(args.model)
+        engine = load_engine(args.model)
         server = RunningServer.start(config, engine=engine, verbose=args.verbose)
     except ConfigError as exc:
         print(f"jewel-retouch: {exc}", file=sys.stderr)
@@ -183,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(spec: str | None):
+def load_engine(spec: str | None):
     """An Engine around `models.load()`, or around the factory named MODULE:FACTORY."""
     import importlib
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from server.config import ensure_token, token_path
+from server.config import ConfigError, ensure_token, token_path
 
 
 def register(subparsers) -> None:
@@ -23,5 +24,9 @@ def run(args: argparse.Namespace) -> int:
     if args.path:
         print(token_path(args.config_dir))
         return 0
-    print(ensure_token(args.config_dir))
+    try:
+        print(ensure_token(args.config_dir))
+    except ConfigError as exc:
+        print(f"jewel-retouch: {exc}", file=sys.stderr)
+        return 2
     return 0

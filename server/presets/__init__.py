@@ -8,7 +8,7 @@ A preset file::
 
     title = "Marketplace white"           # shown to people
     description = "..."                   # what it is for
-    format = "jpg"                        # optional: output file format for batch runs
+    format = "jpeg"                       # optional: output file format for batch runs
     [options]                             # any model options (see GET /v1/info)
     background = "white"
 
@@ -30,7 +30,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 BUILTIN_DIR = Path(__file__).resolve().parent
-OUTPUT_FORMATS = ("png", "jpg", "tiff", "webp")
+OUTPUT_FORMATS = ("png", "jpeg", "tiff", "webp")
+FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}  # accepted in preset files, stored as the name
 
 
 class PresetError(ValueError):
@@ -88,6 +89,8 @@ def parse_preset(path: Path, *, builtin: bool = False) -> Preset:
     except OptionsError as exc:
         raise PresetError(f"preset file {path}: {exc}") from exc
     fmt = data.get("format")
+    if isinstance(fmt, str):
+        fmt = FORMAT_ALIASES.get(fmt, fmt)
     if fmt is not None and fmt not in OUTPUT_FORMATS:
         raise PresetError(
             f"preset file {path}: format must be one of {', '.join(OUTPUT_FORMATS)}; got {fmt!r}"

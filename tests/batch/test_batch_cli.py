@@ -160,7 +160,7 @@ def test_batch_with_preset_and_override(tmp_path, catalog, capsys):
     )
     assert run.returncode == 1  # the broken file
     settings = json.loads((out / ".jewel-retouch" / "settings.json").read_text())
-    assert settings["format"] == "jpg"
+    assert settings["format"] == "jpeg"  # one name everywhere (the preset may say jpg)
     opts = settings["options"]
     assert (opts["background"], opts["framing"], opts["margin"]) == ("white", "square", 0.075)
     assert opts["canvas_size"] == 1200

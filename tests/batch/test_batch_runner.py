@@ -116,7 +116,7 @@ def test_two_jobs_give_the_same_bytes_as_one(tmp_path, catalog):
 def test_output_format_conversion(tmp_path, catalog):
     in_dir, _ = catalog
     out = tmp_path / "out"
-    run_batch(in_dir, out, BatchSettings(format="jpg"))
+    run_batch(in_dir, out, BatchSettings(format="jpg"))  # the old name still means jpeg
     names = output_files(out)
     assert "rings/gold/eternity.jpg" in names and "hero.jpg" in names
     with Image.open(out / "rings/gold/eternity.jpg") as img:  # RGBA input, flattened on white
@@ -152,18 +152,37 @@ def test_outputs_are_confined_to_out_dir(tmp_path):
     assert confined(out, "a/b.png") == (out / "a" / "b.png").resolve()
 
 
-def test_links_out_of_the_input_folder_and_out_dir_inside_in_dir_are_ignored(tmp_path):
+def test_links_out_of_the_input_folder_are_ignored(tmp_path):
     in_dir = tmp_path / "in"
     (in_dir / "sub").mkdir(parents=True)
     outside = tmp_path / "private.png"
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(outside)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(in_dir / "sub" / "a.png")
     os.symlink(outside, in_dir / "link.png")
-    out = in_dir / "retouched"
+    out = tmp_path / "retouched"
     run_batch(in_dir, out, BatchSettings())
     assert output_files(out) == ["sub/a.png"]
-    second = run_batch(in_dir, out, BatchSettings())  # its own outputs are not inputs
-    assert [r.input for r in second.records.values()] == ["sub/a.png"]
+
+
+def _digests(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_out_dir_containing_or_inside_in_dir_is_refused_and_no_input_is_written(
+    tmp_path, catalog, overwrite
+):
+    """Defect 4: OUT a parent of IN counted inputs as finished outputs (and --overwrite
+    wrote over an input); OUT inside IN, or reached through a link, is refused as well."""
+    in_dir, _ = catalog
+    before = _digests(in_dir)
+    os.symlink(in_dir, tmp_path / "link-to-in")
+    for out in (in_dir.parent, in_dir / "retouched", tmp_path / "link-to-in" / "out"):
+        with pytest.raises(PlanError, match="must not contain or lie inside"):
+            run_batch(in_dir, out, BatchSettings(), overwrite=overwrite)
+    with pytest.raises(PlanError):
+        run_batch(tmp_path / "link-to-in", in_dir, BatchSettings(), overwrite=overwrite)
+    assert _digests(in_dir) == before
 
 
 def test_same_folder_for_input_and_output_is_refused(tmp_path, catalog):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -191,3 +192,38 @@ def test_retouch_routes_camera_raw_to_the_raw_decoder(tmp_path):
     assert out.returncode == 1
     assert "shot.dng" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "out" / "shot.tif").exists()
+
+
+def test_retouch_prints_each_warning_to_stderr(tmp_path, img):
+    source = tmp_path / "ring.png"
+    source.write_bytes(img.pil_encode(img.pixels(8, 8, 3, 8), "PNG"))
+    out = run_cli(
+        "retouch",
+        str(source),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--quiet",
+        "--model",
+        "server.testing:warning_model",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "warning: background_kept: Background kept" in out.stderr
+
+
+def test_retouch_refuses_a_framing_canvas_over_the_limits_before_work(tmp_path, img):
+    source = tmp_path / "tall.png"
+    source.write_bytes(img.pil_encode(np.zeros((7000, 4, 3), np.uint8), "PNG"))
+    out = run_cli(
+        "retouch",
+        str(source),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--framing",
+        "square",
+        "--margin",
+        "0.45",
+        "--model",
+        "server.testing:warning_model",
+    )
+    assert out.returncode == 1 and "framing" in out.stderr
+    assert not (tmp_path / "out.png").exists()
