@@ -569,6 +569,10 @@ ERROR_ADVICE = {
         "The server refused this request (its Host or Origin check)",
         "Connect to the server at http://127.0.0.1, or start it with --allow-origin for this page.",
     ),
+    "moved": (
+        "The server moved this address",
+        "Use the address the server names; update the plug-in if it asks for an old one.",
+    ),
     "not_found": (
         "The server does not know this request",
         "Use the same version of the server and the plug-in.",

@@ -319,8 +319,8 @@ WARNINGS: dict[str, str] = {
     "piece_at_edge": "The piece runs off the frame: the cut-out may be incomplete there.",
     "overexposed": "The photo is overexposed: clipped areas cannot be recovered.",
     "underexposed": "The photo is very dark: the result is noisy and the cut-out less certain.",
-    "low_resolution": "The photo is small (under 1000 px on its long side): too small for"
-    " marketplace zoom, and fine detail (prongs, chains) may be lost.",
+    "low_resolution": "The image is small (under 500 px on its long side): prongs and chain"
+    " links are a pixel or two wide, and the cut-out may lose them.",
 }
 
 

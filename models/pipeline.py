@@ -77,9 +77,9 @@ SPECK_CONTEXT = 64
 # and never for residuals under MATTING_MIN_FLOOR (JPEG noise and sweep texture).
 MATTING_MAX_TAU = 0.25
 MATTING_MIN_FLOOR = 0.04
-# A photo whose long side is under this many pixels is below what marketplaces need for zoom
-# (docs: 1000-2000 px), and its prongs and chain links are a pixel or two.
-LOW_RESOLUTION = 1000
+# A photo (or selection) whose long side is under this many pixels shows prongs and chain
+# links a pixel or two wide: the cut-out cannot resolve them.
+LOW_RESOLUTION = 500
 
 
 @dataclass

@@ -86,7 +86,11 @@ test("connected: options come from /v1/info as Spectrum widgets; Retouch adds th
   assert.ok(!$("cancel").hasAttribute("disabled"), "Cancel is not available while running");
   await panel.lastRun;
   assert.match($("message").textContent, /Done/);
-  assert.equal($("message").getAttribute("data-kind"), "success");
+  // A 40 x 30 layer is under the model's size for fine detail: the model says so, and the
+  // panel shows it as a warning; nothing else may be wrong.
+  const kind = $("message").getAttribute("data-kind");
+  assert.ok(kind === "success" || kind === "warning", kind);
+  if (kind === "warning") assert.match($("message").textContent, /small/);
   assert.equal($("progress").getAttribute("value"), "100");
   assert.ok($("cancel").hasAttribute("disabled"));
 

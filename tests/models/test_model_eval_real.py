@@ -27,7 +27,7 @@ def test_it_writes_pairs_sheets_and_figures_and_survives_a_corrupt_file(tmp_path
     with open(out / "figures.csv") as handle:
         table = {row["photo"]: row for row in csv.DictReader(handle)}
     assert float(table["ring.png"]["border255"]) == 1.0  # a clean sweep comes out white
-    assert table["ring.png"]["warnings"] == "low_resolution"  # 480 px: under marketplace size
+    assert table["ring.png"]["warnings"] == "low_resolution"  # 480 px: under 500 px
     assert "background_kept" in table["busy.jpg"]["warnings"]  # noise is not a backdrop
     assert float(table["busy.jpg"]["border255"]) < 0.5
 

@@ -17,6 +17,10 @@ window.JEWEL_CONTRACT = {
       "summary": "The server refused this request (its Host or Origin check)",
       "advice": "Connect to the server at http://127.0.0.1, or start it with --allow-origin for this page."
     },
+    "moved": {
+      "summary": "The server moved this address",
+      "advice": "Use the address the server names; update the plug-in if it asks for an old one."
+    },
     "not_found": {
       "summary": "The server does not know this request",
       "advice": "Use the same version of the server and the plug-in."
