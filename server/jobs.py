@@ -13,6 +13,7 @@ import itertools
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -248,20 +249,13 @@ class JobQueue:
         job.deadline = job.started_at + self.job_timeout
         try:
             result = self.engine.retouch(job.image, job.options, job.progress, job.layers)
-        except Cancelled:
-            if job.cancel_requested:
-                return {"cancelled": True}
-            return {"error": _timeout_error(self.job_timeout)}
-        except ProtocolError as exc:
-            return {"error": exc}
-        except (ValueError, TypeError) as exc:
-            # models.OptionsError / ImageError are ValueErrors: the input, not the server.
-            code = "invalid_options" if type(exc).__name__ == "OptionsError" else "invalid_pixels"
-            return {"error": ProtocolError(code, str(exc))}
-        except MemoryError:
-            return {"error": ProtocolError("too_large", "not enough memory for this image")}
-        except Exception as exc:  # noqa: BLE001 - a model bug must not take the server down
-            return {"error": ProtocolError("internal", f"the model failed: {type(exc).__name__}")}
+        except BaseException as exc:
+            # The traceback's frames hold the job's progress callback (and through it a
+            # client's connection) in a cycle that only the garbage collector would free.
+            traceback.clear_frames(exc.__traceback__)
+            if not isinstance(exc, Exception):
+                raise
+            return self._failed(job, exc)
         elapsed = time.monotonic() - job.started_at
         if job.deadline is not None and time.monotonic() > job.deadline:
             return {"error": _timeout_error(self.job_timeout)}
@@ -269,6 +263,23 @@ class JobQueue:
         if job.cancel_requested:
             return {"cancelled": True}
         return {"result": result}
+
+    def _failed(self, job: Job, exc: Exception) -> dict[str, Any]:
+        """The `job.finish` arguments for a retouch that raised `exc`."""
+        if isinstance(exc, Cancelled):
+            if job.cancel_requested:
+                return {"cancelled": True}
+            return {"error": _timeout_error(self.job_timeout)}
+        if isinstance(exc, ProtocolError):
+            return {"error": exc}
+        if isinstance(exc, (ValueError, TypeError)):
+            # models.OptionsError / ImageError are ValueErrors: the input, not the server.
+            code = "invalid_options" if type(exc).__name__ == "OptionsError" else "invalid_pixels"
+            return {"error": ProtocolError(code, str(exc))}
+        if isinstance(exc, MemoryError):
+            return {"error": ProtocolError("too_large", "not enough memory for this image")}
+        # A model bug must not take the server down.
+        return {"error": ProtocolError("internal", f"the model failed: {type(exc).__name__}")}
 
 
 class ByteBudget:

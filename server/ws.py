@@ -50,6 +50,17 @@ PROGRESS_INTERVAL = 0.05  # seconds between progress messages of the same stage
 _CLOSE = object()
 
 
+
+def _forget_cancellation(task: asyncio.Task) -> None:
+    """Drops the CancelledError a task cancelled before its first step keeps: its traceback
+    holds the coroutine's frame (and so its connection) in a cycle only the garbage
+    collector would free. (Reading it takes it off the task.)"""
+    if task.cancelled():
+        try:
+            task.result()
+        except asyncio.CancelledError as exc:
+            exc.__traceback__ = None
+
 class ServerPolicy(SessionPolicy):
     """The session's questions answered from the server's state (token, queue, budget)."""
 
@@ -101,6 +112,7 @@ class Connection:
             if isinstance(item, StartJob):
                 self.cancel_requested = False
                 self.job_task = asyncio.create_task(self.run_job(item))
+                self.job_task.add_done_callback(_forget_cancellation)
             elif isinstance(item, CancelJob):
                 self.cancel_job()
             elif isinstance(item, Close):
@@ -172,7 +184,11 @@ class Connection:
             )
             del result, parts
             self.dispatch(outputs)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            # asyncio keeps this error (on the task and on the awaited future); its traceback
+            # holds this frame, and so this connection, in a cycle only the garbage
+            # collector would free.
+            exc.__traceback__ = None
             if self.job is not None:
                 self.state.queue.cancel(self.job)
         except ProtocolError as exc:

@@ -27,7 +27,8 @@ def running(tmp_path):
         config_dir=tmp_path,
         result_timeout=1.0,
     )
-    server = RunningServer.start(config, engine=Engine(SlowRetoucher(steps=4, delay=0.01)))
+    # Jobs of about a second: the "running" connections always close mid-job (the cancel path).
+    server = RunningServer.start(config, engine=Engine(SlowRetoucher(steps=20, delay=0.05)))
     yield server
     server.stop()
 
