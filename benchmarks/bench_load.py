@@ -30,8 +30,7 @@ import numpy as np  # noqa: E402
 import requests  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from server.protocol import ResultReader  # noqa: E402
-from server.testing import hello, raw_job, raw_ws, run_server  # noqa: E402
+from server.testing import hello, raw_job, raw_ws, receive_result, run_server  # noqa: E402
 
 MIB = 1 << 20
 
@@ -89,17 +88,7 @@ def ws_client(srv, px: np.ndarray, stop: threading.Event, out: list, errors: lis
             start = time.perf_counter()
             ws.send(json.dumps(header))
             ws.send(data)
-            reader, outcome = None, None
-            while outcome is None:
-                item = ws.recv(timeout=600)
-                if isinstance(item, bytes):
-                    reader.feed(item)
-                    continue
-                message = json.loads(item)
-                if message["type"] == "result":
-                    reader = ResultReader(message)
-                elif message["type"] in ("done", "error", "cancelled"):
-                    outcome = message
+            reader, outcome = receive_result(ws, timeout=600)
             if outcome["type"] == "done" and reader is not None and reader.complete:
                 out.append(time.perf_counter() - start)
             elif outcome.get("code") == "queue_full":

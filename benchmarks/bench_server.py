@@ -24,8 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from server.protocol import ResultReader  # noqa: E402
-from server.testing import run_server  # noqa: E402
+from server.testing import receive_result, run_server  # noqa: E402
 
 MB = 1_000_000
 
@@ -101,19 +100,9 @@ def ws_round_trip(ws, payload: bytes, w: int, h: int, job: int) -> float:
     ws.send(json.dumps(header))
     for offset in range(0, len(view), frame):
         ws.send(view[offset : offset + frame])
-    reader = None
-    while True:
-        item = ws.recv(timeout=120)
-        if isinstance(item, bytes):
-            reader.feed(item)
-            continue
-        message = json.loads(item)
-        if message["type"] == "result":
-            reader = ResultReader(message)
-        elif message["type"] == "done":
-            break
-        elif message["type"] in ("error", "cancelled"):
-            raise RuntimeError(f"WS job failed: {message}")
+    reader, message = receive_result(ws, timeout=120)
+    if message["type"] != "done":
+        raise RuntimeError(f"WS job failed: {message}")
     elapsed = time.perf_counter() - start
     if reader is None or len(reader.data[0]) != len(payload):
         raise RuntimeError("WS result incomplete")

@@ -251,6 +251,27 @@ def warning_model() -> WarningRetoucher:
 # --- a WebSocket client on a bare socket ----------------------------------------------------
 
 
+def receive_result(ws, timeout: float):
+    """Reads one WebSocket job's answer from a websockets client connection `ws` until its
+    `done`, `error` or `cancelled` message: returns (the ResultReader of its parts, or None
+    when no result came, that final message)."""
+    from server.protocol import ResultReader
+
+    reader = None
+    while True:
+        item = ws.recv(timeout=timeout)
+        if isinstance(item, bytes):
+            if reader is None:
+                raise RuntimeError("a binary frame before the result header")
+            reader.feed(item)
+            continue
+        message = json.loads(item)
+        if message["type"] == "result":
+            reader = ResultReader(message)
+        elif message["type"] in ("done", "error", "cancelled"):
+            return reader, message
+
+
 def host_port(url: str) -> tuple[str, int]:
     host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
     return host, int(port)
