@@ -5,14 +5,16 @@ per pixel above the input and output however large the photo:
 
 1. decode each tile to linear sRGB float32 and area-average it to the working image
    (long side <= 768 px); measure sensor noise on sampled rows.
-2. the `Analyzer` (models.analyzers.default_analyzer) maps the working image; `_plan` turns the
-   analysis and the options into working-resolution maps and constants.
-3. decode each tile again and apply: cleanup (isolated specks, scratches), tone (backdrop
-   flat-field + white balance, metal toning inside the metal mask, highlight shoulder),
-   gem micro-contrast, background composite (white / transparent / keep, optional shadow),
-   strength blend, encode. Masks are guided-upsampled from the working resolution so their
-   edges follow the full-resolution pixels. With protect_gems, gem pixels are copied from the
-   input.
+2. the `Analyzer` (models.analyzers.default_analyzer) maps the working image; its confidence
+   (models/analysis/confidence.py) decides the background really used and the warnings;
+   `_plan` turns the analysis and the options into working-resolution maps and constants.
+3. decode each tile again and apply: cleanup (isolated specks, scratches), tone (the piece's
+   one cast x exposure gain, models/ops/tone.py; metal toning inside the metal mask;
+   highlight shoulder), gem micro-contrast, background composite (white / transparent / keep,
+   optional shadow), strength blend, encode. Masks are guided-upsampled from the working
+   resolution so their edges follow the full-resolution pixels, then, on a clean sweep, the
+   outline's alpha is re-estimated from the known backdrop (models/ops/matting.py). With
+   protect_gems, gem pixels are copied from the input.
 4. optional framing (square canvas, margin, marketplace size), then the result goes back in
    the input's ICC profile, bit depth and channel layout.
 """
@@ -89,7 +91,7 @@ class _Plan:
     factor: int
     guided: np.ndarray  # (h, w, 4): guided-filter slope, offset of matte and metal
     guided_gem: np.ndarray  # (h, w, 2): guided-filter slope, offset of the gem mask
-    gain: np.ndarray  # (h, w, 3): tone gain RGB
+    tone_gain: np.ndarray  # (3,): the piece's tone gain RGB (cast x exposure, one for all)
     shadow: np.ndarray  # (h, w, 1): shadow opacity on the backdrop (often all zero)
     cleanup_maps: np.ndarray  # (h, w, 2): analyzer defects, gem-protect (often all zero)
     active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
@@ -341,7 +343,6 @@ def _tone_gain(analysis: Analysis, small: np.ndarray, already_white: bool):
 def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise, factor,
           already_white: bool = False, tone_backdrop: bool = False):
     tone_rgb, tone_facts = _tone_gain(analysis, small, already_white)
-    gain = np.broadcast_to(tone_rgb, small.shape)
     metal = np.clip(analysis.metal, 0, 1)
     matte = np.clip(analysis.matte, 0, 1)
     gem = np.clip(analysis.gem, 0, 1)
@@ -352,7 +353,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         # A finished shot's metal colour is the retoucher's choice; on a photo the analysis
         # is unsure of (the fallback) the metal mask and kind are too: remove the cast only.
         kind = None
-    flat = small * gain
+    flat = small * tone_rgb
     mid = (metal > SOLID) & (flat @ LUMA > 0.05) & (flat @ LUMA < 0.85)
     if kind is not None and mid.sum() >= 8:
         mean_rgb = np.median(flat[mid], axis=0)
@@ -376,7 +377,6 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
     guided = resample.guided_coefficients(
         guide, np.stack([matte, metal, gem], axis=-1).astype(np.float32), radius=1, eps=1e-4
     )
-    gain = gain.astype(np.float32)
     cleanup_maps = np.stack([defects, protect], axis=-1).astype(np.float32)
     # Outside `active` the white/transparent result is the plain fill, bit for bit: the matte's
     # guided coefficients are below 1e-3 there (the 0.04 snap zeroes them), the shadow < 1e-6.
@@ -401,7 +401,7 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         factor,
         np.ascontiguousarray(guided[..., [0, 1, 3, 4]]),
         np.ascontiguousarray(guided[..., [2, 5]]),
-        gain,
+        tone_rgb,
         np.ascontiguousarray(shadow[..., None], dtype=np.float32),
         cleanup_maps,
         active,
@@ -511,19 +511,19 @@ class _Run:
         result, out_alpha, backdrop_rgb = _composite(tile, masks, cleaned, toned_box,
                                                      self.plan, self.options)
         core = slice(y0 - ya, y0 - ya + (y1 - y0))
-        self._write(y0, y1, x0, x1, core, block, result, out_alpha, masks)
+        self._write(y0, y1, x0, x1, core, block, result, out_alpha, masks, tile)
         if self.want_layers:
             self._write_layers(y0, y1, core, masks, cleaned, toned_box, backdrop_rgb,
                                defect_mask)
         return int(defect_mask[core].sum())
 
-    def _write(self, y0, y1, x0, x1, core, block, result, out_alpha, masks) -> None:
+    def _write(self, y0, y1, x0, x1, core, block, result, out_alpha, masks, tile) -> None:
         """Strength blend, encode, protect-gems copy and the piece mask for rows y0..y1."""
         opts, codec = self.options, self.codec
         s = np.float32(opts.strength)
-        alpha = masks.alpha_in
+        alpha = tile.alpha
         if s < 1:
-            result = masks.rgb_in + s * (result - masks.rgb_in)
+            result = tile.rgb_in + s * (result - tile.rgb_in)
             if out_alpha is not None and alpha is not None:
                 out_alpha = alpha + s * (out_alpha - alpha)
             elif out_alpha is not None:
@@ -585,8 +585,8 @@ class _Tile:
     def __post_init__(self) -> None:
         f = self.plan.factor
         self.guide = np.sqrt(np.maximum(self.rgb_in @ LUMA, 0))
-        self.r0, self.r1 = _low_res_span(self.ya, self.yb, f, self.plan.gain.shape[0])
-        self.c0, self.c1 = _low_res_span(self.x0, self.x1, f, self.plan.gain.shape[1])
+        self.r0, self.r1 = _low_res_span(self.ya, self.yb, f, self.plan.guided.shape[0])
+        self.c0, self.c1 = _low_res_span(self.x0, self.x1, f, self.plan.guided.shape[1])
 
     def any(self, low: np.ndarray) -> bool:
         """Whether a working-resolution map is non-zero anywhere this tile samples."""
@@ -606,8 +606,8 @@ class _Tile:
 @dataclass
 class _Masks:
     """A tile's full-resolution masks: matte, metal, gem (0..1, (h, w) float32), the raw gem
-    mask (before the matte), the backdrop shadow, the tone gain in `box` (where the matte is
-    non-zero, padded) and the decoded input."""
+    mask (before the matte), the backdrop shadow, and `box`, where the matte is non-zero
+    (padded)."""
 
     matte: np.ndarray
     metal: np.ndarray
@@ -615,9 +615,6 @@ class _Masks:
     gem_raw: np.ndarray
     shadow: np.ndarray
     box: tuple[slice, slice]
-    gain_box: np.ndarray
-    rgb_in: np.ndarray
-    alpha_in: np.ndarray | None
 
 
 def _sample_masks(tile: _Tile, plan: _Plan) -> _Masks:
@@ -634,21 +631,18 @@ def _sample_masks(tile: _Tile, plan: _Plan) -> _Masks:
                 rgb_in[edge], np.maximum(maps[..., :3], 1e-4), maps[..., 3], matte[edge],
                 plan.matting_floor, 2 * plan.factor + 1,
             )
-    # Metal, gem and tone gains matter only where the matte is non-zero: sample them in
-    # that box (plus the gem contrast's blur context) and nowhere else.
+    # Metal and gem matter only where the matte is non-zero: sample them in that box (plus
+    # the gem contrast's blur context) and nowhere else.
     box = _support_box(matte, pad=8)
     metal, gem_raw = zeros.copy(), zeros.copy()
-    gain_box = np.zeros(guide.shape + (3,), dtype=np.float32)[box]
     if box[0].stop > box[0].start:
         metal_coeffs = tile.sample(plan.guided[..., 1::2], box)
         metal[box] = np.clip(resample.apply_guided(metal_coeffs, guide[box])[..., 0], 0, 1)
         if tile.any(plan.guided_gem):
             gem_coeffs = tile.sample(plan.guided_gem, box)
             gem_raw[box] = np.clip(resample.apply_guided(gem_coeffs, guide[box])[..., 0], 0, 1)
-        gain_box = tile.sample(plan.gain, box)
     shadow = tile.sample(plan.shadow)[..., 0] if tile.any(plan.shadow) else zeros
-    return _Masks(matte, metal * matte, gem_raw * matte, gem_raw, shadow, box, gain_box,
-                  rgb_in, tile.alpha)
+    return _Masks(matte, metal * matte, gem_raw * matte, gem_raw, shadow, box)
 
 
 def _clean_up(tile: _Tile, masks: _Masks, plan: _Plan, opts: RetouchOptions, matte_only: bool):
@@ -693,8 +687,8 @@ def _clean_up(tile: _Tile, masks: _Masks, plan: _Plan, opts: RetouchOptions, mat
 def _tone_piece(tile, masks: _Masks, cleaned, plan: _Plan, opts: RetouchOptions, codec: Codec):
     """Stage 3: the piece's tone in the matte's box (cast and exposure gain, metal toning,
     highlight shoulder, gem micro-contrast): (bh, bw, 3) float32 linear."""
-    box, matte, metal, gain_box = masks.box, masks.matte, masks.metal, masks.gain_box
-    gain_box = gain_box * (1 + metal[box][..., None] * (plan.metal_gains - 1))
+    box, matte, metal = masks.box, masks.matte, masks.metal
+    gain_box = plan.tone_gain * (1 + metal[box][..., None] * (plan.metal_gains - 1))
     toned_box = cleaned[box] * gain_box
     top_code = np.float32(1 - 1.2 / codec.maximum)  # every channel at the input's top code
     if opts.hotspots:

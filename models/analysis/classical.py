@@ -53,11 +53,8 @@ def _remove_small(mask: np.ndarray, min_fraction: float, min_pixels: int) -> np.
 
 def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     """Darker, same-colour, smooth regions adjacent to the backdrop."""
-    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(backdrop + 0.01)
-    lum_ratio = ratio.mean(axis=-1)
-    chroma_dev = channel_max(np.abs(ratio - lum_ratio[..., None]))
-    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
-    grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
+    lum_ratio, chroma_dev = against_backdrop(rgb, backdrop)
+    grad = log_gradient(rgb)
     # On a clean sweep a pixel can be off the backdrop model through one channel (a shadow on
     # a blue-grey sweep takes a cooler tint, lit by the sweep itself) while darker by less
     # than tau. On a loose fit (tau large) that would call half the piece shadow.
@@ -87,11 +84,24 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     return np.concatenate([[False], keep])[labels]
 
 
+def against_backdrop(rgb: np.ndarray, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How each pixel departs from the backdrop's light: (log luminance ratio, log colour
+    departure), each (h, w) float. rgb, light: (h, w, 3) linear. A shadow has a negative
+    ratio and a small departure."""
+    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(np.maximum(light, 0) + 0.01)
+    lum_ratio = ratio.mean(axis=-1)
+    return lum_ratio, channel_max(np.abs(ratio - lum_ratio[..., None]))
+
+
+def log_gradient(rgb: np.ndarray) -> np.ndarray:
+    """The log-luminance gradient magnitude (Sobel, per pixel): (h, w, 3) linear -> (h, w)."""
+    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
+    return np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
+
+
 def _gradient_energy(rgb: np.ndarray) -> np.ndarray:
     """Local structure: the 5-px mean of the log-luminance gradient magnitude, (h, w) float."""
-    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
-    grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
-    return ndimage.uniform_filter(grad, 5)
+    return ndimage.uniform_filter(log_gradient(rgb), 5)
 
 
 class ClassicalAnalyzer:

@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from models.analysis import Analysis
 from models.ops.lab import linear_srgb_to_lab
+from models.ops.tone import ramp
 
 # Backdrop texture scale (tau of the backdrop model, capped at 0.6): clean sweeps measure 0.05
 # to 0.15, a sweep with strong light fall-off or a phone shot of paper 0.2 to 0.45; velvet,
@@ -64,11 +65,6 @@ class Confidence:
         }
 
 
-def _ramp(value: float, bad: float, good: float) -> float:
-    """0 at `bad`, 1 at `good`, linear between (either order), clipped."""
-    return float(np.clip((value - bad) / (good - bad), 0.0, 1.0))
-
-
 def border_mask(shape: tuple[int, int], fraction: float = 0.02) -> np.ndarray:
     """bool (h, w): the outermost `fraction` of each side (at least one pixel)."""
     h, w = shape
@@ -104,13 +100,13 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
             backdrop_L=round(float(lab[0]), 1),
             backdrop_chroma=round(float(np.hypot(lab[1], lab[2])), 1),
         )
-        backdrop_fit = min(_ramp(tau, TAU_BUSY, TAU_CLEAN),
-                           _ramp(border_fit, BORDER_FIT_LOW, BORDER_FIT_HIGH))
+        backdrop_fit = min(ramp(tau, TAU_BUSY, TAU_CLEAN),
+                           ramp(border_fit, BORDER_FIT_LOW, BORDER_FIT_HIGH))
     else:
         # No backdrop model (the network alone): how decisive the matte is, pixel by pixel.
         decisive = float(((analysis.matte < 0.1) | (analysis.matte > 0.9)).mean())
         facts["decisive"] = round(decisive, 4)
-        backdrop_fit = _ramp(decisive, DECISIVE_LOW, DECISIVE_HIGH)
+        backdrop_fit = ramp(decisive, DECISIVE_LOW, DECISIVE_HIGH)
     if already_white:
         backdrop_fit = 1.0
     labels, count = ndimage.label(solid)
@@ -121,14 +117,14 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
     border_piece = float(solid[border].mean())
     facts.update(parts=parts, border_piece=round(border_piece, 4))
     certainty = min(
-        _ramp(piece_share, PIECE_SHARE_HIGH, PIECE_SHARE_LOW),
-        _ramp(float(parts), PARTS_MANY, PARTS_FEW),
-        _ramp(border_piece, BORDER_PIECE_HIGH, BORDER_PIECE_LOW),
+        ramp(piece_share, PIECE_SHARE_HIGH, PIECE_SHARE_LOW),
+        ramp(float(parts), PARTS_MANY, PARTS_FEW),
+        ramp(border_piece, BORDER_PIECE_HIGH, BORDER_PIECE_LOW),
     )
     agreement = analysis.extras.get("net_classical_iou")
     if agreement is not None:
         facts["agreement"] = agreement
-        certainty = min(certainty, _ramp(float(agreement), AGREEMENT_LOW, AGREEMENT_HIGH))
+        certainty = min(certainty, ramp(float(agreement), AGREEMENT_LOW, AGREEMENT_HIGH))
     piece_found = bool(solid.sum() >= 4)
     if not piece_found:
         certainty = 0.0

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from models.analysis import Analysis
+from models.analysis.classical import against_backdrop, log_gradient
 from models.colour import LUMA
 from models.net.analyzer import NetAnalyzer
 
@@ -81,11 +82,8 @@ def _shadow_like(rgb: np.ndarray, light: np.ndarray, piece: np.ndarray) -> np.nd
     (which would make every shadow touching it look textured), under SHADOW_LIKE_SMOOTH. A
     fine silver chain is as neutral, but not smooth.
     """
-    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(np.maximum(light, 0) + 0.01)
-    lum = ratio.mean(axis=-1)
-    tint = np.abs(ratio - lum[..., None]).max(axis=-1)
-    log_lum = np.log(np.maximum(rgb @ LUMA, 0) + 0.01)
-    grad = np.hypot(ndimage.sobel(log_lum, 0), ndimage.sobel(log_lum, 1)) / 8
+    lum, tint = against_backdrop(rgb, light)
+    grad = log_gradient(rgb)
     valid = (~ndimage.binary_dilation(piece, iterations=2)).astype(np.float32)
     energy = ndimage.uniform_filter(grad * valid, 5) / np.maximum(
         ndimage.uniform_filter(valid, 5), 1e-3

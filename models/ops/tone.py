@@ -36,7 +36,8 @@ HIGHLIGHT_SHARE = 0.05  # the brightest share of the piece's metal taken as its 
 MIN_HIGHLIGHTS = 20
 
 
-def _ramp(value: float, bad: float, good: float) -> float:
+def ramp(value: float, bad: float, good: float) -> float:
+    """0 at `bad`, 1 at `good`, linear between (either order), clipped."""
     return float(np.clip((value - bad) / (good - bad), 0.0, 1.0))
 
 
@@ -64,7 +65,7 @@ def cast_gains(backdrop_rgb: np.ndarray, highlights_rgb: np.ndarray | None = Non
     backdrop = np.maximum(np.asarray(backdrop_rgb, dtype=np.float64), 1e-4)
     L, a, b = linear_srgb_to_lab(backdrop)
     chroma = float(np.hypot(a, b))
-    trust = (1.0 - _ramp(chroma, *COLOURED_CHROMA)) * _ramp(float(L), *DARK_L)
+    trust = (1.0 - ramp(chroma, *COLOURED_CHROMA)) * ramp(float(L), *DARK_L)
     facts = {"backdrop_chroma": round(chroma, 2), "backdrop_L": round(float(L), 1)}
     if highlights_rgb is not None and chroma > 1.0:
         _, ha, hb = linear_srgb_to_lab(np.maximum(highlights_rgb, 1e-4))
