@@ -104,7 +104,7 @@ class OptionSpec:
     """One user-facing option, as published in `/v1/info` (plug-ins build their UI from it)."""
 
     name: str
-    type: str  # "enum" | "number" | "integer" | "boolean"
+    type: str  # "enum" | "number" | "integer" | "boolean" | "list" (of `choices`, no repeats)
     default: Any
     description: str
     choices: tuple[str, ...] | None = None
@@ -117,7 +117,7 @@ class OptionSpec:
             "name": self.name,
             "label": self.label or self.name.replace("_", " ").capitalize(),
             "type": self.type,
-            "default": self.default,
+            "default": list(self.default) if self.type == "list" else self.default,
             "description": self.description,
         }
         if self.choices is not None:
@@ -135,6 +135,21 @@ class OptionSpec:
                 allowed = ", ".join(self.choices or ())
                 raise OptionsError(f"option '{name}' must be one of {allowed}; got {value!r}", name)
             return value
+        if self.type == "list":
+            allowed = self.choices or ()
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise OptionsError(
+                    f"option '{name}' must be a list of names ({', '.join(allowed)}); got"
+                    f" {value!r}", name
+                )
+            bad = [v for v in value if v not in allowed]
+            if bad:
+                raise OptionsError(
+                    f"option '{name}': unknown {bad[0]!r}; allowed: {', '.join(allowed)}", name
+                )
+            if len(set(value)) != len(value):
+                raise OptionsError(f"option '{name}' names {value!r} more than once", name)
+            return tuple(value)
         if self.type == "boolean":
             if not isinstance(value, bool):
                 raise OptionsError(f"option '{name}' must be true or false; got {value!r}", name)
@@ -162,10 +177,20 @@ class OptionSpec:
 
 METALS = ("auto", "yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 BACKGROUNDS = ("white", "transparent", "keep")
-SHADOWS = ("none", "natural")
+SHADOWS = ("none", "soft", "contact", "natural")
+FINISHES = ("catalog", "natural")
+VARIANT_METALS = ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 FRAMINGS = ("none", "square", "amazon", "etsy", "ebay", "shopify")
 
 OPTION_SPECS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "finish",
+        "enum",
+        "catalog",
+        "catalog: the retoucher's look (crisper metal contrast, brilliant stones); natural:"
+        " faithful, exposure and contrast as shot.",
+        choices=FINISHES,
+    ),
     OptionSpec(
         "background",
         "enum",
@@ -177,10 +202,26 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "shadow",
         "enum",
         "none",
-        "Add a soft natural contact shadow under the piece.",
+        "Shadow on the new backdrop: none; soft (a short graded drop shadow); contact (a thin"
+        " shadow where the piece rests); natural (the photo's own, cleaned and softened).",
         choices=SHADOWS,
     ),
+    OptionSpec(
+        "reflection",
+        "boolean",
+        False,
+        "Add a mirror reflection of the piece below it that fades out, as on a glossy surface.",
+    ),
     OptionSpec("metal", "enum", "auto", "Metal to tone toward; auto detects it.", choices=METALS),
+    OptionSpec(
+        "metal_variants",
+        "list",
+        (),
+        "Also deliver the piece in these metals (one extra result each, named after the"
+        " metal); reflections and engraving kept, stones untouched.",
+        choices=VARIANT_METALS,
+        label="Metal variants",
+    ),
     OptionSpec(
         "strength",
         "number",
@@ -255,9 +296,12 @@ def options_schema() -> list[dict[str, Any]]:
 class RetouchOptions:
     """Validated options of one retouch. Build it with `RetouchOptions.from_mapping`."""
 
+    finish: str = "catalog"
     background: str = "white"
     shadow: str = "none"
+    reflection: bool = False
     metal: str = "auto"
+    metal_variants: tuple[str, ...] = ()
     strength: float = 1.0
     cleanup: bool = True
     hotspots: bool = True
@@ -282,7 +326,9 @@ class RetouchOptions:
         return cls(**checked)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["metal_variants"] = list(self.metal_variants)  # JSON has no tuples
+        return out
 
 
 def _check_specs_match_dataclass() -> None:
@@ -329,7 +375,8 @@ def warning(code: str) -> dict[str, str]:
     return {"code": code, "message": WARNINGS[code]}
 
 
-LAYER_NAMES = ("background", "cleanup", "tone")
+# Bottom to top; "shadow" and "reflection" are present only when the options add them.
+LAYER_NAMES = ("background", "shadow", "reflection", "cleanup", "tone")
 MASK_NAMES = ("piece", "metal", "gem")
 
 
@@ -342,6 +389,8 @@ class Result:
     layers: separable layers (names in LAYER_NAMES), each an ImageData with the input's depth and
         4 channels (RGBA; alpha says where the layer applies). Empty unless asked for.
     masks: (H, W) uint8 masks 0..255 (names in MASK_NAMES). Empty unless asked for.
+    variants: the result with the piece's metal in each metal of options.metal_variants
+        (metal name -> ImageData like `image`); empty unless asked for.
     info: JSON-ready facts about the run (detected metal, timings, ...), including
         "warnings" (a list of {"code", "message"}, codes from WARNINGS; empty when all went
         well) and "confidence" ({"backdrop_fit", "matte_certainty"}, each 0..1).
@@ -351,6 +400,7 @@ class Result:
     layers: dict[str, ImageData] = field(default_factory=dict)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, ImageData] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[dict[str, str]]:

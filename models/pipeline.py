@@ -56,16 +56,19 @@ from models.api import (
 )
 from models.colour import LUMA, Codec
 from models.ops import framing, resample, tone
-from models.ops.backdrop import synth_shadow
 from models.ops.channels import channel_max, channel_min
+from models.ops.finish import CATALOG_CEILING, CATALOG_SLOPE, contrast_curve, lift_gain
+from models.ops.finish import pivot as contrast_pivot
 from models.ops.gems import micro_contrast
 from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
 from models.ops.lab import linear_srgb_to_lab
 from models.ops.matting import MAX_WINDOW as MATTING_WINDOW_MAX
 from models.ops.matting import edge_alpha
 from models.ops.metal import metal_gains, wanted_chroma
+from models.ops.shadows import REFLECTION_DEPTH, add_reflection, shadow_style
 from models.ops.smudges import find_smudges, smooth_smudges
 from models.ops.specks import find_specks, inpaint
+from models.ops.variants import metal_share, source_curve, variant_pixels
 
 MAX_PIXELS = 100_000_000
 TILE_ROWS = 256
@@ -96,6 +99,9 @@ class _Plan:
     cleanup_maps: np.ndarray  # (h, w, 2): analyzer defects, gem-protect (often all zero)
     active: np.ndarray  # (h, w) bool: where the retouch can differ from plain backdrop fill
     metal_gains: np.ndarray  # (3,)
+    contrast_mid: float  # the catalog finish's pivot (cube-root luminance), models/ops/finish
+    contrast_slope: float  # its slope at the pivot (1: natural finish, no curve)
+    hotspot_ceiling: float  # where the highlight shoulder puts clipped speculars (linear)
     backdrop_gain: np.ndarray  # (3,): tone of a kept backdrop (ones: as shot)
     matting: np.ndarray | None  # (h, w, 4): backdrop light RGB + cast shadow, for edge alpha
     matting_floor: float  # residual under which an edge pixel is backdrop
@@ -176,14 +182,34 @@ class Retoucher:
         result_layers = run.layers
         result_masks = run.masks
         frame_info = None
+        reflect = options.reflection and options.strength > 0
+        result_masks = {**result_masks, "piece": run.piece}
         if options.framing != "none" and options.strength > 0:
             progress("frame", 0.96)
+            # The masks travel with the frame (the reflection and the variants need their new
+            # place), and the canvas keeps room below the piece for the reflection.
             out_pixels, result_layers, result_masks, frame_info = framing.apply(
-                out_pixels, run.piece, options, codec, result_layers, result_masks
+                out_pixels, run.piece, options, codec, result_layers, result_masks,
+                extend_below=REFLECTION_DEPTH if reflect else 0.0,
             )
+        variants: dict[str, np.ndarray] = {}
+        if options.metal_variants and options.strength > 0:
+            progress("variants", 0.97)
+            variants = _metal_variants(out_pixels, result_masks, codec, options.metal_variants)
+        if reflect:
+            piece_mask = result_masks["piece"]
+            out_pixels, placed = add_reflection(out_pixels, piece_mask, codec)
+            if placed and layers:
+                result_layers["reflection"] = _reflection_layer(out_pixels, placed, codec,
+                                                                source.icc_profile)
+            variants = {k: add_reflection(v, piece_mask, codec)[0] for k, v in variants.items()}
         result_image = ImageData(np.ascontiguousarray(out_pixels), source.icc_profile)
+        result_variants = {k: ImageData(v, source.icc_profile) for k, v in variants.items()}
         if cms_profile:
             result_image = colour.cms_convert(result_image, False, cms_profile)
+            result_variants = {
+                k: colour.cms_convert(v, False, cms_profile) for k, v in result_variants.items()
+            }
             result_layers = {
                 k: colour.cms_convert(v, False, cms_profile) for k, v in result_layers.items()
             }
@@ -206,9 +232,12 @@ class Retoucher:
         }
         if frame_info:
             info["framing"] = frame_info
+        if result_variants:
+            info["variants"] = list(result_variants)
         if not layers:
             result_layers, result_masks = {}, {}
-        return Result(image=result_image, layers=result_layers, masks=result_masks, info=info)
+        return Result(image=result_image, layers=result_layers, masks=result_masks, info=info,
+                      variants=result_variants)
 
     def _reduce(self, image: ImageData, codec: Codec, factor: int, progress: ProgressCallback):
         """Pass 1: the working-resolution linear image (backdrop-white under transparency) and
@@ -267,20 +296,23 @@ def _decide(
     if not confidence.piece_found:
         warnings.append(warning("no_piece"))
         if cutout:
-            options = dataclasses.replace(options, background="keep", shadow="none")
+            options = dataclasses.replace(options, background="keep", shadow="none",
+                                          reflection=False)
     elif confidence.already_white and options.background == "white":
         # Already a finished catalog shot: its backdrop, shadow and reflection are kept, and
         # so are its finished highlights and stones (the shoulder and the micro-contrast
         # would flatten a deliberate reflection and sharpen sharpened stones again).
         options = dataclasses.replace(
-            options, background="keep", shadow="none", hotspots=False, gem_contrast=0.0
+            options, background="keep", shadow="none", reflection=False, hotspots=False,
+            gem_contrast=0.0, finish="natural",
         )
     elif cutout and not confidence.cutout_ok:
         if options.force_cutout:
             warnings.append(warning("unsure_cutout"))
         else:
             warnings.append(warning("background_kept"))
-            options = dataclasses.replace(options, background="keep", shadow="none")
+            options = dataclasses.replace(options, background="keep", shadow="none",
+                                          reflection=False)
     if confidence.at_edge and options.background != "keep":
         warnings.append(warning("piece_at_edge"))
     lum = small @ LUMA
@@ -361,16 +393,19 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         target = wanted_chroma(kind, float(lab[1]), float(lab[2]), options.metal == "auto")
         gains_m = metal_gains(mean_rgb, target)
 
-    shadow = np.zeros_like(matte)
-    if options.shadow == "natural":
-        # The synthesised shadow gives every image the same look; where the photo has its own
-        # cast shadow (the analyzer's shadow map), a smoothed copy of it is kept too, so the
-        # light's direction survives; blotches and dust in it are smoothed away.
-        shadow = synth_shadow(matte, strength=0.32 if options.background != "keep" else 0.2)
-        real = np.clip(analysis.shadow, 0, 1) * (1 - matte)
-        if real.any():
-            real = ndimage.gaussian_filter(real, 2.0) * np.float32(0.8)
-            shadow = np.maximum(shadow, real.astype(np.float32))
+    # The catalog finish's contrast pivots on the metal's own median tone. Not on a finished
+    # shot (already a retoucher's) nor on the fallback (its metal mask is doubtful).
+    slope, mid = 1.0, 0.5
+    if options.finish == "catalog" and not (already_white or tone_backdrop):
+        sure = (metal > SOLID) & (matte > 0.5)
+        if sure.sum() >= 16:
+            # The metal's exposure lift joins its metal gains (one gain per pixel, as before).
+            lift = lift_gain(flat[sure] * gains_m)
+            gains_m = (gains_m * np.float32(lift)).astype(np.float32)
+            slope, mid = CATALOG_SLOPE, contrast_pivot(flat[sure] * gains_m @ LUMA)
+    shadow = shadow_style(options.shadow, matte, analysis.shadow)
+    if options.background == "keep":
+        shadow = shadow * np.float32(0.65)  # a kept backdrop has its own light already
     protect = ndimage.binary_dilation(gem > SOLID, iterations=2).astype(np.float32)
     defects = np.clip(analysis.defects, 0, 1) * (1 - protect)
     guide = np.sqrt(np.maximum(small @ LUMA, 0)).astype(np.float32)
@@ -406,6 +441,9 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         cleanup_maps,
         active,
         gains_m,
+        mid,
+        slope,
+        CATALOG_CEILING if slope != 1 else HOTSPOT_CEILING,
         tone_rgb if tone_backdrop else np.ones(3, np.float32),
         matting,
         matting_floor,
@@ -438,11 +476,17 @@ class _Run:
         self.masks: dict[str, np.ndarray] = {}
         self._layer_px: dict[str, np.ndarray] = {}
         if want_layers:
-            for name in ("background", "cleanup", "tone"):
+            names = ["background", "cleanup", "tone"]
+            if plan.shadow.any():
+                names.append("shadow")  # the new shadow is a layer of its own
+            for name in names:
                 self._layer_px[name] = np.zeros((h, w, 4), dtype=image.pixels.dtype)
             self.masks = {"piece": self.piece}
-            self.masks["metal"] = np.empty((h, w), dtype=np.uint8)
-            self.masks["gem"] = np.empty((h, w), dtype=np.uint8)
+        if want_layers or options.metal_variants:
+            # Zeros: the fast path never visits plain-backdrop columns. Metal variants need
+            # the metal and gem masks even without layers.
+            self.masks["metal"] = np.zeros((h, w), dtype=np.uint8)
+            self.masks["gem"] = np.zeros((h, w), dtype=np.uint8)
         self.defect_pixels = 0
 
     def execute(self, progress: ProgressCallback) -> None:
@@ -541,6 +585,9 @@ class _Run:
             src = block[core]
             out[keep, : src.shape[2]] = src[keep]
         self.piece[y0:y1, x0:x1] = _to_u8(masks.matte[core])
+        if "metal" in self.masks:
+            self.masks["metal"][y0:y1, x0:x1] = _to_u8(masks.metal[core])
+            self.masks["gem"][y0:y1, x0:x1] = _to_u8(masks.gem[core])
 
     def _write_layers(self, y0, y1, core, masks, cleaned, toned_box, backdrop_rgb,
                       defect_mask) -> None:
@@ -559,14 +606,19 @@ class _Run:
             tone_layer[..., 3] = codec.encode_alpha(matte[core])
         else:
             tone_layer[..., 3] = np.where(matte[core] > 0, maximum, 0)
+        # The background layer is the new backdrop without the shadow; the shadow, when there
+        # is one, is its own layer above it (black at the shadow's opacity), so that
+        # background x shadow gives the result's backdrop.
+        unshadowed = np.maximum(1 - shadow[core], 1e-6)[..., None]
         bg_layer = self._layer_px["background"][y0:y1]
-        bg_layer[..., :3] = _rgb_codes(codec, backdrop_rgb[core])
+        bg_layer[..., :3] = _rgb_codes(codec, backdrop_rgb[core] / unshadowed)
         if opts.background == "transparent":
-            bg_layer[..., 3] = codec.encode_alpha((1 - matte[core]) * shadow[core])
+            bg_layer[..., 3] = 0
         else:
             bg_layer[..., 3] = codec.encode_alpha(1 - matte[core])
-        self.masks["metal"][y0:y1] = _to_u8(masks.metal[core])
-        self.masks["gem"][y0:y1] = _to_u8(masks.gem[core])
+        if "shadow" in self._layer_px:
+            shadow_layer = self._layer_px["shadow"][y0:y1]
+            shadow_layer[..., 3] = codec.encode_alpha((1 - matte[core]) * shadow[core])
 
 
 @dataclass
@@ -691,32 +743,40 @@ def _tone_piece(tile, masks: _Masks, cleaned, plan: _Plan, opts: RetouchOptions,
     gain_box = plan.tone_gain * (1 + metal[box][..., None] * (plan.metal_gains - 1))
     toned_box = cleaned[box] * gain_box
     top_code = np.float32(1 - 1.2 / codec.maximum)  # every channel at the input's top code
+    if plan.contrast_slope != 1:
+        # The catalog contrast; clipped input keeps its level (it is the shoulder's to place,
+        # and a clipped patch must land on one code).
+        curved = contrast_curve(toned_box, metal[box], plan.contrast_mid, plan.contrast_slope)
+        clipped_in = channel_min(cleaned[box]) >= top_code
+        toned_box = np.where(clipped_in[..., None], toned_box, curved)
     if opts.hotspots:
         # Each pixel's own "clipped input" level: the gains vary across a hotspot (the
         # metal mask is soft), and one scalar level would push near-white neighbours of a
         # clipped patch onto the top code. With the pixel's own level a clipped input
         # lands exactly on the ceiling and everything else below it.
         peak = channel_max(toned_box)
-        high = peak > np.float32(KNEE * HOTSPOT_CEILING)  # the curves are identity below
+        ceiling = plan.hotspot_ceiling
+        high = peak > np.float32(KNEE * ceiling)  # the curves are identity below
         # Where the matte is 0 the toned pixel is never seen (the backdrop replaces it, and
         # the tone layer's alpha is 0 there): a bright backdrop in the box costs nothing.
         high &= matte[box] > 0
         if high.any():
             peak = peak[high]
             white_px = channel_max(gain_box[high])
-            scale = shoulder(peak, white_px)
+            scale = shoulder(peak, white_px, ceiling)
             # The top output code belongs to clipped input alone: everything else ends at
             # least 1.5 output codes (at a gamma of about 2.4) under the ceiling, so a 254
             # next to a 255 cannot round onto the clipped patch's code.
-            margin = HOTSPOT_CEILING * 1.5 * 2.4 / (0.95 * codec.maximum)
+            margin = ceiling * 1.5 * 2.4 / (0.95 * codec.maximum)
             clipped = channel_min(cleaned[box][high]) >= top_code
-            scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin))
+            scale = np.where(clipped, scale, scale * reserve_top(peak * scale, margin, ceiling))
             toned = toned_box[high] * scale[..., None]
             # A clipped patch recorded no colour: the light's, which the cast removal made
             # neutral. Tinting it with the per-channel gains would turn white-metal
-            # speculars warm or pink; it sits, neutral, on the ceiling.
-            ceiling = (peak * scale)[..., None]
-            toned_box[high] = np.where(clipped[..., None], ceiling, toned)
+            # speculars warm or pink; it sits, neutral, on the ceiling (exactly: where the
+            # gains are below the shoulder's top, peak x scale would fall short of it).
+            on_ceiling = np.maximum(peak * scale, np.float32(ceiling))[..., None]
+            toned_box[high] = np.where(clipped[..., None], on_ceiling, toned)
     if opts.gem_contrast > 0 and not opts.protect_gems:
         # Clipped pixels carry no detail to raise, and must stay on the ceiling.
         flat_top = channel_min(cleaned[box]) >= top_code
@@ -784,6 +844,35 @@ def _to_u8(values: np.ndarray) -> np.ndarray:
 def _rgb_codes(codec: Codec, rgb: np.ndarray) -> np.ndarray:
     codes = codec.encode(rgb)
     return np.repeat(codes, 3, axis=-1) if codes.shape[-1] == 1 else codes
+
+
+def _metal_variants(pixels: np.ndarray, masks: dict, codec: Codec, kinds) -> dict:
+    """{metal: the result's pixels with its metal in that metal} (models/ops/variants.py).
+    The source metal's colour curve is measured once and shared by every variant."""
+    metal, gem = masks["metal"], masks["gem"]
+    if pixels.shape[2] in (1, 2) or not (metal > 127).any():
+        return {kind: pixels.copy() for kind in kinds}
+    share = metal_share(metal, masks["piece"], gem)
+    sure = (metal > 127) & (gem <= 127)
+    step = max(1, int(np.sqrt(sure.sum() / 200_000)))  # a sample is enough for the curve
+    sample = sure[::step, ::step]
+    rgb = codec.decode(pixels[::step, ::step][sample][None, :, :3])[0]
+    curve = source_curve(rgb, np.ones(len(rgb), np.float32))
+    return {kind: variant_pixels(pixels, share, codec, kind, curve) for kind in kinds}
+
+
+def _reflection_layer(pixels: np.ndarray, placed, codec: Codec, icc) -> ImageData:
+    """The reflections as an RGBA layer of the result's geometry: the reflected colours at
+    their opacity, transparent elsewhere."""
+    h, w = pixels.shape[:2]
+    layer = np.zeros((h, w, 4), dtype=pixels.dtype)
+    colour_n = 1 if pixels.shape[2] in (1, 2) else 3
+    for row0, col0, alpha, reflected in placed:
+        rows, cols = slice(row0, row0 + alpha.shape[0]), slice(col0, col0 + alpha.shape[1])
+        codes = reflected[..., :colour_n]
+        layer[rows, cols, :3] = np.repeat(codes, 3, axis=-1) if colour_n == 1 else codes
+        layer[rows, cols, 3] = np.maximum(layer[rows, cols, 3], codec.encode_alpha(alpha))
+    return ImageData(layer, icc)
 
 
 def load() -> Retoucher:

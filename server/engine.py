@@ -102,7 +102,12 @@ class Engine:
             raise ProtocolError("internal", "the model changed the bit depth of the image")
         if out.icc_profile != image.icc_profile:
             out = ImageData(out.pixels, image.icc_profile)  # the answer keeps the input's profile
-        return Result(out, dict(result.layers or {}), dict(result.masks or {}), result.info or {})
+        variants = {
+            name: ImageData(from_model_layout(v, channels).pixels, image.icc_profile)
+            for name, v in (getattr(result, "variants", None) or {}).items()
+        }
+        return Result(out, dict(result.layers or {}), dict(result.masks or {}), result.info or {},
+                      variants)
 
 
 def pixel_bytes(pixels: np.ndarray) -> memoryview:
@@ -113,10 +118,10 @@ def pixel_bytes(pixels: np.ndarray) -> memoryview:
 
 
 def result_parts(result: Result, fmt: str, info: FileInfo | None = None) -> list[Part]:
-    """The image, then layers, then masks, as wire parts.
+    """The image, then layers, then masks, then metal variants, as wire parts.
 
-    fmt "raw": interleaved pixels. Otherwise the image part is encoded as `fmt` (with `info`'s
-    resolution) and layers/masks as PNG files.
+    fmt "raw": interleaved pixels. Otherwise the image and variant parts are encoded as `fmt`
+    (with `info`'s resolution) and layers/masks as PNG files.
     """
     parts: list[Part] = []
     image = result.image
@@ -146,4 +151,11 @@ def result_parts(result: Result, fmt: str, info: FileInfo | None = None) -> list
         if mask.ndim == 2:
             mask = mask[:, :, None]
         add(name, "mask", ImageData(np.ascontiguousarray(mask.astype(np.uint8))), encode_as)
+    for name, variant in result.variants.items():
+        if fmt == "raw":
+            add(name, "variant", variant, None)
+        else:
+            h, w, c = variant.pixels.shape
+            depth = 16 if variant.pixels.dtype == np.uint16 else 8
+            parts.append(Part(name, "variant", w, h, c, depth, write_image(variant, fmt, info)))
     return parts

@@ -78,9 +78,13 @@ def openapi_document() -> dict[str, Any]:
     doc = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
     properties = {}
     for spec in models.OPTION_SPECS:
-        prop: dict[str, Any] = {"default": spec.default, "description": spec.description}
+        default = list(spec.default) if spec.type == "list" else spec.default
+        prop: dict[str, Any] = {"default": default, "description": spec.description}
         if spec.type == "enum":
             prop.update(type="string", enum=list(spec.choices or ()))
+        elif spec.type == "list":
+            prop.update(type="array", uniqueItems=True,
+                        items={"type": "string", "enum": list(spec.choices or ())})
         elif spec.type == "boolean":
             prop["type"] = "boolean"
         else:
@@ -227,7 +231,7 @@ def _retouch(state, reservation: Reservation):
     parts = result_parts(job.result, fmt, info)
     info_of_run = job.result.info
     job.result = None
-    if layers:
+    if layers or len(parts) > 1:  # layers, or metal variants: the archive
         response = _zip_response(parts, fmt, info_of_run)
     else:
         response = _single_response(parts[0], fmt, layout)
@@ -301,10 +305,10 @@ def _single_response(part: Part, fmt: str, layout: RawLayout | None) -> Response
 
 def part_file_name(part: Part, fmt: str) -> str:
     """Where a part lives in the layers archive (see docs/protocol.md)."""
-    folder = {"image": "", "layer": "layers/", "mask": "masks/"}[part.kind]
+    folder = {"image": "", "layer": "layers/", "mask": "masks/", "variant": "variants/"}[part.kind]
     if fmt == "raw":
         ext = "raw"
-    elif part.kind == "image":
+    elif part.kind in ("image", "variant"):
         ext = {"png": "png", "tiff": "tif", "jpeg": "jpg", "webp": "webp"}[fmt]
     else:
         ext = "png"

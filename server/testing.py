@@ -195,7 +195,27 @@ class SlowRetoucher:
             rgba[:, :, 3] = full
             result.layers = {"tone": ImageData(rgba, image.icc_profile)}
             result.masks = {"piece": np.full((h, w), 255, np.uint8)}
+        result.variants = stand_in_variants(image, options)
         return result
+
+
+def stand_in_variants(image, options) -> dict:
+    """What a stand-in model returns for options.metal_variants: per metal, the image with its
+    colour channels inverted (alpha kept), so that a test can tell each part from the image."""
+    import numpy as np
+
+    from models.api import ImageData, RetouchOptions
+
+    if options is None or isinstance(options, dict):
+        options = RetouchOptions.from_mapping(options or {})
+    variants = {}
+    for kind in options.metal_variants:
+        pixels = np.array(image.pixels, copy=True)
+        colour_n = 1 if pixels.shape[2] in (1, 2) else 3
+        full = 255 if pixels.dtype == np.uint8 else 65535
+        pixels[..., :colour_n] = full - pixels[..., :colour_n]
+        variants[kind] = ImageData(pixels, image.icc_profile)
+    return variants
 
 
 def slow_model() -> SlowRetoucher:

@@ -1,6 +1,7 @@
 """`make eval-real`: retouch a folder of real photos and judge them without ground truth.
 
     python -m models.eval.real DIR --out OUT [--options JSON] [--limit N] [--match TEXT]
+    python -m models.eval.real DIR --out OUT --pairs [--options JSON] [--match TEXT]
 
 For every photo in DIR (JPEG, PNG, TIFF, WebP) it writes to OUT:
 
@@ -22,6 +23,18 @@ Figures (over the output's piece mask, `masks["piece"] > 127`, and its metal mas
   `cast`: share of the backdrop's tint removed as the light's; `exposure`: the piece's gain;
   `warnings`: the warning codes.
 
+Pairs mode (`--pairs`) compares us with a professional retoucher: for every before/after
+pair in DIR (`NAME_before.EXT` / `NAME_after.EXT`, or `dNNN_NAME-before` / `dMMM_NAME-after`:
+the same name once the leading id and the word before/after are taken away), it retouches the
+before and writes `NAME_vs.png` (raw | ours | retoucher), `pairs_NN.png` sheets and
+`pairs.csv` / `pairs.md` with, against the retoucher's version (same size as the raw):
+
+- `residue`: share of the retoucher's white pixels (every channel >= 250) that we leave
+  non-white (background or shadow left over; with a shadow option, ours counts too);
+- `lost`: share of the retoucher's piece pixels (any channel < 230) that we make white;
+- `lum`, `contrast`: the piece's mean L* and L* spread, ours / theirs, over the pixels that
+  both call piece; `raw_lum`, `raw_contrast`: the raw shot's / theirs (what "as shot" gives).
+
 The photos are never modified and nothing here is used by the tests.
 """
 
@@ -30,6 +43,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -217,15 +231,139 @@ def evaluate_folder(
     return rows
 
 
-def write_tables(rows: list[dict], out: Path) -> None:
-    with open(out / "figures.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+def write_tables(rows: list[dict], out: Path, name: str = "figures",
+                 columns: tuple[str, ...] = COLUMNS) -> None:
+    with open(out / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |")
-    (out / "figures.md").write_text("\n".join(lines) + "\n")
+        lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+
+
+PAIR_COLUMNS = ("pair", "residue", "lost", "lum", "raw_lum", "contrast", "raw_contrast", "seconds",
+                "warnings")
+RETOUCHER_WHITE = 250  # every channel at least this: the retoucher's background
+RETOUCHER_PIECE = 230  # any channel below this: the retoucher's piece
+
+
+def _pair_key(stem: str) -> tuple[str, str] | None:
+    """(name without the word before/after, "before" | "after"), or None for a lone photo."""
+    lower = stem.lower()
+    found = re.search(r"(before|after)", lower)
+    if found is None:
+        return None
+    rest = lower[: found.start()] + lower[found.end() :]
+    return rest.strip("_- "), found.group(1)
+
+
+def _without_id(name: str) -> str:
+    return re.sub(r"^[a-z]?\d+[_-]", "", name)
+
+
+def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    """(before, after) photo pairs of `folder`, sorted by the before's name: the same name
+    once before/after is taken away, or else once the leading id is taken away too."""
+    befores: dict[str, Path] = {}
+    afters: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
+        key = _pair_key(path.stem)
+        if key is not None:
+            (befores if key[1] == "before" else afters)[key[0]] = path
+    pairs = {k: (befores[k], afters.pop(k)) for k in list(befores) if k in afters}
+    loose = {_without_id(k): path for k, path in afters.items()}
+    for key, before in befores.items():
+        if key not in pairs and _without_id(key) in loose:
+            pairs[key] = (before, loose.pop(_without_id(key)))
+    return sorted(pairs.values(), key=lambda pair: pair[0].name)
+
+
+def pair_figures(raw: np.ndarray, ours: np.ndarray, theirs: np.ndarray) -> dict:
+    """Figures of our retouch against the retoucher's (see the module docstring).
+
+    raw, ours, theirs: uint8 (h, w, 3) sRGB codes of the same size."""
+    their_white = (theirs >= RETOUCHER_WHITE).all(axis=-1)
+    their_piece = (theirs < RETOUCHER_PIECE).any(axis=-1)
+    our_white = (ours >= RETOUCHER_WHITE).all(axis=-1)
+    row: dict = {
+        "residue": round(float((their_white & ~our_white).sum() / max(their_white.sum(), 1)), 4),
+        "lost": round(float((their_piece & our_white).sum() / max(their_piece.sum(), 1)), 4),
+    }
+    both = their_piece & (ours < RETOUCHER_PIECE).any(axis=-1)
+    if both.sum() >= 16:
+        l_raw, l_ours, l_theirs = (_lab(img[both])[:, 0] for img in (raw, ours, theirs))
+        row["lum"] = _ratio(l_ours.mean(), l_theirs.mean())
+        row["contrast"] = _ratio(l_ours.std(), l_theirs.std())
+        row["raw_lum"] = _ratio(l_raw.mean(), l_theirs.mean())
+        row["raw_contrast"] = _ratio(l_raw.std(), l_theirs.std())
+    else:
+        row["lum"] = row["contrast"] = row["raw_contrast"] = row["raw_lum"] = float("nan")
+    return row
+
+
+def triptych(images: list[np.ndarray], labels: list[str], side: int) -> Image.Image:
+    """Images side by side on grey, each fitted into side x side, each with its label."""
+    tiles = [_fit(Image.fromarray(img), side) for img in images]
+    gap, caption = 8, 22
+    sheet = Image.new("RGB", (sum(t.width for t in tiles) + gap * (len(tiles) - 1),
+                              max(t.height for t in tiles) + caption), (128, 128, 128))
+    draw = ImageDraw.Draw(sheet)
+    x = 0
+    for tile, label in zip(tiles, labels, strict=True):
+        sheet.paste(tile, (x, caption))
+        draw.text((x + 4, 4), label, fill=(255, 255, 0))
+        x += tile.width + gap
+    return sheet
+
+
+def evaluate_pairs(folder: Path, out: Path, options: dict | None = None,
+                   match: str | None = None) -> list[dict]:
+    """Pairs mode: retouch every pair's before, compare with its after; the rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    opts = RetouchOptions.from_mapping(options or {})
+    pairs = find_pairs(folder)
+    if match:
+        pairs = [p for p in pairs if match in p[0].name]
+    if not pairs:
+        raise SystemExit(f"no before/after pairs in {folder}")
+    retoucher = load()
+    rows, sheets = [], []
+    for index, (before_path, after_path) in enumerate(pairs, 1):
+        try:
+            before, after = read_photo(before_path), read_photo(after_path)
+        except (OSError, ValueError) as exc:
+            print(f"[{index}/{len(pairs)}] {before_path.name}: cannot read ({exc})",
+                  file=sys.stderr)
+            continue
+        started = time.perf_counter()
+        result = retoucher.retouch(before, opts)
+        seconds = time.perf_counter() - started
+        raw, ours, theirs = _rgb(before.pixels), _rgb(result.image.pixels), _rgb(after.pixels)
+        row = {"pair": before_path.stem, "seconds": round(seconds, 2),
+               "warnings": " ".join(w["code"] for w in result.warnings)}
+        if raw.shape == ours.shape == theirs.shape:
+            row.update(pair_figures(raw, ours, theirs))
+        rows.append(row)
+        Image.fromarray(ours).save(out / f"{before_path.stem}.jpg", quality=95)
+        sheet = triptych([raw, ours, theirs], [f"raw {before_path.name}", "ours", "retoucher"],
+                         int(PAIR_SIDE / 1.5))
+        sheet.save(out / f"{before_path.stem}_vs.png")
+        sheets.append(sheet)
+        print(f"[{index}/{len(pairs)}] {before_path.name} {seconds:.1f}s", flush=True)
+    per = 4
+    for start in range(0, len(sheets), per):
+        group = sheets[start : start + per]
+        page = Image.new("RGB", (max(s.width for s in group), sum(s.height for s in group)),
+                         (64, 64, 64))
+        y = 0
+        for sheet in group:
+            page.paste(sheet, (0, y))
+            y += sheet.height
+        page.save(out / f"pairs_{start // per + 1:02d}.png")
+    write_tables(rows, out, "pairs", PAIR_COLUMNS)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", default="{}", help="retouch options as a JSON object")
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     parser.add_argument("--match", default=None, help="only photos whose name contains this")
+    parser.add_argument("--pairs", action="store_true",
+                        help="compare with a retoucher's before/after pairs in the folder")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"not a folder: {args.folder}")
@@ -247,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
         RetouchOptions.from_mapping(options)
     except ValueError as exc:
         parser.error(f"--options: {exc}")
+    if args.pairs:
+        rows = evaluate_pairs(args.folder, args.out, options, args.match)
+        print((args.out / "pairs.md").read_text())
+        print(f"{len(rows)} pairs; sheets and figures in {args.out}")
+        return 0
     rows = evaluate_folder(args.folder, args.out, options, args.limit, args.match)
     print((args.out / "figures.md").read_text())
     print(f"{len(rows)} photos; images and figures in {args.out}")

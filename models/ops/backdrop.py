@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from models.ops.channels import channel_max
 
@@ -148,22 +147,3 @@ def _fit(rgb, degree: int, iterations: int, max_samples: int, v: np.ndarray, u: 
     return coeffs, fitted, tau
 
 
-def synth_shadow(matte: np.ndarray, strength: float = 0.32) -> np.ndarray:
-    """A soft natural contact/cast shadow below a piece, as opacity 0..1 on the backdrop.
-
-    matte: (h, w) float32 0..1 piece opacity at working resolution. Returns (h, w) float32:
-    a tight contact shadow plus a wider, fainter cast shadow offset downward, scaled by the
-    piece's own size so every image of a catalog gets the same look.
-    """
-    rows = np.flatnonzero(matte.max(axis=1) > 0.5)
-    if rows.size == 0:
-        return np.zeros_like(matte)
-    size = float(rows[-1] - rows[0] + 1)
-    contact = ndimage.gaussian_filter(
-        ndimage.shift(matte, (0.015 * size, 0), order=1, mode="constant"), 0.012 * size
-    )
-    cast = ndimage.gaussian_filter(
-        ndimage.shift(matte, (0.05 * size, 0), order=1, mode="constant"), 0.05 * size
-    )
-    shadow = strength * (0.6 * contact + 0.4 * cast)
-    return np.clip(shadow, 0, 1).astype(np.float32)

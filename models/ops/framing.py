@@ -24,16 +24,20 @@ def presets() -> dict[str, int]:
         return {name: int(v["size"]) for name, v in tomllib.load(f).items()}
 
 
-def square_box(piece: np.ndarray, margin: float) -> tuple[int, int, int] | None:
+def square_box(
+    piece: np.ndarray, margin: float, extend_below: float = 0.0
+) -> tuple[int, int, int] | None:
     """(x0, y0, side) of the square canvas that centres the piece's bounding box with `margin`.
 
-    piece: (H, W) uint8 piece mask. The box may extend past the image. None if no piece.
+    piece: (H, W) uint8 piece mask; extend_below: room kept under the piece (a reflection), as
+    a share of its height. The box may extend past the image. None if no piece.
     """
     on = piece > 127
     rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
     if rows.size == 0:
         return None
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    bottom += int(round(extend_below * (bottom - top)))
     extent = max(bottom - top, right - left)
     side = int(np.ceil(extent / max(1 - 2 * margin, 0.05)))
     cy, cx = (top + bottom) / 2, (left + right) / 2
@@ -94,9 +98,11 @@ def resize_pixels(pixels: np.ndarray, size: int, codec: Codec | None) -> np.ndar
     return out
 
 
-def apply(pixels, piece, options: RetouchOptions, codec: Codec, layers: dict, masks: dict):
-    """Frame the output, layers and masks; returns (pixels, layers, masks, info or None)."""
-    box = square_box(piece, options.margin)
+def apply(pixels, piece, options: RetouchOptions, codec: Codec, layers: dict, masks: dict,
+          extend_below: float = 0.0):
+    """Frame the output, layers and masks; returns (pixels, layers, masks, info or None).
+    extend_below: room kept under the piece, as a share of its height (see square_box)."""
+    box = square_box(piece, options.margin, extend_below)
     if box is None:
         return pixels, layers, masks, {"skipped": "no piece found"}
     size = options.canvas_size or presets().get(options.framing, 0) or box[2]

@@ -62,21 +62,6 @@ def test_keep_background_leaves_backdrop_as_shot(retoucher, ring_photo):
     assert diff.max() <= 1
 
 
-def test_natural_shadow_sits_under_the_piece(retoucher, ring_photo):
-    scene = ring_photo
-    out = retoucher.retouch(ImageData(scene.codes()), RetouchOptions(shadow="natural"))
-    px = out.image.pixels.astype(int)
-    rows = np.flatnonzero(scene.piece.any(axis=1))
-    cols = np.flatnonzero(scene.piece.any(axis=0))
-    ring_x = int(np.flatnonzero(scene.masks["ring"][rows[-1]]).mean())
-    below = px[rows[-1] + 2 : rows[-1] + 8, ring_x - 15 : ring_x + 15]
-    above = px[max(rows[0] - 30, 0) : rows[0] - 20, cols[0] : cols[-1]]
-    assert below.mean() < 245  # a soft grey shadow below
-    assert (above == 255).all()  # nothing above
-    # Neutral: a shadow, not a colour.
-    assert np.abs(below[..., 0] - below[..., 2]).max() <= 2
-
-
 def test_natural_shadow_keeps_the_photos_own_cast_shadow_smoothed(retoucher, scenes):
     """A soft cast shadow beside the piece survives (smoothed, neutral) with shadow=natural
     and disappears with shadow=none."""

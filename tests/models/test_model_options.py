@@ -23,6 +23,8 @@ def _values(spec):
         return list(spec.choices)
     if spec.type == "boolean":
         return [False, True]
+    if spec.type == "list":
+        return [[], [spec.choices[0]], list(spec.choices)]
     middle = (spec.minimum + spec.maximum) / 2
     if spec.type == "integer":
         return [int(spec.minimum), 300, int(spec.maximum) if spec.maximum <= 2000 else 1200]
@@ -47,7 +49,12 @@ def test_every_option_value_runs(product, small_photo, name, value):
     )
     px = res.image.pixels
     assert px.dtype == np.uint8 and px.ndim == 3
-    assert set(res.layers) == set(LAYER_NAMES) and set(res.masks) == set(MASK_NAMES)
+    assert {"background", "cleanup", "tone"} <= set(res.layers) <= set(LAYER_NAMES)
+    shadow = options.get("shadow", "none")
+    if shadow != "natural":  # natural: a layer only when the photo has a shadow of its own
+        assert ("shadow" in res.layers) == (shadow in ("soft", "contact"))
+    assert ("reflection" in res.layers) == bool(options.get("reflection"))
+    assert set(res.masks) == set(MASK_NAMES)
     for layer in res.layers.values():
         assert layer.pixels.shape[:2] == px.shape[:2] and layer.pixels.shape[2] == 4
     for mask in res.masks.values():
@@ -58,7 +65,7 @@ def test_output_is_deterministic_across_runs_and_worker_counts(small_photo):
     from models.analysis.classical import ClassicalAnalyzer
 
     photo = ImageData(small_photo.codes())
-    options = RetouchOptions(shadow="natural", framing="square", gem_contrast=1.0)
+    options = RetouchOptions(shadow="soft", reflection=True, framing="square", gem_contrast=1.0)
     a = Retoucher(workers=1).retouch(photo, options).image.pixels
     b = Retoucher(workers=2).retouch(photo, options).image.pixels
     c = Retoucher(workers=2).retouch(photo, options).image.pixels
@@ -125,11 +132,17 @@ def test_progress_reports_stages_and_cancel_stops(product, scenes):
     assert [s for s, _ in reads].count("analyse") == 2 and "retouch" not in dict(reads)
 
 
-def test_layers_recompose_the_image(retoucher, small_photo, scenes):
+@pytest.mark.parametrize("extras", [{}, {"shadow": "soft", "reflection": True}])
+def test_layers_recompose_the_image(retoucher, small_photo, scenes, extras):
     photo = small_photo.codes()
-    res = retoucher.retouch(ImageData(photo), RetouchOptions(), layers=True)
+    res = retoucher.retouch(ImageData(photo), RetouchOptions(**extras), layers=True)
     stack = scenes.from_codes(photo)
-    for name in ("cleanup", "tone", "background"):  # bottom to top, "normal" mode in linear light
+    # Bottom to top, "normal" mode in linear light; the shadow and reflection lie above the
+    # backdrop they fall on.
+    names = ["cleanup", "tone", "background"] + [n for n in ("shadow", "reflection")
+                                                 if n in res.layers]
+    assert len(names) == 3 + 2 * bool(extras)
+    for name in names:
         layer = res.layers[name].pixels
         a = layer[..., 3:] / 255
         stack = scenes.from_codes(layer[..., :3]) * a + stack * (1 - a)

@@ -15,7 +15,7 @@ from models.api import ImageData, Result
 from server.app import AppState, build_state, create_app
 from server.config import ServerConfig
 from server.engine import Engine
-from server.testing import SlowRetoucher
+from server.testing import SlowRetoucher, stand_in_variants
 
 TOKEN = "test-token-0123456789"
 
@@ -42,6 +42,7 @@ class IdentityRetoucher:
             tone[..., 3] = top // 2
             out.layers = {"tone": ImageData(tone, image.icc_profile)}
             out.masks = {"piece": np.tile(np.arange(w, dtype=np.uint8), (h, 1))}
+        out.variants = stand_in_variants(image, options)
         return out
 
 

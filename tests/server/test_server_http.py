@@ -81,6 +81,10 @@ def test_openapi_document_is_valid_and_served_as_in_the_repo(client, auth):
     # The options schema in the document follows the model's, option by option.
     props = doc["components"]["schemas"]["RetouchOptions"]["properties"]
     for spec in models.OPTION_SPECS:
+        if spec.type == "list":
+            assert props[spec.name]["default"] == list(spec.default)
+            assert props[spec.name]["items"]["enum"] == list(spec.choices)
+            continue
         assert props[spec.name]["default"] == spec.default
         if spec.choices:
             assert props[spec.name]["enum"] == list(spec.choices)
@@ -574,3 +578,53 @@ def test_raw_colour_profile_name_reaches_the_model_as_icc(make_app, auth, img, n
     assert expected in ImageCms.getProfileDescription(profile)
     post_raw(app.test_client(), auth, px)
     assert recorder.seen[-1] is None  # default: sRGB
+
+
+def test_metal_variants_come_back_as_variant_parts_even_without_layers(client, auth, img):
+    px = img.pixels(5, 6, 4, 8)
+    options = {"metal_variants": ["white_gold", "rose_gold"]}
+    response = post_raw(client, auth, px, **{"X-Options": json.dumps(options)})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert [(p["name"], p["kind"]) for p in manifest["parts"]] == [
+        ("image", "image"), ("white_gold", "variant"), ("rose_gold", "variant")]
+    entry = manifest["parts"][1]
+    assert entry["file"] == "variants/white_gold.raw"
+    assert (entry["width"], entry["height"], entry["channels"], entry["depth"]) == (6, 5, 4, 8)
+    variant = np.frombuffer(archive.read("variants/white_gold.raw"), np.uint8).reshape(px.shape)
+    np.testing.assert_array_equal(variant[..., :3], 255 - px[..., :3])  # the stand-in's answer
+    np.testing.assert_array_equal(variant[..., 3], px[..., 3])
+
+
+def test_metal_variants_of_an_encoded_input_keep_its_format(client, auth, img):
+    px = img.pixels(5, 6, 3, 8)
+    response = client.post(
+        "/v1/retouch",
+        data=img.pil_encode(px, "PNG"),
+        headers={**auth, "Content-Type": "image/png",
+                 "X-Options": json.dumps({"metal_variants": ["silver"]})},
+    )
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    assert {"manifest.json", "image.png", "variants/silver.png"} <= set(archive.namelist())
+    silver = np.asarray(Image.open(io.BytesIO(archive.read("variants/silver.png"))))
+    np.testing.assert_array_equal(silver, 255 - px)
+
+
+def test_bad_metal_variants_are_a_422(client, auth, img):
+    px = img.pixels(5, 6, 3, 8)
+    for bad in (["gold"], "silver", ["silver", "silver"], [3]):
+        response = post_raw(client, auth, px, **{"X-Options": json.dumps({"metal_variants": bad})})
+        assert_error(response, 422, "invalid_options")
+
+
+def test_the_real_models_variants_keep_a_grey_images_layout(make_app, auth, img):
+    app, _ = make_app(retoucher=models.load())
+    px = img.pixels(24, 32, 1, 16)
+    response = post_raw(app.test_client(), auth, px,
+                        **{"X-Options": json.dumps({"metal_variants": ["silver"]})})
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    manifest = json.loads(archive.read("manifest.json"))
+    silver = next(p for p in manifest["parts"] if p["name"] == "silver")
+    assert (silver["channels"], silver["depth"]) == (1, 16)
+    assert len(archive.read(silver["file"])) == px.nbytes

@@ -508,3 +508,20 @@ def test_http_client_hanging_up_cancels_its_job(slow_srv, img):
         requests.post(url, data=px.tobytes(), headers=headers, timeout=1.0)  # gives up, closes
     # queue_size=0: had the ~30 s job kept running, jobs would be refused for that long.
     assert accepts_a_job_within(slow_srv, px, 15.0)
+
+
+def test_ws_metal_variants_come_back_as_variant_parts(srv, img):
+    px = img.pixels(30, 40, 4, 8)
+    options = {"metal_variants": ["silver", "rose_gold"]}
+    with ws_session(srv) as ws:
+        send_job(ws, "v", px.tobytes(), options=options, **raw_job_fields(px))
+        messages, reader = collect(ws, timeout=120)
+    assert messages[-1]["type"] == "done", messages[-1]
+    listed = [(p["name"], p["kind"]) for p in messages[-2]["parts"]]
+    assert listed == [("image", "image"), ("silver", "variant"), ("rose_gold", "variant")]
+    parts = reader.by_name()
+    for name in ("silver", "rose_gold"):
+        header, data = parts[name]
+        assert (header["width"], header["height"], header["channels"]) == (40, 30, 4)
+        assert len(data) == px.nbytes
+    assert messages[-1]["info"]["variants"] == ["silver", "rose_gold"]

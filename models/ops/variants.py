@@ -1,0 +1,148 @@
+"""Metal variants: the same piece in another metal, from one photo.
+
+A metal's colour under white light is the colour of its reflectance: in linear RGB every
+pixel of polished metal is (nearly) its shading times one chromaticity, the metal's, and
+the highlights whiten only where they clip. So the variant keeps each pixel's luminance (the
+reflections, highlights, engraving and the piece's tone curve exactly as retouched) and
+swaps the source metal's chromaticity for the target's, in that linear "metal" space:
+
+    new = rgb * t_target(Y) / t_source(Y),   then renormalised to the pixel's own Y,
+
+where t(Y) is a chromaticity (RGB / luminance) as a function of the pixel's luminance Y:
+t_source measured on the piece's own metal (the median in luminance bins, so that a gold's
+whitened highlights map to the target's highlights), and t_target the target metal's
+reference chromaticity (models/ops/metal.py TARGETS at L* REFERENCE_L), fading toward
+neutral in the brightest tones as real speculars do. A pixel's own departure from its
+bin's typical colour (a stone's reflection in the metal, a patina) is kept. Stones and
+everything outside the metal mask are left bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.colour import LUMA, Codec
+from models.ops.lab import lab_to_linear_srgb
+from models.ops.metal import TARGETS
+
+REFERENCE_L = 70.0  # L* at which TARGETS' (a*, b*) define each metal's chromaticity
+BINS = 32  # luminance bins of the source metal's chromaticity curve (on sqrt(Y))
+MIN_BIN = 24  # pixels a bin needs to be measured; thinner bins borrow from the global median
+HIGHLIGHT_FADE = (0.55, 0.9, 0.4)  # Y where the target tint starts fading, ends, and to what
+MAX_CODE = 0.995  # a brightened channel stops here (the chroma gives way, not the luminance)
+
+
+def chromaticity(kind: str) -> np.ndarray:
+    """The metal's chromaticity (3,) float32: its linear sRGB colour scaled to luminance 1."""
+    a, b = TARGETS[kind]
+    rgb = np.maximum(lab_to_linear_srgb(np.array([REFERENCE_L, a, b], dtype=np.float64)), 1e-4)
+    return (rgb / float(rgb @ LUMA)).astype(np.float32)
+
+
+def _bin_of(y: np.ndarray) -> np.ndarray:
+    return np.clip((np.sqrt(np.clip(y, 0, 1)) * BINS).astype(np.int32), 0, BINS - 1)
+
+
+def source_curve(rgb: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The metal's chromaticity per luminance bin: (BINS, 3) float32.
+
+    rgb: (n, 3) float32 linear; weight: (n,) float32 0..1 metal mask. Bins with fewer than
+    MIN_BIN sure metal pixels take the nearest measured bin's value (the global median when
+    none is)."""
+    sure = weight > 0.5
+    pix = rgb[sure]
+    y = np.maximum(pix @ LUMA, 1e-6)
+    chroma = pix / y[:, None]
+    curve = np.full((BINS, 3), np.nan, np.float32)
+    overall = np.median(chroma, axis=0) if len(chroma) else np.ones(3, np.float32)
+    bins = _bin_of(y)
+    for index in range(BINS):
+        members = chroma[bins == index]
+        if len(members) >= MIN_BIN:
+            curve[index] = np.median(members, axis=0)
+    measured = np.flatnonzero(~np.isnan(curve[:, 0]))
+    if measured.size == 0:
+        return np.broadcast_to(overall.astype(np.float32), (BINS, 3)).copy()
+    for index in range(BINS):
+        if np.isnan(curve[index, 0]):
+            curve[index] = curve[measured[np.argmin(np.abs(measured - index))]]
+    return curve
+
+
+def target_curve(kind: str) -> np.ndarray:
+    """The target metal's chromaticity per luminance bin: (BINS, 3) float32, the reference
+    chromaticity fading toward neutral in the brightest bins (HIGHLIGHT_FADE)."""
+    centre = ((np.arange(BINS) + 0.5) / BINS) ** 2  # each bin's luminance
+    start, end, floor = HIGHLIGHT_FADE
+    strength = 1 - (1 - floor) * np.clip((centre - start) / (end - start), 0, 1)
+    tint = chromaticity(kind)
+    return (1 + strength[:, None] * (tint[None] - 1)).astype(np.float32)
+
+
+def recolour(rgb: np.ndarray, weight: np.ndarray, source: np.ndarray, kind: str) -> np.ndarray:
+    """The metal pixels in metal `kind`.
+
+    rgb: (..., 3) float32 linear 0..1; weight: (...) float32 0..1 (metal mask, 0 on stones);
+    source: the piece's `source_curve`. Returns a new (..., 3) float32 array, each pixel at
+    its own luminance; where weight is 0 the pixel is returned unchanged.
+    """
+    y = np.maximum(rgb @ LUMA, 0)
+    bins = _bin_of(y)
+    gain = target_curve(kind)[bins] / np.maximum(source[bins], 1e-4)
+    new = rgb * gain
+    y_new = np.maximum(new @ LUMA, 1e-6)
+    new = new * (y / y_new)[..., None]
+    # A channel pushed over the top gives way in chroma, toward the pixel's own grey.
+    peak = new.max(axis=-1)
+    over = peak > MAX_CODE
+    if over.any():
+        keep = np.clip((MAX_CODE - y) / np.maximum(peak - y, 1e-6), 0, 1)
+        keep = np.where(over, keep, 1)[..., None]
+        new = y[..., None] + keep * (new - y[..., None])
+    w = weight[..., None]
+    return (rgb + w * (new - rgb)).astype(np.float32)
+
+
+def metal_share(metal: np.ndarray, piece: np.ndarray, gem: np.ndarray) -> np.ndarray:
+    """How much of each pixel's piece colour is metal: (H, W) float32 0..1.
+
+    metal, piece, gem: (H, W) uint8 0..255 masks. The metal mask is the metal's coverage
+    times the piece's (soft at the outline); on the outline a pixel is part metal, part
+    backdrop, and all of its colour that is not backdrop is the metal's, so the share is
+    metal / piece there. Stones (gem > 127) are 0."""
+    share = metal.astype(np.float32) / np.maximum(piece.astype(np.float32), 1.0)
+    share = np.where(piece > 0, np.clip(share, 0, 1), metal.astype(np.float32) / 255)
+    share[gem > 127] = 0
+    return share.astype(np.float32)
+
+
+def variant_pixels(
+    pixels: np.ndarray, share: np.ndarray, codec: Codec, kind: str,
+    source: np.ndarray | None = None,
+) -> np.ndarray:
+    """The result's pixels with the metal in `kind`.
+
+    pixels: (H, W, C) uint8/uint16 codes of the retouched result (alpha, if any, last and
+    kept); share: (H, W) float32 0..1 `metal_share` of the same geometry; source: the metal's
+    `source_curve` (measured here when None). Returns a new array; every pixel where share is
+    0 (outside the metal, on stones) is bit-identical to `pixels`.
+    """
+    out = pixels.copy()
+    weight_full = share
+    rows = np.flatnonzero(weight_full.any(axis=1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(weight_full.any(axis=0))
+    box = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    colour_n = 1 if pixels.shape[2] in (1, 2) else 3
+    if colour_n == 1:
+        return out  # a grey image has no metal colour to change
+    weight = weight_full[box]
+    on = weight > 0
+    rgb = codec.decode(pixels[box][..., :colour_n][on][None])[0]
+    if source is None:
+        source = source_curve(rgb, weight[on])
+    new = recolour(rgb, weight[on], source, kind)
+    block = out[box]
+    block[on, :colour_n] = codec.encode(new[None])[0]
+    return out

@@ -1,0 +1,138 @@
+"""The catalog finish, the shadow styles and the mirror reflection (models/ops/finish.py,
+models/ops/shadows.py), on constructed photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import ImageData, RetouchOptions
+from models.ops.lab import linear_srgb_to_lab
+
+
+def _lab(scenes, codes):
+    return linear_srgb_to_lab(scenes.from_codes(codes).astype(np.float32))
+
+
+def _metal_stats(scenes, codes, mask):
+    lab = _lab(scenes, codes[mask])
+    hue = np.degrees(np.arctan2(lab[:, 2].mean(), lab[:, 1].mean()))
+    return lab[:, 0].mean(), lab[:, 0].std(), hue
+
+
+def _inner(mask, by=3):
+    from scipy import ndimage
+
+    return ndimage.binary_erosion(mask, iterations=by)
+
+
+def test_catalog_finish_crisps_the_metal_without_changing_its_hue_or_clipping(
+    retoucher, scenes
+):
+    scene = scenes.ring_scene()
+    photo = ImageData(scene.codes())
+    natural = retoucher.retouch(photo, RetouchOptions(finish="natural")).image.pixels
+    catalog = retoucher.retouch(photo, RetouchOptions(finish="catalog")).image.pixels
+    metal = _inner(scene.masks["metal"])
+    l_nat, s_nat, h_nat = _metal_stats(scenes, natural, metal)
+    l_cat, s_cat, h_cat = _metal_stats(scenes, catalog, metal)
+    assert 1.1 < s_cat / s_nat < 1.7  # crisper: the spread of L* grows
+    assert l_nat - 1 < l_cat < l_nat + 15  # brighter or as bright, never darker
+    assert abs(h_cat - h_nat) < 3  # same metal hue
+    clipped = (catalog[metal] == 255).all(axis=-1).mean()
+    assert clipped <= (natural[metal] == 255).all(axis=-1).mean() + 0.002  # nothing new clips
+    # The backdrop is not touched by the finish.
+    assert (catalog[~scene.piece] == natural[~scene.piece]).mean() > 0.99
+
+
+def test_catalog_finish_leaves_protected_gems_bit_identical(product, scenes):
+    scene = scenes.gem_scene()
+    photo = scene.codes()
+    out = product.retouch(ImageData(photo), RetouchOptions(protect_gems=True)).image.pixels
+    stone = _inner(scene.masks["gem"], 4)
+    assert np.array_equal(out[stone], photo[stone])
+
+
+@pytest.mark.parametrize("style", ["soft", "contact"])
+def test_soft_and_contact_shadows_sit_under_the_piece_and_are_neutral(
+    retoucher, ring_photo, style
+):
+    scene = ring_photo
+    out = retoucher.retouch(ImageData(scene.codes()), RetouchOptions(shadow=style))
+    px = out.image.pixels.astype(int)
+    rows = np.flatnonzero(scene.piece.any(axis=1))
+    cols = np.flatnonzero(scene.piece.any(axis=0))
+    ring_x = int(np.flatnonzero(scene.masks["ring"][rows[-1]]).mean())
+    below = px[rows[-1] + 1 : rows[-1] + 4, ring_x - 10 : ring_x + 10]
+    above = px[max(rows[0] - 30, 0) : rows[0] - 20, cols[0] : cols[-1]]
+    assert below.mean() < 250  # a grey shadow just below
+    assert (above == 255).all()  # nothing above
+    assert np.abs(below[..., 0] - below[..., 2]).max() <= 2  # a shadow, not a colour
+    none = retoucher.retouch(ImageData(scene.codes()), RetouchOptions(shadow="none"))
+    assert (none.image.pixels[rows[-1] + 1 : rows[-1] + 4, ring_x - 10 : ring_x + 10] == 255).all()
+
+
+def test_soft_shadow_reaches_further_than_contact_and_scales_with_the_piece(product, scenes):
+    def reach(scene, style):
+        out = product.retouch(ImageData(scene.codes()), RetouchOptions(shadow=style))
+        px = out.image.pixels
+        bottom = int(np.flatnonzero(scene.piece.any(axis=1))[-1])
+        grey = (px[bottom + 1 :] < 253).any(axis=-1).any(axis=1)
+        return int(np.flatnonzero(grey)[-1]) + 1 if grey.any() else 0
+
+    small, large = scenes.ring_scene(300, 400), scenes.ring_scene(600, 800)
+    assert reach(small, "soft") > reach(small, "contact")
+    # Twice the piece, about twice the shadow: a catalog shot at different sizes looks alike.
+    ratio = reach(large, "soft") / max(reach(small, "soft"), 1)
+    assert 1.5 < ratio < 2.6
+
+
+def test_reflection_mirrors_the_piece_below_it_and_fades(retoucher, ring_photo):
+    scene = ring_photo
+    photo = ImageData(scene.codes())
+    plain = retoucher.retouch(photo, RetouchOptions()).image.pixels
+    res = retoucher.retouch(photo, RetouchOptions(reflection=True), layers=True)
+    px = res.image.pixels
+    rows = np.flatnonzero(scene.masks["ring"].any(axis=1))
+    bottom = int(rows[-1])
+    ring_cols = np.flatnonzero(scene.masks["ring"][bottom - 1])
+    near = px[bottom + 2 : bottom + 6, ring_cols].astype(int)
+    far = px[bottom + 14 : bottom + 18, ring_cols].astype(int)
+    assert near.mean() < 245  # the reflection is there, right under the ring
+    assert far.mean() > near.mean() + 3  # and fades out further down
+    assert near[..., 0].mean() > near[..., 2].mean() + 3  # it is the gold's colour, mirrored
+    # Never over the piece, never above it.
+    assert np.array_equal(px[: bottom + 1][scene.piece[: bottom + 1]],
+                          plain[: bottom + 1][scene.piece[: bottom + 1]])
+    assert np.array_equal(px[: rows[0]], plain[: rows[0]])
+    layer = res.layers["reflection"].pixels
+    ring_span = slice(int(ring_cols[0]) - 20, int(ring_cols[-1]) + 20)
+    assert layer[: bottom + 1, ring_span, 3].max() == 0
+    assert layer[bottom + 2 : bottom + 6, ring_cols, 3].min() > 0
+
+
+def test_reflection_has_room_in_a_framed_canvas_and_on_transparency(product, ring_photo):
+    photo = ImageData(ring_photo.codes())
+    framed = product.retouch(photo, RetouchOptions(framing="square", reflection=True))
+    px = framed.image.pixels
+    piece_rows = np.flatnonzero((px < 200).any(axis=-1).any(axis=1))
+    reflected = np.flatnonzero(((px < 253) & (px >= 200)).any(axis=-1).any(axis=1))
+    assert reflected.max() > piece_rows.max() + 5  # the canvas kept room below the piece
+    assert (px[-3:] == 255).all()  # and the reflection faded before its edge
+    clear = product.retouch(photo, RetouchOptions(background="transparent", reflection=True))
+    alpha = clear.image.pixels[..., 3]
+    bottom = int(np.flatnonzero(ring_photo.piece.any(axis=1))[-1])
+    band = alpha[bottom + 2 : bottom + 6]
+    assert 0 < band.max() < 128  # a faint, partly transparent reflection
+    assert alpha[:5].max() == 0  # the rest stays transparent
+
+
+def test_shadow_is_its_own_layer(product, ring_photo):
+    res = product.retouch(ImageData(ring_photo.codes()), RetouchOptions(shadow="soft"),
+                          layers=True)
+    bottom = int(np.flatnonzero(ring_photo.piece.any(axis=1))[-1])
+    shadow = res.layers["shadow"].pixels
+    assert shadow[bottom + 1 : bottom + 4, :, 3].max() > 0  # the shadow's opacity
+    assert (shadow[..., :3] == 0).all()  # black at that opacity
+    background = res.layers["background"].pixels
+    assert (background[bottom + 1 : bottom + 4, :, :3] == 255).all()  # the backdrop alone
