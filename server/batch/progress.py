@@ -47,8 +47,9 @@ def clock(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
 
 
-def stats_text(task: Task) -> str:
-    """'12/200 5.3 img/min 0:01:02 ETA 0:35:12' (images per minute since the start)."""
+def stats_text(task: Task, compact: bool = False) -> str:
+    """'12/200 5.3 img/min 0:01:02 ETA 0:35:12' (images per minute since the start);
+    compact, for a narrow window: '12/200 ETA 0:35:12'."""
     total = int(task.total or 0)
     done = int(task.completed)
     elapsed = task.elapsed or 0.0
@@ -57,14 +58,23 @@ def stats_text(task: Task) -> str:
         eta = clock((total - done) / (done / elapsed))
     else:
         rate, eta = "--", clock(None)
-    return f"{done:>{len(str(total))}}/{total} {rate} img/min {clock(elapsed)} ETA {eta}"
+    count = f"{done:>{len(str(total))}}/{total}"
+    if compact:
+        return f"{count} ETA {eta}"
+    return f"{count} {rate} img/min {clock(elapsed)} ETA {eta}"
 
 
-def layout(width: int, stats: str) -> tuple[int, int]:
-    """(bar width, name width) so that bar + stats + name + gaps <= width."""
+MIN_NAME = 12  # below this the figures give up their rate and elapsed time
+
+
+def layout(width: int, task: Task) -> tuple[int, str, int]:
+    """(bar width, figures, name width) so that bar + figures + name + gaps <= width."""
+    stats = stats_text(task)
+    if width - len(stats) - GAPS - MIN_BAR < MIN_NAME:
+        stats = stats_text(task, compact=True)
     room = width - len(stats) - GAPS
     bar = max(MIN_BAR, min(MAX_BAR, room - NAME_SHARE))
-    return bar, max(0, room - bar)
+    return bar, stats, max(0, room - bar)
 
 
 class FittedBar(BarColumn):
@@ -75,13 +85,18 @@ class FittedBar(BarColumn):
         self.console = console
 
     def render(self, task: Task):
-        self.bar_width = layout(self.console.width, stats_text(task))[0]
+        self.bar_width = layout(self.console.width, task)[0]
         return super().render(task)
 
 
 class StatsColumn(ProgressColumn):
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
     def render(self, task: Task) -> Text:
-        return Text(stats_text(task), style="progress.data.speed")
+        stats = layout(self.console.width, task)[1]
+        return Text(stats, style="progress.data.speed", no_wrap=True, overflow="crop")
 
 
 class NameColumn(ProgressColumn):
@@ -92,7 +107,7 @@ class NameColumn(ProgressColumn):
         self.console = console
 
     def render(self, task: Task) -> Text:
-        width = layout(self.console.width, stats_text(task))[1]
+        width = layout(self.console.width, task)[2]
         name = shorten_middle(str(task.fields.get("current", "")), width)
         return Text(name, style="dim", no_wrap=True, overflow="crop")
 
@@ -104,7 +119,7 @@ class RichProgress:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             FittedBar(self.console),
-            StatsColumn(),
+            StatsColumn(self.console),
             NameColumn(self.console),
             console=self.console,
         )
