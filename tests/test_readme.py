@@ -268,3 +268,18 @@ def test_synopsis_and_continuations_are_joined():
     assert block_lines(body) == ["jewel-retouch serve [--port 8765] [--cors]", "make  serve"]
     args = jewel_args(words(block_lines(body)[0])[0])
     assert args == ["serve", "--port", "8765", "--cors"]
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_to_a_section_has_its_heading():
+    text = readme()
+    prose = re.sub(r"^ *```[^\n]*\n.*?^ *```", "", text, flags=re.S | re.M)
+    anchors = {slug(h) for h in re.findall(r"^#+ (.+)$", prose, flags=re.M)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", prose))
+    assert links, "no section links found"
+    assert links <= anchors, f"links to missing sections: {sorted(links - anchors)}"

@@ -9,13 +9,13 @@ from pathlib import Path
 import models
 from server import __version__
 from server.commands._options import describe_allowed
+from server.commands.token import locate
 from server.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_DIMENSION,
     DEFAULT_MAX_PIXELS,
     DEFAULT_PORT,
     DEFAULT_WS_PORT,
-    token_path,
 )
 from server.protocol import ENCODED_FORMATS
 
@@ -53,7 +53,8 @@ def collect(config_dir: Path | None = None) -> dict:
             "http": f"http://127.0.0.1:{DEFAULT_PORT}",
             "ws": f"ws://127.0.0.1:{DEFAULT_WS_PORT}",
         },
-        "token_file": str(token_path(config_dir)),
+        # The file `jewel-retouch token` reads: a running server's, else the default one.
+        "token_file": str(locate(config_dir).path),
     }
 
 
