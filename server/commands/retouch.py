@@ -195,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
 
     failures = 0
     bars = FileProgress()
-    for source, target in pairs:
+    for number, (source, target) in enumerate(pairs, 1):
+        label = source.name if len(pairs) == 1 else f"{number}/{len(pairs)} {source.name}"
         try:
             if _is_raw(source):
                 from server.raw import decode_raw
@@ -204,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 image, info = read_image(source)
             check_job_size(DEFAULT_LIMITS, image.width, image.height, options, args.layers)
-            progress = models.api.no_progress if args.quiet else bars.callback(source.name)
+            progress = models.api.no_progress if args.quiet else bars.callback(label)
             try:
                 result = engine.retouch(image, options, progress=progress, layers=args.layers)
             finally:
