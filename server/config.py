@@ -7,15 +7,20 @@ OS; otherwise the OS's usual per-user config folder.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CONFIG_DIR_ENV = "JEWEL_RETOUCH_CONFIG_DIR"
 TOKEN_FILE_NAME = "token"
+# One small JSON file per running `jewel-retouch serve`, in the per-user config folder, saying
+# which token file it uses: `jewel-retouch token` finds a server started with --config-dir.
+RUNNING_DIR_NAME = "running"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 DEFAULT_HOST = "127.0.0.1"
@@ -118,7 +123,9 @@ def user_config_dir() -> Path:
 
 
 def token_path(config_dir: Path | None = None) -> Path:
-    return (config_dir or user_config_dir()) / TOKEN_FILE_NAME
+    """The token file: in `config_dir` when given (serve/token --config-dir), else in the
+    per-user config folder. `serve`, `token` and `info` all resolve it here."""
+    return (config_dir if config_dir is not None else user_config_dir()) / TOKEN_FILE_NAME
 
 
 MIN_TOKEN_LENGTH = 32
@@ -178,3 +185,98 @@ def ensure_token(config_dir: Path | None = None, check: bool = True) -> str:
     if sys.platform != "win32":
         os.chmod(path, 0o600)
     return token
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """What a running `jewel-retouch serve` recorded about itself (no secret: a path)."""
+
+    pid: int
+    http: str
+    ws: str
+    token_file: Path
+    started: float
+    record: Path
+
+
+def running_dir() -> Path:
+    return user_config_dir() / RUNNING_DIR_NAME
+
+
+def record_running_server(pid: int, http: str, ws: str, token_file: Path, started: float) -> Path:
+    """Write this server's record (replaced atomically); returns its path for removal."""
+    folder = running_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{pid}.json"
+    data = {"pid": pid, "http": http, "ws": ws, "token_file": str(token_file), "started": started}
+    partial = path.with_name(f".{pid}.json.partial")
+    partial.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def remove_running_record(path: Path, pid: int) -> None:
+    """Remove the record if it is still this process's (a newer server may reuse the pid)."""
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (never signals it: os.kill(pid, 0) on Windows
+    would terminate it, so Windows asks the kernel instead)."""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        try:
+            ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        finally:
+            kernel32.CloseHandle(handle)
+        return bool(ok) and code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def running_servers() -> list[RunningServer]:
+    """The servers whose record is here and whose process still runs, newest first.
+    Records of servers that died without cleaning up are removed on the way."""
+    found: list[RunningServer] = []
+    try:
+        paths = sorted(running_dir().glob("*.json"))
+    except OSError:
+        return []
+    for path in paths:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            server = RunningServer(
+                pid=int(data["pid"]),
+                http=str(data["http"]),
+                ws=str(data["ws"]),
+                token_file=Path(data["token_file"]),
+                started=float(data.get("started", 0.0)),
+                record=path,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable or half-written: not a record to trust
+        if pid_alive(server.pid):
+            found.append(server)
+        else:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    return sorted(found, key=lambda s: s.started, reverse=True)

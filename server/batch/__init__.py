@@ -5,7 +5,7 @@ per-file task (the same locally, in worker processes and on Dask), `store` write
 atomically with a per-run manifest, `runner` drives a run, `progress` draws the progress bar.
 """
 
-from server.batch.plan import BatchItem, PlanError, plan_batch
+from server.batch.plan import BatchItem, NoImages, PlanError, plan_batch
 from server.batch.runner import run_batch
 from server.batch.store import Manifest, SettingsMismatch
 from server.batch.work import BatchSettings
@@ -14,6 +14,7 @@ __all__ = [
     "BatchItem",
     "BatchSettings",
     "Manifest",
+    "NoImages",
     "PlanError",
     "SettingsMismatch",
     "plan_batch",

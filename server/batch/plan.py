@@ -32,10 +32,69 @@ def format_name(name: str) -> str:
 
 
 STATE_DIR_NAME = ".jewel-retouch"
+# Said to people: the full list of RAW extensions is two lines long.
+KNOWN_INPUTS = (
+    "PNG, JPEG (.jpg, .jpeg), TIFF (.tif, .tiff), WebP and camera RAW (.cr2, .cr3, .nef, "
+    ".arw, .dng, .raf, .orf, .rw2 and the other formats LibRaw reads)"
+)
 
 
 class PlanError(ValueError):
     """The batch cannot start (missing input folder, output inside a file, unsafe path...)."""
+
+
+class NoImages(PlanError):
+    """The input folder holds no image this batch reads: nothing to do, most likely the wrong
+    folder. Raised before the output folder is made."""
+
+
+def missing_folder_message(in_dir: Path) -> str:
+    """Why IN_DIR cannot be read as a folder, with the likely fix (a close name beside it, or
+    `retouch` for a single file)."""
+    import difflib
+    import shlex
+
+    if in_dir.is_file() and in_dir.suffix.lower() in INPUT_EXTENSIONS:
+        return (
+            f"input folder {in_dir} is a file; for one file run: jewel-retouch retouch "
+            f"{shlex.quote(str(in_dir))} -o OUTPUT_FILE"
+        )
+    message = f"input folder {in_dir} does not exist or is not a folder"
+    parent = in_dir.parent if str(in_dir.parent) else Path(".")
+    try:
+        siblings = [p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        siblings = []
+    close = difflib.get_close_matches(in_dir.name, siblings, n=3, cutoff=0.6)
+    if close:
+        message += "; did you mean " + " or ".join(str(parent / name) for name in close) + "?"
+    return message
+
+
+def no_images_message(in_dir: Path) -> str:
+    """What the folder holds instead of images (so a wrong folder or format is plain)."""
+    others: dict[str, int] = {}
+    hidden = 0
+    for _root, dirs, files in os.walk(in_dir, followlinks=False):
+        hidden += sum(1 for d in dirs if d.startswith("."))  # not walked, as in discover()
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                hidden += 1
+                continue
+            suffix = Path(name).suffix.lower() or "(no extension)"
+            others[suffix] = others.get(suffix, 0) + 1
+    if not others and not hidden:
+        found = "it is empty"
+    else:
+        kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(others.items()))
+        found = f"it holds {kinds or 'no visible files'}"
+        if hidden:
+            found += f" and {hidden} hidden file(s) or folder(s), which are skipped"
+    return (
+        f"no images in {in_dir} (searched its sub-folders too): {found}. "
+        f"The batch reads {KNOWN_INPUTS}"
+    )
 
 
 @dataclass(frozen=True)
@@ -99,7 +158,7 @@ def plan_batch(in_dir: Path, out_dir: Path, requested_format: str | None) -> lis
     apart by keeping the input extension in the name: ring.png, ring.jpg.png.
     """
     if not in_dir.is_dir():
-        raise PlanError(f"input folder {in_dir} does not exist or is not a folder")
+        raise PlanError(missing_folder_message(in_dir))
     if out_dir.exists() and not out_dir.is_dir():
         raise PlanError(f"output path {out_dir} exists and is not a folder")
     in_resolved = in_dir.resolve()

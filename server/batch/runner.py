@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from server.batch.plan import BatchItem, PlanError, confined, plan_batch
+from server.batch.plan import (
+    BatchItem,
+    NoImages,
+    PlanError,
+    confined,
+    no_images_message,
+    plan_batch,
+)
 from server.batch.store import (
     FileRecord,
     Manifest,
@@ -96,15 +103,17 @@ def run_batch(
     jobs: local worker processes (1 = in this process). dask: a scheduler address or a
     `distributed.Client`; when given, the work runs on that cluster instead. Finished outputs
     are skipped unless `overwrite`. Raises PlanError / SettingsMismatch before any work when the
-    run cannot start; KeyboardInterrupt after saving the manifest (unfinished files marked
-    "interrupted"). `task` replaces the per-file task (it must behave like `work.run_task`;
-    tests use it to inject worker failures). model: MODULE:FACTORY to load instead of
-    models.load (in every worker).
+    run cannot start (NoImages, a PlanError, when IN_DIR holds no image); KeyboardInterrupt
+    after saving the manifest (unfinished files marked "interrupted"). `task` replaces the
+    per-file task (it must behave like `work.run_task`; tests use it to inject worker
+    failures). model: MODULE:FACTORY to load instead of models.load (in every worker).
     """
     check_compatible(settings)
     if jobs < 1:
         raise PlanError(f"--jobs must be at least 1; got {jobs}")
     items = plan_batch(in_dir, out_dir, settings.format)
+    if not items:  # before OUT_DIR is made: a mistyped or wrong folder leaves nothing behind
+        raise NoImages(no_images_message(in_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
     settings_json = settings.to_json()

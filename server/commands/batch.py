@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.api import OPTION_SPECS
+from server.commands._options import add_option_flags, given_options
 
 FORMATS = ("png", "jpeg", "tiff", "webp")
 FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
@@ -69,35 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load the model from this factory instead of models.load (experiments, tests)",
     )
     group = parser.add_argument_group("model options (override the preset)")
-    for spec in OPTION_SPECS:
-        flag = "--" + spec.name.replace("_", "-")
-        if spec.type == "boolean":
-            group.add_argument(
-                flag,
-                dest=f"opt_{spec.name}",
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=spec.description.replace("%", "%%"),
-            )
-        elif spec.type == "enum":
-            group.add_argument(
-                flag, dest=f"opt_{spec.name}", choices=spec.choices, help=spec.description
-            )
-        else:
-            group.add_argument(
-                flag,
-                dest=f"opt_{spec.name}",
-                type=int if spec.type == "integer" else float,
-                metavar="N",
-                help=f"{spec.description} ({spec.minimum}..{spec.maximum})".replace("%", "%%"),
-            )
+    add_option_flags(group, dest_prefix="opt_")
     parser.set_defaults(func=run)
 
 
 def option_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The model options given on the command line (those left out stay unset)."""
-    values = {spec.name: getattr(args, f"opt_{spec.name}", None) for spec in OPTION_SPECS}
-    return {name: value for name, value in values.items() if value is not None}
+    return given_options(args, dest_prefix="opt_")
 
 
 def _interrupt(signum, frame) -> None:
@@ -106,8 +84,8 @@ def _interrupt(signum, frame) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.api import OptionsError, RetouchOptions
-    from server.batch import BatchSettings, PlanError, SettingsMismatch, run_batch
-    from server.batch.progress import RichProgress
+    from server.batch import BatchSettings, NoImages, PlanError, SettingsMismatch, run_batch
+    from server.batch.progress import batch_progress
     from server.batch.runner import BatchInterrupted
     from server.presets import PresetError, get_preset
 
@@ -128,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    progress = None if args.quiet else RichProgress()
+    progress = None if args.quiet else batch_progress()
     # SIGTERM stops the run like Ctrl-C: workers ended, manifest saved, resumable.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -143,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
             retries=args.retries,
             model=args.model,
         )
+    except NoImages as exc:
+        # Nothing failed, but nothing was done either: most likely the wrong folder.
+        print(f"warning: {exc}", file=sys.stderr)
+        return 1
     except (PlanError, SettingsMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import models
 from server import __version__
+from server.commands._options import describe_allowed
+from server.commands.token import locate
 from server.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_DIMENSION,
     DEFAULT_MAX_PIXELS,
     DEFAULT_PORT,
     DEFAULT_WS_PORT,
-    token_path,
 )
 from server.protocol import ENCODED_FORMATS
 
@@ -27,6 +28,11 @@ def register(subparsers) -> None:
         "plug-in shows (with defaults and ranges), limits, formats and the token file path.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON (like GET /v1/info)")
+    parser.add_argument(
+        "--options-markdown",
+        action="store_true",
+        help="print the options as the Markdown table of README.md (tests compare the two)",
+    )
     parser.add_argument("--config-dir", type=Path, default=None, help="folder of the token file")
     parser.set_defaults(func=run)
 
@@ -47,11 +53,55 @@ def collect(config_dir: Path | None = None) -> dict:
             "http": f"http://127.0.0.1:{DEFAULT_PORT}",
             "ws": f"ws://127.0.0.1:{DEFAULT_WS_PORT}",
         },
-        "token_file": str(token_path(config_dir)),
+        # The file `jewel-retouch token` reads: a running server's, else the default one.
+        "token_file": str(locate(config_dir).path),
     }
 
 
+def _values(option: dict) -> str:
+    """An option's values in words, default in bold, for the README table."""
+    kind, default = option.get("type"), option.get("default")
+    if kind == "enum":
+        return ", ".join(
+            f"**{c}**" if c == default else f"`{c}`" for c in option.get("choices") or ()
+        )
+    if kind == "boolean":
+        return "**on**, `off`" if default else "`on`, **off**"
+    if kind in ("number", "integer"):
+        return f"{option.get('minimum', '')} to {option.get('maximum', '')}, **{default}**"
+    if kind == "list":
+        items = ", ".join(f"`{c}`" for c in option.get("choices") or ())
+        return f"any of {items}; **{', '.join(default) if default else 'none'}**"
+    return f"{kind}, **{default}**"
+
+
+def _flags(option: dict) -> str:
+    flag = "--" + option["name"].replace("_", "-")
+    if option.get("type") == "boolean":
+        return f"`{flag}` / `--no-{flag[2:]}`"
+    if option.get("type") == "list":
+        return f"`{flag} A,B`"
+    return f"`{flag}`"
+
+
+def options_markdown(schema: list[dict] | None = None) -> str:
+    """The options table of README.md, made from the published schema (`/v1/info`): the
+    README test compares the two, so a new option cannot be left out of the README."""
+    rows = [
+        "| setting (web page, GIMP, Photoshop) | command-line flag | values (default in bold) "
+        "| what it does |",
+        "|---|---|---|---|",
+    ]
+    for option in models.options_schema() if schema is None else schema:
+        text = " ".join(str(option.get("description", "")).split()).replace("|", "\\|")
+        rows.append(f"| {option['label']} | {_flags(option)} | {_values(option)} | {text} |")
+    return "\n".join(rows) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.options_markdown:  # the schema alone: no model to load
+        print(options_markdown(), end="")
+        return 0
     info = collect(args.config_dir)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -68,12 +118,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"formats: {', '.join(info['formats']['input'])} (8 or 16 bit; JPEG/WebP 8 bit)")
     print("options:")
     for option in info["options"]:
-        if option["type"] == "enum":
-            allowed = "|".join(option["choices"])
-        elif option["type"] == "boolean":
-            allowed = "true|false"
-        else:
-            allowed = f"{option.get('minimum')}..{option.get('maximum')}"
+        allowed = describe_allowed(option)  # any type, also one this version does not know
         print(f"  {option['name']:<13} {allowed:<52} default {option['default']!r}")
         print(f"  {'':<13} {option['description']}")
     return 0

@@ -8,12 +8,16 @@ the format; with several, `-o` names a folder and each output keeps its input's 
 from __future__ import annotations
 
 import argparse
+import glob
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import models
 from models.api import OptionsError, RetouchOptions
+from server.commands._options import add_option_flags, as_flags, given_options
 from server.protocol import ProtocolError
 
 
@@ -23,12 +27,19 @@ def register(subparsers) -> None:
         help="retouch image files in-process (no server needed)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="image files; a pattern such as '*.jpg' is expanded here when the shell did not "
+        "(a whole folder is `jewel-retouch batch`)",
+    )
     parser.add_argument(
         "-o",
         "--output",
         required=True,
-        type=Path,
+        type=str,  # kept as typed: a trailing slash says "a folder" (Path would drop it)
         metavar="OUT",
         help="output file (one input) or folder (several inputs)",
     )
@@ -46,42 +57,94 @@ def register(subparsers) -> None:
         help="load the model from this factory instead of models.load (experiments, tests)",
     )
     group = parser.add_argument_group("model options (as in GET /v1/info)")
-    for spec in models.OPTION_SPECS:
-        flag = "--" + spec.name.replace("_", "-")
-        help_text = f"{spec.description} (default {spec.default!r})".replace("%", "%%")
-        if spec.type == "boolean":
-            group.add_argument(
-                flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help_text
-            )
-        elif spec.type == "enum":
-            group.add_argument(flag, dest=spec.name, choices=spec.choices, help=help_text)
-        else:
-            kind = int if spec.type == "integer" else float
-            group.add_argument(
-                flag,
-                dest=spec.name,
-                type=kind,
-                metavar=f"{spec.minimum:g}..{spec.maximum:g}",
-                help=help_text,
-            )
+    add_option_flags(group)
     parser.set_defaults(func=run)
 
 
 def options_from_args(args: argparse.Namespace) -> RetouchOptions:
-    given: dict[str, Any] = {}
-    for spec in models.OPTION_SPECS:
-        value = getattr(args, spec.name, None)
-        if value is not None:
-            given[spec.name] = value
-    return RetouchOptions.from_mapping(given)
+    return RetouchOptions.from_mapping(given_options(args))
 
 
-def plan_outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: one input -> `output` is the file; else `output` is a folder."""
-    if len(inputs) == 1 and not output.is_dir():
+class InputError(ValueError):
+    """The inputs cannot be retouched as given; the message says what to run instead."""
+
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def expand_inputs(
+    inputs: list[Path], output: Path, options: dict[str, Any]
+) -> tuple[list[Path], bool]:
+    """The files to retouch, checked before the model is loaded (a missing file is told at
+    once, not after the model's start-up).
+
+    A pattern the shell left unexpanded ('*.jpg' in quotes, or any pattern in Windows' cmd and
+    PowerShell) is expanded here, to its image files. A folder is refused with the `batch`
+    command that does what was meant. Every problem is listed, not just the first.
+    """
+    from server.batch.plan import INPUT_EXTENSIONS, KNOWN_INPUTS
+
+    files: list[Path] = []
+    problems: list[str] = []
+    folders: list[Path] = []
+    expanded = False
+    for given in inputs:
+        text = str(given)
+        if not given.exists() and GLOB_CHARACTERS & set(text):
+            expanded = True
+            matches = sorted(Path(m) for m in glob.glob(text, recursive="**" in text))
+            images = [m for m in matches if m.is_file() and m.suffix.lower() in INPUT_EXTENSIONS]
+            if not images:
+                what = f"{len(matches)} path(s), none an image file" if matches else "nothing"
+                problems.append(f"'{text}' matches {what}")
+            files += images
+            continue
+        if given.is_dir():
+            folders.append(given)
+        elif not given.exists():
+            problems.append(f"'{given}' does not exist")
+        elif not given.is_file():
+            problems.append(f"'{given}' is not a file")
+        elif given.suffix.lower() not in INPUT_EXTENSIONS:
+            problems.append(f"'{given}' is not an image file this reads ({KNOWN_INPUTS})")
+        elif not os.access(given, os.R_OK):
+            problems.append(f"'{given}' cannot be read (permission denied)")
+        else:
+            files.append(given)
+    if folders:
+        problems += [batch_advice(folder, output, options) for folder in folders]
+    if problems:
+        raise InputError("\n".join(problems))
+    return files, expanded
+
+
+def batch_advice(folder: Path, output: Path, options: dict[str, Any]) -> str:
+    """What to run for a folder: `batch`, with the same output and options."""
+    from server.batch.plan import FORMAT_OF_EXTENSION
+
+    out_dir, fmt = output, None
+    if output.suffix.lower() in FORMAT_OF_EXTENSION and not output.is_dir():
+        # `-o ring.png` names a file; batch writes into a folder (in that format).
+        fmt = FORMAT_OF_EXTENSION[output.suffix.lower()]
+        out_dir = output.with_suffix("")
+    command = ["jewel-retouch", "batch", str(folder), str(out_dir), *as_flags(options)]
+    if fmt:
+        command += ["--format", fmt]
+    return (
+        f"'{folder}' is a folder; `retouch` takes image files. To retouch every image in it "
+        f"(and its sub-folders), run:\n  {shlex.join(command)}"
+    )
+
+
+def plan_outputs(inputs: list[Path], output: Path, folder: bool = False) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: one input -> `output` is the file; else `output` is a folder.
+    folder: `output` is a folder even for one input (a pattern, or OUT given with a slash)."""
+    if len(inputs) == 1 and not folder and not output.is_dir():
         return [(inputs[0], output)]
     if output.exists() and not output.is_dir():
         raise ValueError(f"with several inputs, -o must be a folder; '{output}' is a file")
+    if not inputs:
+        raise ValueError("no input files")
     names: set[str] = set()
     pairs = []
     for source in inputs:
@@ -107,9 +170,13 @@ def run(args: argparse.Namespace) -> int:
     from server.job_input import run_warnings
     from server.sizing import check_job_size
 
+    output = Path(args.output)
+    as_folder = args.output.endswith(("/", os.sep))
     try:
         options = options_from_args(args)
-        pairs = plan_outputs(args.inputs, args.output)
+        inputs, expanded = expand_inputs(args.inputs, output, given_options(args))
+        as_folder = as_folder or expanded
+        pairs = plan_outputs(inputs, output, folder=as_folder)
         for _, target in pairs:
             format_from_path(target)
             if target.exists() and not args.overwrite:
@@ -117,15 +184,19 @@ def run(args: argparse.Namespace) -> int:
     except (OptionsError, ValueError, ProtocolError) as exc:
         print(f"jewel-retouch retouch: {exc}", file=sys.stderr)
         return 2
-    if len(pairs) > 1:
-        args.output.mkdir(parents=True, exist_ok=True)
+    if len(pairs) > 1 or as_folder:
+        output.mkdir(parents=True, exist_ok=True)
     try:
         engine = load_engine(args.model)
     except (ImportError, AttributeError) as exc:
         print(f"jewel-retouch retouch: cannot load the model: {exc}", file=sys.stderr)
         return 2
+    from server.batch.progress import FileProgress
+
     failures = 0
-    for source, target in pairs:
+    bars = FileProgress()
+    for number, (source, target) in enumerate(pairs, 1):
+        label = source.name if len(pairs) == 1 else f"{number}/{len(pairs)} {source.name}"
         try:
             if _is_raw(source):
                 from server.raw import decode_raw
@@ -134,8 +205,11 @@ def run(args: argparse.Namespace) -> int:
             else:
                 image, info = read_image(source)
             check_job_size(DEFAULT_LIMITS, image.width, image.height, options, args.layers)
-            progress = models.api.no_progress if args.quiet else _printer(source.name)
-            result = engine.retouch(image, options, progress=progress, layers=args.layers)
+            progress = models.api.no_progress if args.quiet else bars.callback(label)
+            try:
+                result = engine.retouch(image, options, progress=progress, layers=args.layers)
+            finally:
+                bars.finish()  # the bar goes before anything else is printed
             for warning in run_warnings(result.info):  # shown even with --quiet
                 print(f"warning: {warning['code']}: {warning['message']}", file=sys.stderr)
             fmt = format_from_path(target)
@@ -181,14 +255,3 @@ def _save_layers(result: models.Result, target: Path) -> None:
         save_image(
             ImageData(mask[:, :, None] if mask.ndim == 2 else mask), folder / f"mask_{name}.png"
         )
-
-
-def _printer(label: str):
-    last = {"stage": None}
-
-    def progress(stage: str, fraction: float) -> None:
-        if stage != last["stage"]:
-            last["stage"] = stage
-            print(f"{label}: {stage} {fraction:.0%}", file=sys.stderr)
-
-    return progress

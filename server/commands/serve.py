@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from server import __version__
@@ -19,6 +20,8 @@ from server.config import (
     DEFAULT_WS_PORT,
     ConfigError,
     ServerConfig,
+    record_running_server,
+    remove_running_record,
     token_path,
 )
 
@@ -203,7 +206,17 @@ def run(args: argparse.Namespace) -> int:
         f"(model {model['name']} {model['version']}, {config.workers} worker(s))",
         file=sys.stderr,
     )
-    print(f"token file: {token_path(server.config.resolved_config_dir())}", file=sys.stderr)
+    token_file = token_path(server.config.resolved_config_dir())
+    print(f"token file: {token_file}", file=sys.stderr)
+    # So that `jewel-retouch token` prints this server's token, even one started with
+    # --config-dir, instead of making another one in the default folder.
+    try:
+        record = record_running_server(
+            _pid(), server.http_url, server.ws_url, token_file, time.time()
+        )
+    except OSError as exc:  # the server works without it; `token` then reads the default file
+        record = None
+        print(f"jewel-retouch: could not record the running server: {exc}", file=sys.stderr)
     # Like Jupyter's login link: the page reads the token from the fragment, which browsers never
     # send to the server, and keeps it.
     print(f"web page: {server.http_url}/#token={server.state.token}", file=sys.stderr)
@@ -215,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
             pass
     finally:
         print("jewel-retouch: stopping", file=sys.stderr)
+        if record is not None:
+            remove_running_record(record, _pid())
         server.stop()
     return 0
 

@@ -165,3 +165,49 @@ def test_batch_with_preset_and_override(tmp_path, catalog, capsys):
     assert (opts["background"], opts["framing"], opts["margin"]) == ("white", "square", 0.075)
     assert opts["canvas_size"] == 1200
     assert (out / "rings" / "solitaire.jpg").is_file()
+
+
+def test_batch_on_an_empty_or_imageless_folder_warns_and_exits_non_zero(tmp_path, capsys):
+    cli = functools.partial(in_process, capsys)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = cli("batch", str(empty), str(tmp_path / "out"))
+    assert run.returncode == 1
+    assert f"warning: no images in {empty}" in run.stderr and "it is empty" in run.stderr
+    assert not (tmp_path / "out").exists()  # a wrong folder leaves nothing behind
+    wrong = tmp_path / "documents"
+    (wrong / ".thumbnails").mkdir(parents=True)
+    (wrong / "a.gif").write_bytes(b"GIF89a")
+    (wrong / "b.gif").write_bytes(b"GIF89a")
+    (wrong / "notes.txt").write_text("x")
+    (wrong / ".thumbnails" / "hidden.png").write_bytes(b"x")
+    run = cli("batch", str(wrong), str(tmp_path / "out"))
+    assert run.returncode == 1 and "2 .gif, 1 .txt" in run.stderr
+    assert "1 hidden file(s) or folder(s)" in run.stderr and "PNG, JPEG" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_on_a_mistyped_folder_suggests_the_close_one(tmp_path, capsys, catalog):
+    in_dir, files = catalog
+    cli = functools.partial(in_process, capsys)
+    run = cli("batch", str(tmp_path / "inn"), str(tmp_path / "out"))
+    assert run.returncode == 2 and "does not exist" in run.stderr
+    assert f"did you mean {in_dir}?" in run.stderr
+    run = cli("batch", str(files["hero.png"]), str(tmp_path / "out"))
+    assert run.returncode == 2 and "is a file" in run.stderr
+    assert f"jewel-retouch retouch {files['hero.png']} -o" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_progress_is_plain_lines_when_not_a_terminal(tmp_path, catalog):
+    in_dir, _ = catalog
+    run = cli(
+        "batch", str(in_dir), str(tmp_path / "out"), "--model", "server.testing:identity_model"
+    )
+    assert run.returncode == 1, run.stderr  # rings/broken.png fails
+    assert "\x1b" not in run.stderr and "\r" not in run.stderr  # no control codes in a log
+    lines = [line for line in run.stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 6
+    assert {line.split("] ", 1)[0] for line in lines} == {f"[{i}/6" for i in range(1, 7)}
+    assert any(line.startswith("[") and " ok rings/solitaire.png (" in line for line in lines)
+    assert any(" failed rings/broken.png" in line for line in lines)
