@@ -176,3 +176,9 @@ def plan_batch(in_dir: Path, out_dir: Path, requested_format: str | None) -> lis
         confined(out_dir, target)
         items.append(BatchItem(source=rel.as_posix(), target=target, format=fmt))
     return items
+
+
+def variant_path(target: Path, kind: str) -> Path:
+    """Where a metal variant of the result `target` goes: NAME_white_gold.EXT beside it
+    (docs/protocol.md, "Metal variants")."""
+    return target.with_name(f"{target.stem}_{kind}{target.suffix}")

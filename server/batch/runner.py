@@ -21,6 +21,7 @@ from server.batch.plan import (
     confined,
     no_images_message,
     plan_batch,
+    variant_path,
 )
 from server.batch.store import (
     FileRecord,
@@ -150,6 +151,14 @@ def run_batch(
                         raise PlanError(f"{job.item.target} is an input file; not written")
                     write_atomic(target, result.output)
                     record.bytes = len(result.output)
+                    for kind, data in result.variants.items():
+                        path = variant_path(target, kind)
+                        if path in inputs:
+                            raise PlanError(f"{path.name} is an input file; not written")
+                        write_atomic(path, data)
+                    record.variants = [
+                        variant_path(Path(job.item.target), k).as_posix() for k in result.variants
+                    ] or None
                 except (OSError, PlanError) as exc:
                     error = f"cannot write {job.item.target}: {exc}"
         record.status = "failed" if error else "ok"

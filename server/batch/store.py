@@ -81,6 +81,7 @@ class FileRecord:
     error: str | None = None
     worker: str | None = None
     warnings: list[dict[str, str]] | None = None  # the model's [{"code", "message"}], if any
+    variants: list[str] | None = None  # the metal variants written beside `output`
 
 
 class Manifest:

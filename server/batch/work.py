@@ -67,6 +67,7 @@ class TaskResult:
     seconds: float
     worker: str
     warnings: list[dict[str, str]] = field(default_factory=list)
+    variants: dict[str, bytes] = field(default_factory=dict)  # metal -> encoded file
 
 
 def use_model(spec: str | None) -> None:
@@ -92,9 +93,9 @@ def engine() -> Engine:
 
 def retouch_bytes(
     name: str, data: bytes, fmt: str, settings: BatchSettings
-) -> tuple[bytes, list[dict[str, str]]]:
+) -> tuple[bytes, list[dict[str, str]], dict[str, bytes]]:
     """Decode `data` (file `name`), retouch it with `settings`, encode as `fmt`; returns the
-    file and the run's warnings.
+    file, the run's warnings and the metal variants' files (metal -> bytes).
 
     Raises ItemError for anything wrong with the file itself; other exceptions are failures
     of the machine running it (a Dask run retries those).
@@ -104,7 +105,9 @@ def retouch_bytes(
         image, info = read_image(name, data, read)
         check_job_size(DEFAULT_LIMITS, image.width, image.height, settings.options)
         result = engine().retouch(image, settings.options)
-        return encode_image(result.image, format_name(fmt), info), run_warnings(result.info)
+        fmt_name = format_name(fmt)
+        variants = {k: encode_image(v, fmt_name, info) for k, v in result.variants.items()}
+        return encode_image(result.image, fmt_name, info), run_warnings(result.info), variants
     except (DecodeError, ImageError, ProtocolError) as exc:
         raise ItemError(str(exc)) from exc
 
@@ -114,10 +117,10 @@ def run_task(name: str, data: bytes, fmt: str, settings: BatchSettings) -> TaskR
     start = time.perf_counter()
     worker = f"{os.uname().nodename}:{os.getpid()}" if hasattr(os, "uname") else str(os.getpid())
     try:
-        output, warnings = retouch_bytes(name, data, fmt, settings)
+        output, warnings, variants = retouch_bytes(name, data, fmt, settings)
     except ItemError as exc:
         return TaskResult(None, str(exc), time.perf_counter() - start, worker)
-    return TaskResult(output, None, time.perf_counter() - start, worker, warnings)
+    return TaskResult(output, None, time.perf_counter() - start, worker, warnings, variants)
 
 
 def warm_up(model_spec: str | None = None) -> None:

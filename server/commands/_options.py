@@ -68,8 +68,11 @@ def add_option_flags(
                 help=text,
             )
         elif spec.type == "list":
+            # metal_variants is asked for often enough to deserve the short --variants too.
+            aliases = ["--variants"] if spec.name == "metal_variants" else []
             group.add_argument(
                 flag,
+                *aliases,
                 dest=dest,
                 type=_list_of(spec),
                 metavar="A,B,...",

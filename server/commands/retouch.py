@@ -17,6 +17,7 @@ from typing import Any
 
 import models
 from models.api import OptionsError, RetouchOptions
+from server.batch.plan import variant_path
 from server.commands._options import add_option_flags, as_flags, given_options
 from server.protocol import ProtocolError
 
@@ -179,8 +180,9 @@ def run(args: argparse.Namespace) -> int:
         pairs = plan_outputs(inputs, output, folder=as_folder)
         for _, target in pairs:
             format_from_path(target)
-            if target.exists() and not args.overwrite:
-                raise ValueError(f"'{target}' exists (pass --overwrite to replace it)")
+            for path in [target, *(variant_path(target, k) for k in options.metal_variants)]:
+                if path.exists() and not args.overwrite:
+                    raise ValueError(f"'{path}' exists (pass --overwrite to replace it)")
     except (OptionsError, ValueError, ProtocolError) as exc:
         print(f"jewel-retouch retouch: {exc}", file=sys.stderr)
         return 2
@@ -220,10 +222,14 @@ def run(args: argparse.Namespace) -> int:
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(out, target, info)
+            for kind, variant in result.variants.items():
+                save_image(fit_for_format(variant, fmt), variant_path(target, kind), info)
             if args.layers:
                 _save_layers(result, target)
             if not args.quiet:
                 print(f"{source} -> {target}", file=sys.stderr)
+                for kind in result.variants:
+                    print(f"{source} -> {variant_path(target, kind)}", file=sys.stderr)
         except (ProtocolError, OptionsError, ValueError, OSError) as exc:
             failures += 1
             print(f"jewel-retouch retouch: {source}: {exc}", file=sys.stderr)
