@@ -159,7 +159,7 @@ START_SERVER_HINT = "Start the server with `%s` and try again." % START_COMMAND
 WAIT_TICK_S = 1.0
 # The option types a plug-in knows how to show; others (from a newer server) are left out of
 # the dialog and sent as the server's default.
-KNOWN_OPTION_TYPES = ("enum", "boolean", "number", "integer")
+KNOWN_OPTION_TYPES = ("enum", "boolean", "number", "integer", "list")
 
 
 class RetouchError(Exception):
@@ -245,7 +245,8 @@ def coerce_option(spec, value):
                 "Option %s must be one of %s, not %r." % (spec["name"], ", ".join(choices), value),
             )
         return value
-    if kind == "list":  # a JSON array of names (e.g. metal_variants); a string may be JSON
+    if kind == "list":  # names from `choices` (metal_variants): the plug-ins take them as a
+        # comma-separated text ("rose_gold, silver"); a JSON array text works too
         if isinstance(value, (bytes, type(b"".decode("ascii")))):
             try:
                 value = json.loads(value) if value.strip() else []

@@ -63,6 +63,10 @@ def add_option_argument(procedure, spec):
         procedure.add_choice_argument(name, label, blurb, choice, spec["default"], flags)
     elif kind == "boolean":
         procedure.add_boolean_argument(name, label, blurb, bool(spec["default"]), flags)
+    elif kind == "list":  # a text field: names separated by commas
+        blurb += " Comma-separated, from: %s." % ", ".join(spec.get("choices") or [])
+        default = ", ".join(spec.get("default") or [])
+        procedure.add_string_argument(name, label, blurb, default, flags)
     elif kind == "integer":
         procedure.add_int_argument(
             name,
