@@ -10,6 +10,7 @@ const { retouch } = require("./retouch.js");
 const { warningsText } = require("./warnings.js");
 
 const START_COMMAND = "jewel-retouch serve";
+const KNOWN_TYPES = ["enum", "boolean", "number", "integer", "list"];
 const TOKEN_REJECTED =
   "Token rejected: run jewel-retouch token in a terminal and paste the token it prints into " +
   "Access token below, then Save and reconnect.";
@@ -164,9 +165,12 @@ class Panel {
     const previous = this.optionValues;
     this.optionValues = {};
     for (const spec of specs) {
+      // A type this panel does not know (a newer server): no control, and nothing sent, so
+      // the server applies its default.
+      if (!KNOWN_TYPES.includes(spec.type)) continue;
       const value = spec.name in previous ? previous[spec.name] : spec.default;
-      this.optionValues[spec.name] = value;
-      box.appendChild(this.optionControl(spec, value));
+      this.optionValues[spec.name] = spec.type === "list" ? [...(Array.isArray(value) ? value : [])] : value;
+      box.appendChild(this.optionControl(spec, this.optionValues[spec.name]));
     }
   }
 
@@ -196,6 +200,9 @@ class Panel {
       const label = doc.createElement("sp-label");
       label.textContent = spec.label;
       row.appendChild(label);
+      if (spec.type === "list") {
+        return this.listControl(row, spec, /** @type {string[]} */ (value));
+      }
       if (spec.type === "enum") {
         const choices = spec.choices || [];
         control = doc.createElement("sp-picker");
@@ -233,6 +240,36 @@ class Panel {
     }
     control.setAttribute("data-option", spec.name);
     row.appendChild(control);
+    return row;
+  }
+
+  /**
+   * One checkbox per allowed name; the value is the ticked names, in the schema's order.
+   * @param {any} row the option's row, holding its label
+   * @param {import("./serverClient.js").OptionSpec} spec
+   * @param {string[]} value
+   */
+  listControl(row, spec, value) {
+    const doc = this.doc;
+    const choices = spec.choices || [];
+    /** @type {any} */
+    const group = doc.createElement("div");
+    group.className = "choices";
+    group.setAttribute("data-option", spec.name);
+    for (const choice of choices) {
+      /** @type {any} */
+      const box = doc.createElement("sp-checkbox");
+      box.textContent = choice.replace(/_/g, " ");
+      box.setAttribute("value", choice);
+      box.checked = value.includes(choice);
+      if (box.checked) box.setAttribute("checked", "");
+      box.addEventListener("change", () => {
+        const ticked = [...group.querySelectorAll("sp-checkbox")].filter((item) => item.checked);
+        this.optionValues[spec.name] = choices.filter((name) => ticked.some((item) => item.getAttribute("value") === name));
+      });
+      group.appendChild(box);
+    }
+    row.appendChild(group);
     return row;
   }
 

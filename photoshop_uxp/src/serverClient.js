@@ -60,7 +60,8 @@ async function getJson(url, headerValues) {
  * @typedef {object} OptionSpec one entry of /v1/info `options`
  * @property {string} name
  * @property {string} label
- * @property {"enum" | "number" | "integer" | "boolean"} type
+ * @property {string} type "enum" | "number" | "integer" | "boolean" | "list" (names from
+ *   `choices`); a newer server may publish others, which the panel leaves out
  * @property {any} default
  * @property {string} description
  * @property {string[]} [choices]

@@ -266,3 +266,25 @@ test("re-checking the server keeps the option widgets and the user's choices", a
   assert.equal(panel.optionValues.protect_gems, true);
   panel.stop();
 });
+
+test("a list option is a set of checkboxes; an unknown option type is left out", async () => {
+  const { panel, document, window } = await openPanel({ serverUrl: server.httpUrl, token: server.token });
+  panel.renderOptions([
+    { name: "metal_variants", label: "Metal variants", type: "list", default: [], description: "", choices: ["rose_gold", "silver", "platinum"] },
+    { name: "future", label: "Future", type: "colour", default: "#fff", description: "" },
+    { name: "margin", label: "Margin", type: "number", default: 0.075, minimum: 0, maximum: 0.45, description: "" },
+  ]);
+  assert.equal(document.querySelector('[data-option="future"]'), null);
+  assert.ok(!("future" in panel.optionValues), "an unknown option would be sent");
+  assert.deepEqual(panel.optionValues.metal_variants, []);
+  const boxes = [...document.querySelectorAll('[data-option="metal_variants"] sp-checkbox')];
+  assert.deepEqual(boxes.map((b) => b.getAttribute("value")), ["rose_gold", "silver", "platinum"]);
+  for (const name of ["platinum", "rose_gold"]) {
+    const box = boxes.find((b) => b.getAttribute("value") === name);
+    box.checked = true;
+    box.dispatchEvent(new window.Event("change"));
+  }
+  assert.deepEqual(panel.optionValues.metal_variants, ["rose_gold", "platinum"]); // schema order
+  assert.equal(document.querySelector('[data-option-value="margin"]').value, "0.075");
+  panel.stop();
+});
