@@ -42,15 +42,67 @@ PROGRESS_LOG_ENV = "JEWEL_RETOUCH_PROGRESS_LOG"
 DIALOG_SCRIPT_ENV = "JEWEL_RETOUCH_DIALOG_SCRIPT"
 
 
+# Access keys the procedure dialog itself takes: _Reset, _Cancel, _OK, _Load Settings,
+# _Save Settings.
+RESERVED_MNEMONICS = "rcols"
+
+
+def with_mnemonics(labels):
+    """Each label with its own access key ("_Background"). GIMP's dialog prints "no mnemonic
+    for property" on stderr for a label without one, and letters must not repeat, so the
+    letters are matched to the labels (augmenting paths) rather than taken first come."""
+    options = []
+    for label in labels:
+        letters = []
+        for char in label.lower():
+            if char.isalnum() and char not in RESERVED_MNEMONICS and char not in letters:
+                letters.append(char)
+        options.append(letters)
+    owner = {}  # letter -> index of the label using it
+
+    def assign(index, seen):
+        for letter in options[index]:
+            if letter in seen:
+                continue
+            seen.add(letter)
+            if letter not in owner or assign(owner[letter], seen):
+                owner[letter] = index
+                return True
+        return False
+
+    for index in range(len(labels)):
+        assign(index, set())
+    chosen = dict((index, letter) for letter, index in owner.items())
+    out = []
+    for index, label in enumerate(labels):
+        letter = chosen.get(index)
+        if letter is None:
+            out.append(label)  # more labels than letters: this one goes without
+            continue
+        position = label.lower().index(letter)
+        out.append(label[:position] + "_" + label[position:])
+    return out
+
+
+def argument_labels():
+    """Dialog label per argument name, with access keys, for every argument registered."""
+    names = [arg_name(spec["name"]) for spec in jrc.BUILTIN_OPTIONS]
+    names += ["output", "server-url", "timeout"]
+    plain = [spec.get("label") or spec["name"] for spec in jrc.BUILTIN_OPTIONS]
+    plain += ["Output", "Server URL", "Timeout (s)"]
+    return dict(zip(names, with_mnemonics(plain)))
+
+
 def arg_name(option_name):
     """PDB argument name of a server option (PDB names use dashes)."""
     return option_name.replace("_", "-")
 
 
-def add_option_argument(procedure, spec):
+def add_option_argument(procedure, spec, label=None):
     """One procedure argument for one option of the schema (none for a type it does not
     know: the server then applies that option's default)."""
-    name, label = arg_name(spec["name"]), spec.get("label") or spec["name"]
+    name = arg_name(spec["name"])
+    label = label or spec.get("label") or spec["name"]
     blurb = spec.get("description", "")
     flags = GObject.ParamFlags.READWRITE
     kind = spec.get("type")
@@ -632,14 +684,15 @@ class JewelRetouch(Gimp.PlugIn):
             name,
         )
         procedure.set_attribution("jewel-retouch", "jewel-retouch contributors", "2026")
+        labels = argument_labels()
         for spec in jrc.BUILTIN_OPTIONS:
-            add_option_argument(procedure, spec)
+            add_option_argument(procedure, spec, labels[arg_name(spec["name"])])
         output = Gimp.Choice.new()
         for index, (value, label) in enumerate(OUTPUTS):
             output.add(value, index, label, "")
         procedure.add_choice_argument(
             "output",
-            "Output",
+            labels["output"],
             "layer: one new layer; layers: a group of separable layers and masks",
             output,
             "layer",
@@ -647,14 +700,14 @@ class JewelRetouch(Gimp.PlugIn):
         )
         procedure.add_string_argument(
             "server-url",
-            "Server URL",
+            labels["server-url"],
             "The jewel-retouch server's HTTP address",
             jrc.DEFAULT_SERVER_URL,
             GObject.ParamFlags.READWRITE,
         )
         procedure.add_double_argument(
             "timeout",
-            "Timeout (s)",
+            labels["timeout"],
             "Give up waiting for the server after this many seconds",
             1.0,
             86400.0,
