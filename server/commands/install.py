@@ -241,6 +241,10 @@ def build_ccx(
 
 def run_photoshop(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).expanduser() if args.out else UXP_SOURCE / "dist"
+    if args.dry_run:
+        domains = network_domains(args.port or [], args.ws_port or [])
+        print(f"would write a .ccx into {out_dir}, allowing {', '.join(domains)}")
+        return 0
     try:
         target, domains = build_ccx(out_dir, args.port or [], args.ws_port or [])
     except (PackageError, OSError) as error:

@@ -152,3 +152,17 @@ def test_missing_or_broken_sources_say_what_is_wrong(tmp_path):
     with pytest.raises(install.PackageError, match="manifestVersion must be 5.*x.html"):
         install.build_ccx(tmp_path / "out", root=broken)
     assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "server.commands.install", "photoshop"]
+        + ["--out", str(tmp_path / "out"), "--port", "9000", "--dry-run"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "would write" in done.stdout and "http://127.0.0.1:9000" in done.stdout
+    assert not (tmp_path / "out").exists()
