@@ -5,6 +5,7 @@
 #   make bench   - benchmark scripts that print figures
 #   make eval    - quality table on the project's benchmark set
 #   make eval-real PHOTOS=DIR - retouch a folder of real photos: before/after sheets + figures
+#   make photoshop - write the Photoshop panel's .ccx (photoshop_uxp/dist/); no Node, no venv
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test test-fast test-python test-node lint bench eval eval-real system-deps node-deps clean
+.PHONY: venv serve test test-fast test-python test-node lint bench eval eval-real system-deps node-deps clean photoshop
 
 venv: $(STAMP)
 
@@ -63,6 +64,14 @@ PHOTOS ?= ../shared/photos
 EVAL_OUT ?= out/eval-real
 eval-real: venv
 	$(PY) -m models.eval.real "$(PHOTOS)" --out "$(EVAL_OUT)"
+
+# The Photoshop panel's installable .ccx: standard-library Python only (no Node, no venv), so it
+# works on a fresh clone. Double-click the .ccx to install it (Creative Cloud desktop).
+#   make photoshop SERVER_PORT=9000 SERVER_WS_PORT=9001 - also let the panel reach a server on these ports
+SERVER_PORT ?=
+SERVER_WS_PORT ?=
+photoshop:
+	$(PYTHON) -m server.commands.install photoshop $(if $(SERVER_PORT),--port $(SERVER_PORT)) $(if $(SERVER_WS_PORT),--ws-port $(SERVER_WS_PORT))
 
 clean:
 	rm -rf $(VENV) photoshop_uxp/node_modules .pytest_cache

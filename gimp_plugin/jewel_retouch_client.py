@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import select
 import socket
 import struct
 import sys
@@ -151,7 +152,14 @@ BUILTIN_OPTIONS = [
     },
 ]
 
-START_SERVER_HINT = "Start the server with `jewel-retouch serve` and try again."
+START_COMMAND = "jewel-retouch serve"
+START_SERVER_HINT = "Start the server with `%s` and try again." % START_COMMAND
+# While the server works without a word (the model on a big region), the client still calls
+# the progress callback this often, so the plug-in can show that it is waiting and for how long.
+WAIT_TICK_S = 1.0
+# The option types a plug-in knows how to show; others (from a newer server) are left out of
+# the dialog and sent as the server's default.
+KNOWN_OPTION_TYPES = ("enum", "boolean", "number", "integer", "list")
 
 
 class RetouchError(Exception):
@@ -237,7 +245,69 @@ def coerce_option(spec, value):
                 "Option %s must be one of %s, not %r." % (spec["name"], ", ".join(choices), value),
             )
         return value
+    if kind == "list":  # names from `choices` (metal_variants): the plug-ins take them as a
+        # comma-separated text ("rose_gold, silver"); a JSON array text works too
+        if isinstance(value, (bytes, type(b"".decode("ascii")))):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError:
+                value = [item.strip() for item in value.split(",") if item.strip()]
+        return [str(item) for item in value]
     return value
+
+
+def number_display(spec):
+    """(decimal digits, entry width in characters) that show a number option's default and
+    range exactly: 0.075 needs 3 digits, and "0.075" needs 5 characters plus room for the
+    cursor. GIMP's own estimate for a 0..0.45 range is 4 digits in a 5-character entry, which
+    cuts "0.0750" off."""
+    digits = 2
+    for key in ("default", "minimum", "maximum"):
+        value = spec.get(key)
+        if isinstance(value, float):
+            text = ("%.6f" % value).rstrip("0")
+            digits = max(digits, len(text.split(".")[1]) if "." in text else 0)
+    digits = min(digits, 6)
+    widest = 1
+    for key in ("minimum", "maximum", "default"):
+        value = spec.get(key)
+        if isinstance(value, (int, float)):
+            widest = max(widest, len("%.*f" % (digits, value)))
+    return digits, widest + 1
+
+
+STAGE_TEXTS = {
+    "upload": "sending the pixels",
+    "waiting": "waiting for the server",
+    "queued": "waiting in the server's queue",
+    "download": "receiving the result",
+}
+
+
+def progress_text(stage, seconds=0.0):
+    """The progress bar text for a job stage, with the seconds spent in it once it lasts."""
+    label = STAGE_TEXTS.get(stage) or str(stage).replace("_", " ")
+    text = "Jewel retouch: %s" % label
+    if seconds >= 1.0:
+        text += " (%d s)" % int(seconds)
+    return text + "..."
+
+
+def unreachable_note(error, server_url):
+    """What the options dialog says on top when the server could not be asked for its
+    options: the URL tried, why, the command that starts the server, and that the options
+    shown are the plug-in's own."""
+    if error.code == "bad_url":
+        first = error.message
+    elif error.code in ("server_down", "timeout"):
+        first = "No jewel-retouch server answered at %s." % server_url
+    else:
+        first = error.message
+    return (
+        "%s Start the server in a terminal with `%s`, or correct the Server URL below. "
+        "The options shown are the plug-in's built-in ones; OK tries the server again."
+        % (first, START_COMMAND)
+    )
 
 
 def options_from_values(schema, values):
@@ -343,6 +413,22 @@ class WebSocket(object):
 
     def settimeout(self, timeout):
         self.sock.settimeout(timeout)
+
+    def wait_readable(self, timeout, tick, on_tick):
+        """Block until a message starts to arrive, calling on_tick() every `tick` seconds
+        meanwhile; socket.timeout after `timeout` seconds of silence. Reading whole frames
+        only after this keeps a tick from ever landing in the middle of a frame."""
+        if self._buffer:
+            return
+        deadline = time.time() + timeout
+        while True:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise socket.timeout("no message within %s s" % timeout)
+            readable, _, _ = select.select([self.sock], [], [], min(tick, remaining))
+            if readable:
+                return
+            on_tick()
 
     def send_text(self, text):
         self.sock.sendall(encode_frame(OP_TEXT, text.encode("utf-8")))
@@ -934,11 +1020,22 @@ class Client(object):
         timings["upload"] = time.time() - start
         wait_start = time.time()
         header = None
+        # The last stage the server named and the bar's position: repeated on each tick of
+        # silence, so the plug-in's text can count the seconds.
+        state = {"stage": "waiting", "fraction": 0.1}
+        report(state["stage"], state["fraction"])
+
+        def tick():
+            report(state["stage"], state["fraction"])
+
         while header is None:
+            ws.wait_readable(self.timeout, WAIT_TICK_S, tick)
             message = self._receive_json(ws, job_id)
             kind = message.get("type")
             if kind == "progress":
-                report(message.get("stage", "work"), 0.1 + 0.8 * float(message.get("fraction", 0)))
+                state["stage"] = message.get("stage", "work")
+                state["fraction"] = 0.1 + 0.8 * float(message.get("fraction", 0))
+                report(state["stage"], state["fraction"])
             elif kind == "result":
                 header = message
             elif kind == "cancelled":

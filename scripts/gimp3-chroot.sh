@@ -16,7 +16,9 @@ LOCK="$ROOT.lock"
 log() { echo "gimp3-chroot: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-if [ -e "$READY" ]; then echo "$ROOT"; exit 0; fi
+# Xvfb: the tests that open the plug-in's dialog run GIMP on a virtual X display.
+ready() { [ -e "$READY" ] && [ -x "$ROOT/usr/bin/Xvfb" ]; }
+if ready; then echo "$ROOT"; exit 0; fi
 [ "$(id -u)" -eq 0 ] || die "building the GIMP 3 chroot needs root (debootstrap, chroot)"
 
 debian_mirror() {
@@ -49,7 +51,7 @@ mkdir -p "$(dirname "$ROOT")"
 exec 9>"$LOCK"
 log "waiting for the build lock $LOCK"
 flock 9
-if [ -e "$READY" ]; then echo "$ROOT"; exit 0; fi  # another run built it while we waited
+if ready; then echo "$ROOT"; exit 0; fi  # another run built it while we waited
 
 MIRROR=$(debian_mirror)
 [ -n "$MIRROR" ] || die "no Debian mirror found in /etc/apt/sources.list(.d)"
@@ -91,7 +93,7 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
-if [ ! -x "$ROOT/usr/bin/gimp-console-3.0" ]; then
+if [ ! -x "$ROOT/usr/bin/gimp-console-3.0" ] || [ ! -x "$ROOT/usr/bin/Xvfb" ]; then
   for sub in proc sys dev dev/pts; do
     mkdir -p "$ROOT/$sub"
     case $sub in
@@ -102,16 +104,17 @@ if [ ! -x "$ROOT/usr/bin/gimp-console-3.0" ]; then
     esac
     mounted+=("$ROOT/$sub")
   done
-  log "apt-get install gimp (about 120 MB)"
+  log "apt-get install gimp xvfb (about 160 MB)"
   chroot "$ROOT" apt-get update -qq >&2 || die "apt-get update inside the chroot failed"
   chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends gimp >&2 \
-    || die "apt-get install gimp inside the chroot failed"
+    apt-get install -y -qq --no-install-recommends gimp xvfb xauth >&2 \
+    || die "apt-get install gimp xvfb inside the chroot failed"
   chroot "$ROOT" apt-get clean
   unmount_all
 fi
 
 [ -x "$ROOT/usr/bin/gimp-console-3.0" ] || die "gimp-console-3.0 missing after the build"
+[ -x "$ROOT/usr/bin/Xvfb" ] || die "Xvfb missing after the build"
 touch "$READY"
 log "ready"
 echo "$ROOT"

@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import sys
+import time
 
 from gimpfu import (
     ADD_BLACK_MASK,
@@ -59,6 +60,8 @@ def params_for_options(options):
             params.append((PF_TOGGLE, name, label, bool(spec["default"])))
         elif kind == "integer":
             params.append((PF_INT, name, label, int(spec["default"])))
+        elif kind == "list":  # names separated by commas (jrc.coerce_option splits them)
+            params.append((PF_STRING, name, label, ", ".join(spec.get("default") or [])))
         else:
             params.append((PF_FLOAT, name, label, float(spec["default"])))
     return params
@@ -239,9 +242,22 @@ def write_clipped(channel, image, x, y, width, height, data):
     channel.update(x0, y0, x1 - x0, y1 - y0)
 
 
-def progress(stage, fraction):
-    gimp.progress_update(max(0.0, min(1.0, fraction)))
-    return True
+def progress_callback():
+    """The client's progress callback: the bar, and a text naming the stage (with the seconds
+    spent in it while the server works without a word)."""
+    state = {"stage": None, "since": 0.0, "text": None}
+
+    def progress(stage, fraction):
+        if stage != state["stage"]:
+            state["stage"], state["since"] = stage, time.time()
+        text = jrc.progress_text(stage, time.time() - state["since"])
+        if text != state["text"]:
+            state["text"] = text
+            pdb.gimp_progress_set_text(text)
+        gimp.progress_update(max(0.0, min(1.0, fraction)))
+        return True
+
+    return progress
 
 
 def retouch(image, drawable, args):
@@ -272,7 +288,7 @@ def retouch(image, drawable, args):
         8,
         options=options,
         layers=(output == "layers"),
-        progress=progress,
+        progress=progress_callback(),
         info=info,
     )
     result = client.retouch(request)

@@ -33,6 +33,64 @@ PROC_NAME = "python-fu-jewel-retouch"
 OUTPUTS = (("layer", "One retouched layer"), ("layers", "Separable layers and masks (group)"))
 RESULT_LAYER_NAME = jrc.RESULT_LAYER_NAME
 TIMINGS_ENV = "JEWEL_RETOUCH_TIMINGS"  # a file path: the plug-in writes its phase times there
+# A file path: each progress text the plug-in shows is appended there as one line (what GIMP's
+# progress bar said, for tests and for bug reports; batch GIMP has no bar to look at).
+PROGRESS_LOG_ENV = "JEWEL_RETOUCH_PROGRESS_LOG"
+# A JSON file {"report": PATH, "set": {PROPERTY: TEXT}, "response": "ok" | "cancel"}: instead of
+# waiting for a click, the dialog is shown, described into PATH (labels, fields, whether each
+# field's text fits), edited as "set" says and answered. Lets the tests drive the real dialog.
+DIALOG_SCRIPT_ENV = "JEWEL_RETOUCH_DIALOG_SCRIPT"
+
+
+# Access keys the procedure dialog itself takes: _Reset, _Cancel, _OK, _Load Settings,
+# _Save Settings.
+RESERVED_MNEMONICS = "rcols"
+
+
+def with_mnemonics(labels):
+    """Each label with its own access key ("_Background"). GIMP's dialog prints "no mnemonic
+    for property" on stderr for a label without one, and letters must not repeat, so the
+    letters are matched to the labels (augmenting paths) rather than taken first come."""
+    options = []
+    for label in labels:
+        letters = []
+        for char in label.lower():
+            if char.isalnum() and char not in RESERVED_MNEMONICS and char not in letters:
+                letters.append(char)
+        options.append(letters)
+    owner = {}  # letter -> index of the label using it
+
+    def assign(index, seen):
+        for letter in options[index]:
+            if letter in seen:
+                continue
+            seen.add(letter)
+            if letter not in owner or assign(owner[letter], seen):
+                owner[letter] = index
+                return True
+        return False
+
+    for index in range(len(labels)):
+        assign(index, set())
+    chosen = dict((index, letter) for letter, index in owner.items())
+    out = []
+    for index, label in enumerate(labels):
+        letter = chosen.get(index)
+        if letter is None:
+            out.append(label)  # more labels than letters: this one goes without
+            continue
+        position = label.lower().index(letter)
+        out.append(label[:position] + "_" + label[position:])
+    return out
+
+
+def argument_labels():
+    """Dialog label per argument name, with access keys, for every argument registered."""
+    names = [arg_name(spec["name"]) for spec in jrc.BUILTIN_OPTIONS]
+    names += ["output", "server-url", "timeout"]
+    plain = [spec.get("label") or spec["name"] for spec in jrc.BUILTIN_OPTIONS]
+    plain += ["Output", "Server URL", "Timeout (s)"]
+    return dict(zip(names, with_mnemonics(plain)))
 
 
 def arg_name(option_name):
@@ -40,12 +98,16 @@ def arg_name(option_name):
     return option_name.replace("_", "-")
 
 
-def add_option_argument(procedure, spec):
-    """One procedure argument for one option of the server's schema."""
-    name, label = arg_name(spec["name"]), spec.get("label") or spec["name"]
+def add_option_argument(procedure, spec, label=None):
+    """One procedure argument for one option of the schema (none for a type it does not
+    know: the server then applies that option's default)."""
+    name = arg_name(spec["name"])
+    label = label or spec.get("label") or spec["name"]
     blurb = spec.get("description", "")
     flags = GObject.ParamFlags.READWRITE
-    kind = spec["type"]
+    kind = spec.get("type")
+    if kind not in jrc.KNOWN_OPTION_TYPES:
+        return
     if kind == "enum":
         choice = Gimp.Choice.new()
         for index, value in enumerate(spec["choices"]):
@@ -53,6 +115,10 @@ def add_option_argument(procedure, spec):
         procedure.add_choice_argument(name, label, blurb, choice, spec["default"], flags)
     elif kind == "boolean":
         procedure.add_boolean_argument(name, label, blurb, bool(spec["default"]), flags)
+    elif kind == "list":  # a text field: names separated by commas
+        blurb += " Comma-separated, from: %s." % ", ".join(spec.get("choices") or [])
+        default = ", ".join(spec.get("default") or [])
+        procedure.add_string_argument(name, label, blurb, default, flags)
     elif kind == "integer":
         procedure.add_int_argument(
             name,
@@ -365,30 +431,149 @@ def values_from_config(config, schema):
     return values
 
 
-def show_dialog(procedure, config, schema):
-    """The options dialog, built from the server's live schema; GIMP remembers the values."""
+def dialog_option_names(procedure, schema):
+    """The procedure arguments the dialog shows for `schema`, in its order."""
+    names = []
+    for spec in schema:
+        name = arg_name(spec["name"])
+        if spec.get("type") in jrc.KNOWN_OPTION_TYPES and procedure.find_argument(name):
+            names.append(name)
+    return names
+
+
+def show_dialog(procedure, config, schema, note=None):
+    """The options dialog for `schema` (the server's, or the built-in one when the server did
+    not answer; `note` then says so on top). GIMP remembers the values. True on OK."""
     gi.require_version("GimpUi", "3.0")
+    gi.require_version("Gtk", "3.0")
     from gi.repository import GimpUi
 
     GimpUi.init(PROC_NAME)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Jewel retouch")
-    names = [arg_name(spec["name"]) for spec in schema]
-    names = [name for name in names if procedure.find_argument(name) is not None]
-    dialog.fill(names + ["output", "server-url"])
-    accepted = dialog.run()
-    dialog.destroy()
+    names = []
+    if note:
+        label = dialog.get_label("server-note", note, False, False)
+        label.set_line_wrap(True)
+        label.set_max_width_chars(60)
+        label.set_xalign(0.0)
+        names.append("server-note")
+    specs = dict((arg_name(spec["name"]), spec) for spec in schema)
+    options = dialog_option_names(procedure, schema)
+    for name in options:
+        if specs[name]["type"] == "number":
+            # A spin scale, not GIMP's default scale entry: that one, for a range under 1
+            # (the margin's 0..0.45), prints a LibGimpWidgets-CRITICAL about its increments.
+            fit_number(dialog.get_spin_scale(name, 1.0), specs[name])
+    names.extend(options)
+    names.extend(["output", "server-url", "timeout"])
+    dialog.fill(names)
+    script = os.environ.get(DIALOG_SCRIPT_ENV)
+    try:
+        accepted = scripted_run(dialog, names, script) if script else dialog.run()
+    finally:
+        dialog.destroy()
     return accepted
 
 
+def fit_number(widget, spec):
+    """Digits and width from the option's own values: GIMP's estimate shows a 0..0.45 range
+    with 4 digits in a field 5 characters wide, which cuts the margin off (jrc.number_display)."""
+    from gi.repository import Gtk
+
+    digits, width = jrc.number_display(spec)
+    spin = widget.get_spin_button() if hasattr(widget, "get_spin_button") else widget
+    if hasattr(widget, "set_digits") and widget is not spin:
+        widget.set_digits(digits)  # a GimpLabelSpin: its own digits drive its spin button
+    elif isinstance(spin, Gtk.SpinButton):
+        spin.set_digits(digits)
+    if isinstance(spin, Gtk.Entry):
+        spin.set_width_chars(width)
+
+
+def scripted_run(dialog, names, script_path):
+    """DIALOG_SCRIPT_ENV: show the dialog, describe it, edit it, answer it (no clicks)."""
+    from gi.repository import Gtk
+
+    with open(script_path) as handle:
+        script = json.load(handle)
+    dialog.show()
+    deadline = time.time() + 30.0
+    while time.time() < deadline and not dialog.get_mapped():
+        Gtk.main_iteration_do(False)
+    for _ in range(200):  # let the layout settle: sizes are final after the pending events
+        if not Gtk.events_pending():
+            break
+        Gtk.main_iteration_do(False)
+    report = {"mapped": bool(dialog.get_mapped()), "labels": [], "fields": {}}
+    for widget in walk(dialog):
+        if isinstance(widget, Gtk.Label) and widget.get_visible() and widget.get_text():
+            report["labels"].append(widget.get_text())
+    for name in names:
+        widget = dialog.get_widget(name, GObject.TYPE_NONE)
+        report["fields"][name] = [describe_entry(entry) for entry in entries_of(widget)]
+    for name, text in (script.get("set") or {}).items():
+        for entry in entries_of(dialog.get_widget(name, GObject.TYPE_NONE)):
+            entry.set_text(text)
+            entry.activate()
+    for _ in range(50):
+        if not Gtk.events_pending():
+            break
+        Gtk.main_iteration_do(False)
+    with open(script["report"], "w") as handle:
+        json.dump(report, handle, indent=1)
+    return script.get("response") == "ok"
+
+
+def walk(widget):
+    """`widget` and everything inside it."""
+    from gi.repository import Gtk
+
+    yield widget
+    if isinstance(widget, Gtk.Container):
+        for child in widget.get_children():
+            for item in walk(child):
+                yield item
+
+
+def entries_of(widget):
+    from gi.repository import Gtk
+
+    if widget is None:
+        return []
+    return [item for item in walk(widget) if isinstance(item, Gtk.Entry)]
+
+
+def describe_entry(entry):
+    """What a person sees of one text field: its text, whether all of it is visible."""
+    layout_width = entry.get_layout().get_pixel_size()[0]
+    area = entry.get_text_area()
+    return {
+        "text": entry.get_text(),
+        "editable": bool(entry.get_editable()) and bool(entry.get_sensitive()),
+        "width_chars": entry.get_width_chars(),
+        "text_width": layout_width,
+        "area_width": area.width,
+        "fits": layout_width <= area.width,
+    }
+
+
 def progress_callback():
-    state = {"stage": None, "shown": -1.0}
+    state = {"stage": None, "since": 0.0, "text": None, "shown": -1.0}
+    log_path = os.environ.get(PROGRESS_LOG_ENV)
 
     def progress(stage, fraction):
-        # Each update is a round trip to GIMP: send only visible (1%) steps.
+        # Each update is a round trip to GIMP: send only visible (1%) steps, and the text
+        # only when it changes (a new stage, or one more second spent waiting in it).
         fraction = max(0.0, min(1.0, fraction))
         if stage != state["stage"]:
-            state["stage"] = stage
-            Gimp.progress_set_text("Jewel retouch: %s" % stage)
+            state["stage"], state["since"] = stage, time.time()
+        text = jrc.progress_text(stage, time.time() - state["since"])
+        if text != state["text"]:
+            state["text"] = text
+            Gimp.progress_set_text(text)
+            if log_path:
+                with open(log_path, "a") as handle:
+                    handle.write(text + "\n")
         if abs(fraction - state["shown"]) >= 0.01 or fraction == 1.0:
             state["shown"] = fraction
             Gimp.progress_update(fraction)
@@ -397,20 +582,39 @@ def progress_callback():
     return progress
 
 
+def connect(config):
+    """(client, the server's /v1/info) for the config's URL; RetouchError when it does not
+    answer (the message names the URL and the command that starts the server)."""
+    client = jrc.Client(config.get_property("server-url"), timeout=config.get_property("timeout"))
+    return client, client.info(timeout=min(10.0, client.timeout))
+
+
 def retouch(procedure, run_mode, image, drawables, config):
     """The whole run; raises RetouchError / Cancelled, returns the new top item."""
     timings = {}
     start = time.time()
     drawable = check_drawable(image, drawables)
-    client = jrc.Client(config.get_property("server-url"), timeout=config.get_property("timeout"))
-    info = client.info(timeout=min(10.0, client.timeout))
-    schema = info.get("options") or jrc.BUILTIN_OPTIONS
-    if run_mode == Gimp.RunMode.INTERACTIVE:
-        if not show_dialog(procedure, config, schema):
+    interactive = run_mode == Gimp.RunMode.INTERACTIVE
+    url = config.get_property("server-url")
+    try:
+        client, info = connect(config)
+    except jrc.RetouchError as error:
+        if not interactive:
+            raise
+        # The dialog still opens (built-in options, the URL editable) and says on top what
+        # was tried; OK asks the server again, and a second failure is the one error shown.
+        client, info, note = None, None, jrc.unreachable_note(error, url)
+    else:
+        note = None
+    schema = (info or {}).get("options") or jrc.BUILTIN_OPTIONS
+    if interactive:
+        if not show_dialog(procedure, config, schema, note):
             raise jrc.Cancelled()
-        client = jrc.Client(
-            config.get_property("server-url"), timeout=config.get_property("timeout")
-        )
+        if info is None or config.get_property("server-url") != url:
+            client, info = connect(config)
+            schema = info.get("options") or jrc.BUILTIN_OPTIONS
+        else:
+            client = jrc.Client(url, timeout=config.get_property("timeout"))
     options = jrc.options_from_values(schema, values_from_config(config, schema))
     output = config.get_property("output")
     region, rectangular = selection_region(image, drawable)
@@ -480,14 +684,15 @@ class JewelRetouch(Gimp.PlugIn):
             name,
         )
         procedure.set_attribution("jewel-retouch", "jewel-retouch contributors", "2026")
+        labels = argument_labels()
         for spec in jrc.BUILTIN_OPTIONS:
-            add_option_argument(procedure, spec)
+            add_option_argument(procedure, spec, labels[arg_name(spec["name"])])
         output = Gimp.Choice.new()
         for index, (value, label) in enumerate(OUTPUTS):
             output.add(value, index, label, "")
         procedure.add_choice_argument(
             "output",
-            "Output",
+            labels["output"],
             "layer: one new layer; layers: a group of separable layers and masks",
             output,
             "layer",
@@ -495,14 +700,14 @@ class JewelRetouch(Gimp.PlugIn):
         )
         procedure.add_string_argument(
             "server-url",
-            "Server URL",
+            labels["server-url"],
             "The jewel-retouch server's HTTP address",
             jrc.DEFAULT_SERVER_URL,
             GObject.ParamFlags.READWRITE,
         )
         procedure.add_double_argument(
             "timeout",
-            "Timeout (s)",
+            labels["timeout"],
             "Give up waiting for the server after this many seconds",
             1.0,
             86400.0,
@@ -519,9 +724,8 @@ class JewelRetouch(Gimp.PlugIn):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         except jrc.RetouchError as error:
             Gimp.progress_end()
-            if run_mode == Gimp.RunMode.INTERACTIVE:
-                Gimp.message(error.message)
-            sys.stderr.write("jewel-retouch: %s\n" % error.message)
+            # One message: GIMP shows the returned error in a dialog (interactive) or on the
+            # caller (batch); a Gimp.message as well would say it twice.
             return procedure.new_return_values(
                 Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(error.message)
             )

@@ -3,6 +3,7 @@
 "use strict";
 
 const { UserError, CancelledError, serverError } = require("./errors.js");
+const { permissionError } = require("./permissions.js");
 
 const CLIENT_NAME = "photoshop-uxp/0.1.0";
 /** Binary frame size for the upload (the protocol allows up to 16 MiB; 1 MiB keeps UI smooth). */
@@ -291,18 +292,9 @@ function serverDownMessage(url) {
 function connectError(url, error) {
   const text = error instanceof Error ? error.message : String(error);
   if (/permission|manifest|not allowed|not permitted/i.test(text)) {
-    return permissionError(url);
+    return permissionError(url, null);
   }
   return new UserError(`${serverDownMessage(url)} (${text})`, "server_down");
 }
 
-/** @param {string} url */
-function permissionError(url) {
-  return new UserError(
-    `Photoshop does not allow this plug-in to connect to ${url}. The plug-in may only use the ` +
-      "loopback addresses listed in its manifest (http://127.0.0.1:8765 and ws://127.0.0.1:8766).",
-    "permission",
-  );
-}
-
-module.exports = { runJob, CancelSignal, permissionError, serverDownMessage, CHUNK_BYTES };
+module.exports = { runJob, CancelSignal, serverDownMessage, CHUNK_BYTES };

@@ -3,12 +3,34 @@
 
 const { messageFor, UserError } = require("./errors.js");
 const { CancelSignal } = require("./jobClient.js");
+const { checkPermitted } = require("./permissions.js");
 const { health, info: serverInfo, normaliseServerUrl } = require("./serverClient.js");
 const { loadSettings, saveSettings } = require("./settings.js");
 const { retouch } = require("./retouch.js");
 const { warningsText } = require("./warnings.js");
 
 const START_COMMAND = "jewel-retouch serve";
+const KNOWN_TYPES = ["enum", "boolean", "number", "integer", "list"];
+const TOKEN_REJECTED =
+  "Token rejected: run jewel-retouch token in a terminal and paste the token it prints into " +
+  "Access token below, then Save and reconnect.";
+
+/**
+ * Decimal places that show a number option's default and range exactly, and step its slider
+ * finely enough (1/100 of the range at least): the margin's 0.075 needs 3, not 2.
+ * @param {{default?: unknown, minimum?: number, maximum?: number}} spec
+ */
+function numberDigits(spec) {
+  const decimals = (/** @type {unknown} */ value) => {
+    if (typeof value !== "number" || !Number.isFinite(value)) return 0;
+    const text = String(value);
+    if (/e-/i.test(text)) return Math.min(6, Number(text.split(/e-/i)[1]) || 0);
+    return text.includes(".") ? text.split(".")[1].length : 0;
+  };
+  const range = Number(spec.maximum) - Number(spec.minimum);
+  const forStep = range > 0 ? Math.ceil(Math.log10(100 / range) - 1e-9) : 0;
+  return Math.min(6, Math.max(decimals(spec.default), decimals(spec.minimum), decimals(spec.maximum), forStep, 0));
+}
 const STAGE_LABELS = {
   upload: "Sending pixels",
   queued: "Waiting in the server's queue",
@@ -76,28 +98,48 @@ class Panel {
     this.pollTimer = null;
   }
 
-  /** Ask the server whether it runs, and for its options. */
+  /**
+   * Ask the server whether it runs, and for its options.
+   * @returns {Promise<{connected: boolean, problem: string}>} problem: what stopped it, for the
+   *   message line (empty when connected)
+   */
   async refreshServer() {
     const { serverUrl, token } = this.settings;
+    let problem = "";
     try {
+      // Before Photoshop refuses: a URL the manifest does not list can never work.
+      const refused = await checkPermitted(serverUrl);
+      if (refused) throw refused;
       const { version } = await health(serverUrl);
-      this.info = await serverInfo(serverUrl, token);
+      const info = await serverInfo(serverUrl, token);
+      const refusedWs = await checkPermitted(info.wsUrl, { httpUrl: serverUrl, wsUrl: info.wsUrl });
+      if (refusedWs) throw refusedWs;
+      this.info = info;
       this.showServer(true, `Connected to jewel-retouch ${version} at ${serverUrl}`, "");
       this.renderOptions(this.info.options);
     } catch (error) {
       this.info = null;
       const code = error instanceof UserError ? error.code : "error";
       if (code === "server_down") {
+        problem = `Server not running at ${serverUrl}. Start it in a terminal with: ${START_COMMAND}`;
         this.showServer(
           false,
           `Server not running at ${serverUrl}`,
           `Start it in a terminal with: ${START_COMMAND}`,
         );
+      } else if (code === "unauthorized") {
+        problem = TOKEN_REJECTED;
+        this.showServer(false, `Token rejected by the server at ${serverUrl}`, TOKEN_REJECTED);
+      } else if (code === "permission") {
+        problem = messageFor(error);
+        this.showServer(false, "Server URL not permitted by the manifest", problem);
       } else {
-        this.showServer(false, "Server not ready", messageFor(error));
+        problem = messageFor(error);
+        this.showServer(false, "Server not ready", problem);
       }
     }
     this.updateRetouchEnabled();
+    return { connected: Boolean(this.info), problem };
   }
 
   /**
@@ -123,9 +165,12 @@ class Panel {
     const previous = this.optionValues;
     this.optionValues = {};
     for (const spec of specs) {
+      // A type this panel does not know (a newer server): no control, and nothing sent, so
+      // the server applies its default.
+      if (!KNOWN_TYPES.includes(spec.type)) continue;
       const value = spec.name in previous ? previous[spec.name] : spec.default;
-      this.optionValues[spec.name] = value;
-      box.appendChild(this.optionControl(spec, value));
+      this.optionValues[spec.name] = spec.type === "list" ? [...(Array.isArray(value) ? value : [])] : value;
+      box.appendChild(this.optionControl(spec, this.optionValues[spec.name]));
     }
   }
 
@@ -155,6 +200,9 @@ class Panel {
       const label = doc.createElement("sp-label");
       label.textContent = spec.label;
       row.appendChild(label);
+      if (spec.type === "list") {
+        return this.listControl(row, spec, /** @type {string[]} */ (value));
+      }
       if (spec.type === "enum") {
         const choices = spec.choices || [];
         control = doc.createElement("sp-picker");
@@ -177,15 +225,7 @@ class Panel {
           if (index >= 0 && index < choices.length) this.optionValues[spec.name] = choices[index];
         });
       } else if (spec.type === "number" && spec.minimum != null && spec.maximum != null) {
-        control = doc.createElement("sp-slider");
-        control.setAttribute("min", String(spec.minimum));
-        control.setAttribute("max", String(spec.maximum));
-        control.setAttribute("step", String((spec.maximum - spec.minimum) / 100));
-        control.value = value;
-        control.setAttribute("value", String(value));
-        control.addEventListener("input", (/** @type {any} */ event) => {
-          this.optionValues[spec.name] = Number(event.target.value);
-        });
+        return this.numberControl(row, spec, Number(value));
       } else {
         control = doc.createElement("sp-textfield");
         control.setAttribute("type", "number");
@@ -200,6 +240,86 @@ class Panel {
     }
     control.setAttribute("data-option", spec.name);
     row.appendChild(control);
+    return row;
+  }
+
+  /**
+   * One checkbox per allowed name; the value is the ticked names, in the schema's order.
+   * @param {any} row the option's row, holding its label
+   * @param {import("./serverClient.js").OptionSpec} spec
+   * @param {string[]} value
+   */
+  listControl(row, spec, value) {
+    const doc = this.doc;
+    const choices = spec.choices || [];
+    /** @type {any} */
+    const group = doc.createElement("div");
+    group.className = "choices";
+    group.setAttribute("data-option", spec.name);
+    for (const choice of choices) {
+      /** @type {any} */
+      const box = doc.createElement("sp-checkbox");
+      box.textContent = choice.replace(/_/g, " ");
+      box.setAttribute("value", choice);
+      box.checked = value.includes(choice);
+      if (box.checked) box.setAttribute("checked", "");
+      box.addEventListener("change", () => {
+        const ticked = [...group.querySelectorAll("sp-checkbox")].filter((item) => item.checked);
+        this.optionValues[spec.name] = choices.filter((name) => ticked.some((item) => item.getAttribute("value") === name));
+      });
+      group.appendChild(box);
+    }
+    row.appendChild(group);
+    return row;
+  }
+
+  /**
+   * A slider plus a field showing the value exactly (the slider's own readout rounds to two
+   * decimals: the margin's 0.075 read "0.08"); each follows the other.
+   * @param {any} row the option's row, holding its label
+   * @param {import("./serverClient.js").OptionSpec} spec
+   * @param {number} value
+   */
+  numberControl(row, spec, value) {
+    const doc = this.doc;
+    const digits = numberDigits(spec);
+    const min = Number(spec.minimum);
+    const max = Number(spec.maximum);
+    const show = (/** @type {number} */ number) => number.toFixed(digits);
+    /** @type {any} */
+    const slider = doc.createElement("sp-slider");
+    slider.setAttribute("min", String(min));
+    slider.setAttribute("max", String(max));
+    slider.setAttribute("step", String(Math.pow(10, -digits)));
+    slider.setAttribute("show-value", "false");
+    slider.value = value;
+    slider.setAttribute("value", String(value));
+    slider.setAttribute("data-option", spec.name);
+    /** @type {any} */
+    const field = doc.createElement("sp-textfield");
+    field.setAttribute("size", "s");
+    field.className = "number-value";
+    field.setAttribute("data-option-value", spec.name);
+    field.value = show(value);
+    slider.addEventListener("input", (/** @type {any} */ event) => {
+      const number = Number(Number(event.target.value).toFixed(digits));
+      this.optionValues[spec.name] = number;
+      field.value = show(number);
+    });
+    field.addEventListener("change", (/** @type {any} */ event) => {
+      const typed = Number(String(event.target.value).trim());
+      const number = Number.isFinite(typed) ? Math.min(max, Math.max(min, typed)) : Number(this.optionValues[spec.name]);
+      this.optionValues[spec.name] = number;
+      slider.value = number;
+      slider.setAttribute("value", String(number));
+      field.value = show(number);
+    });
+    /** @type {any} */
+    const line = doc.createElement("div");
+    line.className = "number";
+    line.appendChild(slider);
+    line.appendChild(field);
+    row.appendChild(line);
     return row;
   }
 
@@ -291,19 +411,28 @@ class Panel {
     }
   }
 
+  /** Save the URL and token, reconnect, and say how that went (not just "saved"). */
   async onSaveSettings() {
     const urlText = String(this.el["server-url"].value || "");
+    let serverUrl;
     try {
-      const serverUrl = normaliseServerUrl(urlText);
-      this.settings = { serverUrl, token: String(this.el.token.value || "").trim() };
-      saveSettings(this.settings);
-      this.showMessage("Settings saved.", "info");
+      serverUrl = normaliseServerUrl(urlText);
     } catch (error) {
       this.showMessage(messageFor(error), "error");
       return;
     }
-    await this.refreshServer();
+    // A URL the manifest does not list is refused here, before it replaces a working one.
+    const refused = await checkPermitted(serverUrl);
+    if (refused) {
+      this.showMessage(refused.message, "error");
+      return;
+    }
+    this.settings = { serverUrl, token: String(this.el.token.value || "").trim() };
+    saveSettings(this.settings);
+    const { connected, problem } = await this.refreshServer();
+    if (connected) this.showMessage(`Settings saved; connected to the server at ${serverUrl}.`, "success");
+    else this.showMessage(problem, "error"); // the problem first: "saved" would read as "fine"
   }
 }
 
-module.exports = { Panel, START_COMMAND };
+module.exports = { Panel, START_COMMAND, TOKEN_REJECTED, numberDigits };

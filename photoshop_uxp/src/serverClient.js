@@ -2,7 +2,8 @@
 "use strict";
 
 const { UserError, serverError } = require("./errors.js");
-const { permissionError, serverDownMessage } = require("./jobClient.js");
+const { serverDownMessage } = require("./jobClient.js");
+const { manifestOrigins, permissionError } = require("./permissions.js");
 
 const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
@@ -35,7 +36,7 @@ async function getJson(url, headerValues) {
     response = await fetch(url, { method: "GET", headers });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    if (/permission|manifest|not allowed|not permitted/i.test(text)) throw permissionError(url);
+    if (/permission|manifest|not allowed|not permitted/i.test(text)) throw permissionError(url, await manifestOrigins());
     throw new UserError(serverDownMessage(url), "server_down");
   }
   let body = null;
@@ -59,7 +60,8 @@ async function getJson(url, headerValues) {
  * @typedef {object} OptionSpec one entry of /v1/info `options`
  * @property {string} name
  * @property {string} label
- * @property {"enum" | "number" | "integer" | "boolean"} type
+ * @property {string} type "enum" | "number" | "integer" | "boolean" | "list" (names from
+ *   `choices`); a newer server may publish others, which the panel leaves out
  * @property {any} default
  * @property {string} description
  * @property {string[]} [choices]

@@ -105,9 +105,23 @@ class GimpSession:
         path.mkdir()
         return path
 
-    def run_batch(self, spec: dict, config_dir: Path, out_dir: Path) -> list[dict]:
-        """Run the scenarios in one GIMP launch; returns the batch report."""
-        spec = dict(spec, out_dir=str(self.chroot_path(out_dir)))
+    def run_batch(
+        self, spec: dict, config_dir: Path, out_dir: Path, display: str | None = None
+    ) -> list[dict]:
+        """Run the scenarios in one GIMP launch; returns the batch report.
+
+        Each scenario's progress texts come back in its "progress" entry. `display`: an X
+        display (see the `xvfb` fixture) for scenarios that open the plug-in's dialog, which
+        the plug-in then shows, describes and answers as the scenario's "dialog" says.
+        """
+        progress_log = out_dir / "progress.log"
+        dialog_script = out_dir / "dialog.json"
+        spec = dict(
+            spec,
+            out_dir=str(self.chroot_path(out_dir)),
+            progress_log=str(self.chroot_path(progress_log)),
+            dialog_script=str(self.chroot_path(dialog_script)),
+        )
         spec_path = out_dir / "spec.json"
         spec_path.write_text(json.dumps(spec))
         batch = out_dir / "batch.py"
@@ -123,8 +137,12 @@ class GimpSession:
             f"GIMP3_DIRECTORY={self.chroot_dir / 'profile'}",
             f"JEWEL_RETOUCH_CONFIG_DIR={config_dir}",
             f"JEWEL_BATCH_SPEC={self.chroot_path(spec_path)}",
-            "gimp-console-3.0",
-            "-i",
+            f"JEWEL_RETOUCH_PROGRESS_LOG={self.chroot_path(progress_log)}",
+            f"JEWEL_RETOUCH_DIALOG_SCRIPT={self.chroot_path(dialog_script)}",
+            *([f"DISPLAY={display}"] if display else []),
+            # With a display, GIMP itself (its window on the virtual screen): the plug-in's
+            # dialog then sits on a real GIMP window, as on a person's desktop.
+            *(["gimp-3.0"] if display else ["gimp-console-3.0", "-i"]),
             "-n",
             "--batch-interpreter",
             "python-fu-eval",
@@ -147,6 +165,42 @@ class GimpSession:
 
     def close(self) -> None:
         shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def xvfb(gimp3_root: Path) -> Iterator[str]:
+    """A virtual X display inside the chroot (Xvfb), for runs that open the plug-in's dialog."""
+    import time
+
+    socket_dir = gimp3_root / "tmp" / ".X11-unix"
+    number = next(n for n in range(90, 200) if not (socket_dir / f"X{n}").exists())
+    process = subprocess.Popen(
+        [
+            "chroot",
+            str(gimp3_root),
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "Xvfb",
+            f":{number}",
+            "-screen",
+            "0",
+            "1280x1024x24",
+            "-nolisten",
+            "tcp",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not (socket_dir / f"X{number}").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Xvfb did not start in the chroot: {process.stderr.read()!r}")
+        time.sleep(0.1)
+    yield f":{number}"
+    process.terminate()
+    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -169,9 +169,19 @@ def run_scenario(scenario):
                 )
             ),
         )
+    # The plug-in (a process GIMP starts) reads these files, named by the launch's environment.
+    progress_log = spec.get("progress_log")
+    if progress_log:
+        open(progress_log, "w").close()
+    if spec.get("dialog_script"):
+        with open(spec["dialog_script"], "w") as handle:
+            json.dump(scenario.get("dialog") or {}, handle)
     procedure = Gimp.get_pdb().lookup_procedure(spec["proc"])
     config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    interactive = scenario.get("run_mode") == "interactive"
+    config.set_property(
+        "run-mode", Gimp.RunMode.INTERACTIVE if interactive else Gimp.RunMode.NONINTERACTIVE
+    )
     config.set_property("image", image)
     config.set_core_object_array("drawables", [source])
     for name, value in scenario.get("args", {}).items():
@@ -179,6 +189,9 @@ def run_scenario(scenario):
     start = time.time()
     result = procedure.run(config)
     report["seconds"] = time.time() - start
+    if progress_log:
+        with open(progress_log) as handle:
+            report["progress"] = handle.read().splitlines()
     status = result.index(0)
     report["status"] = status.value_nick if hasattr(status, "value_nick") else str(status)
     report["error"] = ""

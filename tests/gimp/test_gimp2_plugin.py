@@ -116,6 +116,7 @@ def run(gimp2, image, source, **arguments):
     gimp, gimpfu, _ = gimp2
     del gimp.messages[:]
     del gimp.progress[:]
+    del gimp.progress_texts[:]
     before = source.pixels.copy()
     gimpfu.run_procedure(PROC, image, source, **arguments)
     np.testing.assert_array_equal(source.pixels, before)  # the original is never modified
@@ -197,6 +198,10 @@ def test_rectangular_selection(gimp2, server, token_env):
     np.testing.assert_array_equal(new.pixels, answer(server, pixels[6:26, 10:40].copy()))
     assert image.undo_groups == 1
     assert gimp.progress == sorted(gimp.progress) and gimp.progress[-1] == pytest.approx(1.0)
+    texts = gimp.progress_texts
+    assert texts[0] == "Jewel retouch: sending the pixels...", texts
+    assert "Jewel retouch: waiting for the server..." in texts, texts
+    assert texts[-1] == "Jewel retouch: receiving the result...", texts
 
 
 def test_elliptical_selection_is_masked(gimp2, server, token_env):

@@ -19,6 +19,11 @@ pytestmark = pytest.mark.timeout(1800)
 RNG = np.random.default_rng(20261128)
 
 
+def gtk_problems(log: str) -> list[str]:
+    """Lines of a GIMP log reporting GTK/GLib criticals or GTK warnings (never acceptable)."""
+    return [line for line in log.splitlines() if "CRITICAL" in line or "Gtk-WARNING" in line]
+
+
 def random_pixels(height: int, width: int, channels: int, depth: int) -> np.ndarray:
     if depth == 8:
         return RNG.integers(0, 256, (height, width, channels), dtype=np.uint8)
@@ -517,9 +522,30 @@ def test_indexed_image_is_refused_with_advice(gimp_report):
     assert_failed_cleanly(entry, "Image > Mode > RGB")
 
 
-def test_server_down_says_how_to_start_it(gimp_report):
+def test_server_down_says_how_to_start_it(gimp_report, scenarios):
     entry, _ = result_of(gimp_report, "server_down")
-    assert_failed_cleanly(entry, "not running", "jewel-retouch serve")
+    url = scenarios["server_down"].spec["args"]["server-url"]
+    assert_failed_cleanly(entry, "not running at " + url, "jewel-retouch serve")
+    # One message: the error returned to GIMP, which prints it once ("Calling error for
+    # procedure ..."; a dialog in GIMP's window); no second copy of its own.
+    assert entry["log"].count("not running at") == 1, entry["log"]
+    assert "Calling error for procedure" in entry["log"], entry["log"]
+
+
+def test_no_scenario_prints_gtk_criticals_or_warnings(gimp_report):
+    for name, item in gimp_report.items():
+        problems = gtk_problems(item["report"]["log"])
+        assert not problems, (name, problems)
+
+
+def test_progress_text_names_each_stage(gimp_report):
+    entry, _ = result_of(gimp_report, "rect8")
+    texts = entry["progress"]
+    assert texts[0] == "Jewel retouch: sending the pixels...", texts
+    assert "Jewel retouch: waiting for the server..." in texts, texts
+    assert texts[-1] == "Jewel retouch: receiving the result...", texts
+    # The server's own stages come in between, as it announces them.
+    assert len(texts) > 3, texts
 
 
 def test_client_timeout_says_what_to_do(gimp_report):
@@ -551,6 +577,7 @@ def test_wrong_token_says_what_to_do(gimp_session, gimp_server, scenarios):
     )
     assert "crash" not in report[0], report[0]
     assert_failed_cleanly(report[0], "refused the access token", "jewel-retouch serve")
+    assert not gtk_problems(gimp_session.last_log), gimp_session.last_log
 
 
 def test_source_in_a_group_gets_the_result_beside_it_and_the_warnings(

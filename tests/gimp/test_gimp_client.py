@@ -389,3 +389,130 @@ def test_malformed_warnings_never_fail_a_retouch(jrc):
     assert jrc.collect_warnings(
         "not json", '[{"code": "x"}]', [1, None, {"message": "no code"}], [good, good], None
     ) == [good]
+
+
+def test_number_display_shows_defaults_and_ranges_whole(jrc):
+    by_name = {spec["name"]: spec for spec in jrc.BUILTIN_OPTIONS}
+    digits, width = jrc.number_display(by_name["margin"])
+    assert f"{0.075:.{digits}f}" == "0.075"
+    assert width > len("0.450")  # the widest value, plus room for the cursor
+    for spec in jrc.BUILTIN_OPTIONS:
+        if spec["type"] != "number":
+            continue
+        digits, width = jrc.number_display(spec)
+        for key in ("default", "minimum", "maximum"):
+            shown = f"{spec[key]:.{digits}f}"
+            assert float(shown) == spec[key], (spec["name"], key, shown)
+            assert len(shown) < width, (spec["name"], shown, width)
+
+
+def test_progress_text_names_the_stage_and_counts_seconds(jrc):
+    assert jrc.progress_text("upload") == "Jewel retouch: sending the pixels..."
+    assert jrc.progress_text("waiting", 0.4) == "Jewel retouch: waiting for the server..."
+    assert jrc.progress_text("waiting", 7.9) == "Jewel retouch: waiting for the server (7 s)..."
+    assert jrc.progress_text("gem_mask", 2) == "Jewel retouch: gem mask (2 s)..."
+
+
+def test_unreachable_note_names_the_url_and_the_command(jrc):
+    client = jrc.Client("http://127.0.0.1:1", token="t", timeout=2)
+    with pytest.raises(jrc.RetouchError) as caught:
+        client.info()
+    note = jrc.unreachable_note(caught.value, client.server_url)
+    assert "http://127.0.0.1:1" in note and "`jewel-retouch serve`" in note
+    assert "built-in" in note
+    with pytest.raises(jrc.RetouchError) as caught:
+        jrc.Client("ftp://nowhere")
+    assert "http://127.0.0.1:8765" in jrc.unreachable_note(caught.value, "ftp://nowhere")
+
+
+def test_unknown_option_types_do_not_break_the_options(jrc):
+    schema = [
+        {"name": "metal_variants", "type": "list", "default": [], "choices": ["silver"]},
+        {"name": "future", "type": "colour", "default": "#fff"},
+    ]
+    values = {"metal_variants": '["silver"]', "future": "#000"}
+    assert jrc.options_from_values(schema, values) == {
+        "metal_variants": ["silver"],
+        "future": "#000",
+    }
+    assert jrc.options_from_values(schema, {"metal_variants": ("silver",)}) == {
+        "metal_variants": ["silver"]
+    }
+
+
+def test_a_silent_server_still_gets_progress_ticks(jrc):
+    """While the server says nothing, the client calls the progress callback about once a
+    second with the last stage; the scripted server answers only after two such ticks."""
+    import json
+
+    from websockets.sync.server import serve
+
+    ticks = []
+    two_ticks = threading.Event()
+
+    def progress(stage, fraction):
+        ticks.append((stage, fraction))
+        if sum(1 for item in ticks if item[0] == "segment") >= 3:  # announced, then 2 ticks
+            two_ticks.set()
+        return True
+
+    def session(ws):
+        assert json.loads(ws.recv())["type"] == "hello"
+        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
+        job = json.loads(ws.recv())
+        received = b""
+        while len(received) < job["bytes"]:
+            received += ws.recv()
+        ws.send(
+            json.dumps({"type": "progress", "id": job["id"], "stage": "segment", "fraction": 0.5})
+        )
+        assert two_ticks.wait(60), ticks
+        part = {"name": "image", "kind": "image", "channels": 4, "depth": 8, "bytes": len(received)}
+        header = {"type": "result", "id": job["id"], "width": 3, "height": 2, "parts": [part]}
+        ws.send(json.dumps(dict(header, channels=4, depth=8)))
+        ws.send(received)
+        ws.send(json.dumps({"type": "done", "id": job["id"], "info": {}}))
+
+    with serve(session, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        client = jrc.Client("http://127.0.0.1:1", token="t", timeout=30)
+        info = {"limits": {}, "websocket": {"url": f"ws://127.0.0.1:{port}"}}
+        request = jrc.RetouchRequest(b"\x05" * 24, 3, 2, 4, 8, info=info, progress=progress)
+        result = client.retouch(request)
+        server.shutdown()
+    assert result.part("image")[1] == b"\x05" * 24
+    stages = [stage for stage, _ in ticks]
+    assert stages[0] == "upload" and "waiting" in stages and stages[-1] == "download"
+    # The ticks repeat the stage the server named last, at its position on the bar.
+    segment = [fraction for stage, fraction in ticks if stage == "segment"]
+    assert len(segment) >= 3 and len(set(segment)) == 1 and segment[0] == pytest.approx(0.5)
+
+
+def test_a_silent_server_past_the_timeout_is_a_timeout(jrc):
+    """Ticks do not stretch the timeout: silence longer than it still ends the job."""
+    import json
+
+    from websockets.sync.server import serve
+
+    release = threading.Event()
+
+    def session(ws):
+        ws.recv()
+        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
+        job = json.loads(ws.recv())
+        received = b""
+        while len(received) < job["bytes"]:
+            received += ws.recv()
+        release.wait(60)  # silent until the test is over
+
+    with serve(session, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        client = jrc.Client("http://127.0.0.1:1", token="t", timeout=1.5)
+        info = {"limits": {}, "websocket": {"url": f"ws://127.0.0.1:{port}"}}
+        with pytest.raises(jrc.RetouchError) as caught:
+            client.retouch(jrc.RetouchRequest(b"\x05" * 24, 3, 2, 4, 8, info=info))
+        release.set()
+        server.shutdown()
+    assert caught.value.code == "timeout" and "within 1 s" in caught.value.message

@@ -46,11 +46,25 @@ function createUxpGlobals(allowedOrigins) {
     return nodeFetch(input, init);
   };
 
+  // The plug-in folder holds a manifest whose network permission is the one in force: the
+  // stand-in is a panel packaged for exactly these origins (as `install photoshop --port` does).
+  const manifestText = JSON.stringify({
+    ...MANIFEST,
+    requiredPermissions: { ...MANIFEST.requiredPermissions, network: { domains: [...allowed] } },
+  });
+  const pluginFolder = {
+    async getEntry(name) {
+      if (name !== "manifest.json") throw new Error(`no ${name} in the stand-in plug-in folder`);
+      return { name, async read() { return manifestText; } };
+    },
+  };
+  const storage = { localFileSystem: { async getPluginFolder() { return pluginFolder; } } };
+
   return {
     WebSocket: UxpWebSocket,
     fetch: uxpFetch,
     localStorage: new LocalStorage(),
-    uxpModule: { storage: {}, entrypoints: { setup() {} }, versions: { uxp: "7.3.0" } },
+    uxpModule: { storage, entrypoints: { setup() {} }, versions: { uxp: "7.3.0" } },
   };
 }
 

@@ -41,6 +41,7 @@ BPP = {
 
 messages: list[str] = []
 progress: list[float] = []
+progress_texts: list[str] = []  # what gimp-progress-set-text showed, in order
 
 
 class error(RuntimeError):  # noqa: N801 - pygimp's exception is called gimp.error
@@ -324,6 +325,9 @@ class PDB:
 
     def gimp_progress_end(self):
         pass
+
+    def gimp_progress_set_text(self, message):
+        progress_texts.append(str(message))
 
     # Selection tools used by the tests to set up images.
     def gimp_image_select_rectangle(self, image, operation, x, y, width, height):
