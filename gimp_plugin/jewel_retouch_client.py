@@ -64,8 +64,9 @@ BUILTIN_OPTIONS = [
         "label": "Shadow",
         "type": "enum",
         "default": "none",
-        "choices": ["none", "natural"],
-        "description": "Add a soft natural contact shadow under the piece.",
+        "choices": ["none", "natural", "soft", "contact"],
+        "description": "Shadow on the new backdrop: none; soft (a short graded drop shadow); "
+        "contact (a thin shadow where the piece rests); natural (the photo's own, cleaned).",
     },
     {
         "name": "metal",
@@ -149,6 +150,31 @@ BUILTIN_OPTIONS = [
         "minimum": 0,
         "maximum": 10000,
         "description": "Framing canvas side in pixels (0 = keep the piece's own resolution).",
+    },
+    # Newer options go last: GIMP 2.10 passes the options by position.
+    {
+        "name": "finish",
+        "label": "Finish",
+        "type": "enum",
+        "default": "catalog",
+        "choices": ["catalog", "natural"],
+        "description": "catalog: the retoucher's look (crisper metal, brilliant stones); "
+        "natural: faithful, exposure and contrast as shot.",
+    },
+    {
+        "name": "reflection",
+        "label": "Reflection",
+        "type": "boolean",
+        "default": False,
+        "description": "Add a mirror reflection of the piece below it that fades out.",
+    },
+    {
+        "name": "metal_variants",
+        "label": "Metal variants",
+        "type": "list",
+        "default": [],
+        "choices": ["yellow_gold", "rose_gold", "white_gold", "silver", "platinum"],
+        "description": "Also deliver the piece in these metals (one extra layer each).",
     },
 ]
 
@@ -892,7 +918,9 @@ class Client(object):
         response, data = self._request("POST", "/v1/retouch", body=pixels, headers=headers)
         timings["round_trip"] = time.time() - start
         header_warnings = response.getheader(WARNINGS_HEADER)
-        if request.layers:
+        # Layers, or metal variants (even without layers), come back as the archive.
+        archive = (response.getheader("Content-Type") or "").startswith("application/zip")
+        if request.layers or archive:
             result = self._parse_zip(data, timings)
             result.warnings = collect_warnings(header_warnings, result.info.get("warnings"))
             return self._sink_parts(result, request.part_sink)
@@ -1107,8 +1135,15 @@ class Client(object):
 
 RESULT_LAYER_NAME = "Jewel retouch"
 GROUP_NAME = RESULT_LAYER_NAME + " (layers)"
-LAYER_TITLES = {"background": "Background", "cleanup": "Cleanup", "tone": "Tone"}
+LAYER_TITLES = {
+    "background": "Background",
+    "shadow": "Shadow",
+    "reflection": "Reflection",
+    "cleanup": "Cleanup",
+    "tone": "Tone",
+}
 NO_LAYERS_TITLE = "Retouched"
+VARIANT_LAYER_NAME = RESULT_LAYER_NAME + " (%s)"  # % the metal, e.g. "white gold"
 GEMS_LAYER_NAME = "Gems (retouched)"
 MASK_CHANNEL_NAME = RESULT_LAYER_NAME + ": %s mask"
 
@@ -1157,7 +1192,7 @@ def paste_plan(result, output, x, y, rectangular):
         steps = [PasteStep("layer", "top", RESULT_LAYER_NAME, image, x=x, y=y)]
         if not rectangular:
             steps.append(PasteStep("selection_to_alpha", target="top"))
-        return steps
+        return steps + _variant_steps(result, x, y, rectangular)
     steps = [PasteStep("group", "top", GROUP_NAME, x=x, y=y)]
     layers = [part for part in result.parts if part[0].get("kind") == "layer"]
     for descriptor, data in layers:
@@ -1188,6 +1223,21 @@ def paste_plan(result, output, x, y, rectangular):
             )
     if not rectangular:
         steps.append(PasteStep("selection_mask", target="top"))
+    return steps + _variant_steps(result, x, y, rectangular)
+
+
+def _variant_steps(result, x, y, rectangular):
+    """Each metal variant as a layer of its own, directly above the source layer (so under the
+    main result, which stays on top): "Jewel retouch (white gold)"."""
+    steps = []
+    for descriptor, data in result.parts:
+        if descriptor.get("kind") != "variant":
+            continue
+        key = "variant:" + descriptor["name"]
+        title = VARIANT_LAYER_NAME % descriptor["name"].replace("_", " ")
+        steps.append(PasteStep("layer", key, title, (descriptor, data), x=x, y=y))
+        if not rectangular:
+            steps.append(PasteStep("selection_to_alpha", target=key))
     return steps
 
 

@@ -177,7 +177,8 @@ class OptionSpec:
 
 METALS = ("auto", "yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 BACKGROUNDS = ("white", "transparent", "keep")
-SHADOWS = ("none", "soft", "contact", "natural")
+# New choices go last: GIMP 2.10 hands enum arguments over by index.
+SHADOWS = ("none", "natural", "soft", "contact")
 FINISHES = ("catalog", "natural")
 VARIANT_METALS = ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 FRAMINGS = ("none", "square", "amazon", "etsy", "ebay", "shopify")

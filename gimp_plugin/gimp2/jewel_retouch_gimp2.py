@@ -155,7 +155,7 @@ class Gimp2Host(object):
     def __init__(self, image, drawable):
         self.image = image
         self.parent = pdb.gimp_item_get_parent(drawable)
-        self.position = pdb.gimp_image_get_item_position(image, drawable)
+        self.source = drawable
 
     def undo_start(self):
         pdb.gimp_image_undo_group_start(self.image)
@@ -181,7 +181,9 @@ class Gimp2Host(object):
         if step.op == "channel":
             pdb.gimp_image_insert_channel(self.image, item, None, 0)
         elif parent is None:  # directly above the source, in the source's own group
-            pdb.gimp_image_insert_layer(self.image, item, self.parent, self.position)
+            # The source's position now: earlier steps may have put items above it.
+            position = pdb.gimp_image_get_item_position(self.image, self.source)
+            pdb.gimp_image_insert_layer(self.image, item, self.parent, position)
         else:
             pdb.gimp_image_insert_layer(self.image, item, parent, 0)
 

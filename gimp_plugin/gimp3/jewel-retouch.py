@@ -47,6 +47,16 @@ DIALOG_SCRIPT_ENV = "JEWEL_RETOUCH_DIALOG_SCRIPT"
 RESERVED_MNEMONICS = "rcols"
 
 
+# Labels of the GIMP dialog that differ from the schema's: every label needs an access key of
+# its own and the letters ran out (only 16 letters appear in the labels, reserved ones aside),
+# so these carry a rare letter (k, y, x).
+GIMP_LABELS = {
+    "finish": "Finish look",
+    "reflection": "Reflection (glossy)",
+    "metal_variants": "Metal variants (extra copy)",
+}
+
+
 def with_mnemonics(labels):
     """Each label with its own access key ("_Background"). GIMP's dialog prints "no mnemonic
     for property" on stderr for a label without one, and letters must not repeat, so the
@@ -88,7 +98,10 @@ def argument_labels():
     """Dialog label per argument name, with access keys, for every argument registered."""
     names = [arg_name(spec["name"]) for spec in jrc.BUILTIN_OPTIONS]
     names += ["output", "server-url", "timeout"]
-    plain = [spec.get("label") or spec["name"] for spec in jrc.BUILTIN_OPTIONS]
+    plain = [
+        GIMP_LABELS.get(spec["name"]) or spec.get("label") or spec["name"]
+        for spec in jrc.BUILTIN_OPTIONS
+    ]
     plain += ["Output", "Server URL", "Timeout (s)"]
     return dict(zip(names, with_mnemonics(plain)))
 
@@ -342,8 +355,8 @@ class Gimp3Host(object):
 
     def __init__(self, image, drawable):
         self.image = image
+        self.source = drawable
         self.parent = drawable.get_parent()  # None: the image's top level
-        self.position = image.get_item_position(drawable)
 
     def undo_start(self):
         self.image.undo_group_start()
@@ -367,7 +380,9 @@ class Gimp3Host(object):
         if step.op == "channel":
             self.image.insert_channel(item, None, 0)
         elif parent is None:  # directly above the source, in the source's own group
-            self.image.insert_layer(item, self.parent, self.position)
+            # The source's position now: earlier steps may have put items above it.
+            position = self.image.get_item_position(self.source)
+            self.image.insert_layer(item, self.parent, position)
         else:
             self.image.insert_layer(item, parent, 0)
 

@@ -9,7 +9,13 @@ const { samplesToWireBytes, wireBytesToSamples } = require("./pixels.js");
 /** The history step (and modal command) every retouch creates. */
 const HISTORY_NAME = "Jewel Retouch";
 // Names from docs/protocol.json "paste" (test/uxp_contract.test.js compares them).
-const LAYER_TITLES = { background: "Background", cleanup: "Cleanup", tone: "Tone" };
+const LAYER_TITLES = {
+  background: "Background",
+  shadow: "Shadow",
+  reflection: "Reflection",
+  cleanup: "Cleanup",
+  tone: "Tone",
+};
 const GEMS_LAYER_NAME = "Gems (retouched)";
 
 /** Photoshop colour profile names -> the wire's `color_profile` names (docs/protocol.md). */
@@ -272,7 +278,7 @@ async function putMask(target, layerID, data, at) {
 /**
  * @typedef {object} PixelPart
  * @property {string} name
- * @property {string} kind "image" | "layer" | "mask"
+ * @property {string} kind "image" | "layer" | "mask" | "variant"
  * @property {number} width
  * @property {number} height
  * @property {number} channels
@@ -360,6 +366,7 @@ async function writeResult(target, at, parts, hooks = {}) {
   if (!image) throw new UserError("The server's result has no image.", "protocol");
   const layerParts = parts.filter((p) => p.kind === "layer");
   const gemMask = parts.find((p) => p.kind === "mask" && p.name === "gem");
+  const variantParts = parts.filter((p) => p.kind === "variant");
 
   return withModal(async (context) => {
     const doc = app.documents.find((d) => d.id === target.documentID);
@@ -396,11 +403,18 @@ async function writeResult(target, at, parts, hooks = {}) {
           await putMask(target, below.id, gemMask.data, where);
         }
       }
+      // Each metal variant is one more layer directly above the original, under the result.
+      const variants = [];
+      for (const part of variantParts) {
+        const layer = await newPixelLayer(target, doc, part, variantName(original.name, part.name), at);
+        layer.move(original, constants.ElementPlacement.PLACEBEFORE);
+        variants.push(layer);
+      }
       const shape = hooks.selectionMask;
       if (shape) {
         const b = shape.bounds;
         const where = { left: b.left, top: b.top, width: b.right - b.left, height: b.bottom - b.top };
-        await putMask(target, created.id, shape.data, where);
+        for (const item of [created, ...variants]) await putMask(target, item.id, shape.data, where);
       }
       await context.hostControl.resumeHistory(suspension, true);
       return { layerID: created.id, kind: layerParts.length === 0 ? "layer" : "group" };
@@ -410,6 +424,15 @@ async function writeResult(target, at, parts, hooks = {}) {
       throw error;
     }
   }, hooks);
+}
+
+/**
+ * "Ring (Jewel Retouch, white gold)": docs/protocol.json paste.photoshop_names.variant_name.
+ * @param {string} source
+ * @param {string} metal
+ */
+function variantName(source, metal) {
+  return `${source} (Jewel Retouch, ${metal.replace(/_/g, " ")})`;
 }
 
 /** @param {string} name */
@@ -425,6 +448,7 @@ module.exports = {
   PROFILE_NAMES,
   describeTarget,
   readPixels,
+  variantName,
   writeResult,
   withModal,
 };

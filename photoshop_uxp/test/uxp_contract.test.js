@@ -36,6 +36,9 @@ test("separable layers are named as the contract says", () => {
   assert.equal(photoshopIO.GEMS_LAYER_NAME, separate.gems_layer.name);
   assert.equal(photoshopIO.HISTORY_NAME, CONTRACT.paste.undo_name);
   assert.deepEqual(Object.keys(separate.layer_titles), CONTRACT.parts.layers);
+  const variant = CONTRACT.paste.photoshop_names.variant_name;
+  assert.equal(photoshopIO.variantName("Ring", "white_gold"),
+    variant.replace("{source}", "Ring").replace("{metal}", "white gold"));
 });
 
 test("warnings are collected once each, malformed ones skipped", () => {

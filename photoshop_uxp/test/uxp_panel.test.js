@@ -69,6 +69,10 @@ test("connected: options come from /v1/info as Spectrum widgets; Retouch adds th
       assert.deepEqual(items, spec.choices);
     } else if (spec.type === "boolean") {
       assert.equal(tag, "sp-checkbox");
+    } else if (spec.type === "list") {
+      // A group of checkboxes, one per choice (metal variants).
+      const boxes = [...control.querySelectorAll("sp-checkbox")].map((b) => b.getAttribute("value"));
+      assert.deepEqual(boxes, spec.choices);
     } else {
       assert.ok(tag === "sp-slider" || tag === "sp-textfield", `${spec.name} is a ${tag}`);
     }

@@ -198,6 +198,27 @@ test("options from the panel reach the server", async () => {
   assert.equal(doc.historyStates.length, states);
 });
 
+test("metal variants: one more layer each, under the result, in one history step", async () => {
+  const plugin = pluginFor();
+  const doc = plugin.ps.createDocument({ width: 64, height: 64, depth: 8 });
+  const pixels = makeLayerPixels({ width: 40, height: 30, depth: 8, channels: 4, seed: 4 });
+  const original = plugin.ps.addPixelLayer(doc, { name: "Ring", left: 5, top: 6, width: 40, height: 30, pixels });
+  const states = doc.historyStates.length;
+  const options = { metal_variants: ["white_gold", "silver"] };
+  const outcome = await plugin.retouch.retouch(request(plugin, { options }));
+  const index = doc.layers.indexOf(original);
+  assert.deepEqual(doc.layers.slice(index - 3, index + 1).map((l) => l.name), [
+    "Ring (Jewel Retouch)", "Ring (Jewel Retouch, white gold)", "Ring (Jewel Retouch, silver)", "Ring",
+  ]);
+  for (const name of ["white_gold", "silver"]) {
+    const part = outcome.result.parts.find((p) => p.kind === "variant" && p.name === name);
+    assert.ok(part, `no ${name} part in the result`);
+    const layer = doc.layers.find((l) => l.name === `Ring (Jewel Retouch, ${name.replace("_", " ")})`);
+    assert.deepEqual(Array.from(storedRgba(plugin, layer, { x: 5, y: 6, width: 40, height: 30 })), Array.from(part.data));
+  }
+  assert.equal(doc.historyStates.length, states + 1);
+});
+
 test("Photoshop busy in another modal operation: the plug-in waits and retries", async () => {
   const plugin = pluginFor();
   const doc = plugin.ps.createDocument({ width: 48, height: 48, depth: 8 });

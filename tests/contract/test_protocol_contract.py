@@ -77,6 +77,9 @@ def test_the_gimp_clients_messages_follow_the_contract(jrc):
 def test_the_gimp_paste_names_are_the_contracts(jrc):
     paste = CONTRACT["paste"]
     assert jrc.RESULT_LAYER_NAME == paste["single"]["layer_name"]
+    assert jrc.VARIANT_LAYER_NAME % "white gold" == paste["single"]["variant_layer_name"].format(
+        metal="white gold"
+    )
     assert jrc.GROUP_NAME == paste["separate"]["group_name"]
     assert jrc.LAYER_TITLES == paste["separate"]["layer_titles"]
     assert jrc.NO_LAYERS_TITLE == paste["separate"]["no_layers_title"]

@@ -215,6 +215,15 @@ def build_scenarios(
             args=dict(args, metal="rose_gold", strength=0.25, cleanup=False),
         ),
         Scenario(
+            "variants",
+            rgb_image(),
+            "rgba",
+            "R'G'B'A u8",
+            rgba8.copy(),
+            selection={"kind": "rect", "x": 0, "y": 0, "w": 16, "h": 16},
+            args=dict(args, **{"metal-variants": "white_gold,silver"}),
+        ),
+        Scenario(
             "client_timeout",
             rgb_image(),
             "rgba",
@@ -458,6 +467,25 @@ def test_options_reach_the_server(gimp_report, scenarios, retouch_via_http):
     options = {"metal": "rose_gold", "strength": 0.25, "cleanup": False}
     np.testing.assert_array_equal(got, retouch_via_http(region, options=options))
     assert not np.array_equal(got, with_defaults)
+
+
+def test_metal_variants_become_layers_under_the_result(gimp_report, scenarios, retouch_via_http):
+    entry, to_host = result_of(gimp_report, "variants")
+    assert entry["status"] == "success", entry["error"]
+    assert entry["source_after"] == entry["source_before"]
+    assert entry["layers_after"] == [
+        "top", "Jewel retouch", "Jewel retouch (white gold)", "Jewel retouch (silver)", "source",
+        "bottom",
+    ]
+    scenario = scenarios["variants"]
+    x, y, w, h = scenario.region(IMAGE_W, IMAGE_H)
+    region = np.ascontiguousarray(scenario.pixels[y : y + h, x : x + w])
+    parts = retouch_via_http(region, options={"metal_variants": ["white_gold", "silver"]},
+                             layers=True)
+    new = entry["new"]  # the layer directly above the source: the last variant
+    assert new["name"] == "Jewel retouch (silver)" and new["offsets"] == [x, y]
+    got = load(to_host(new["pixels"]), (h, w, 4), 8)
+    np.testing.assert_array_equal(got, parts["silver"][1])
 
 
 def test_output_layers_builds_a_group(gimp_report, scenarios, retouch_via_http):

@@ -198,6 +198,20 @@ def test_http_fallback_with_layers(jrc, server):
     assert descriptor["kind"] == "image" and len(body) == len(pixels)
 
 
+@pytest.mark.parametrize("channel", ["websocket", "http"])
+def test_metal_variants_come_back_as_parts_over_both_channels(jrc, server, channel):
+    client = jrc.Client(server.http_url, token=server.token, timeout=60)
+    info = dict(client.info())
+    if channel == "http":
+        info["websocket"] = {}
+    pixels = os.urandom(20 * 10 * 3)
+    options = {"metal_variants": ["white_gold", "silver"]}
+    result = client.retouch(jrc.RetouchRequest(pixels, 20, 10, 3, 8, options=options, info=info))
+    kinds = [(d["name"], d["kind"]) for d, _ in result.parts]
+    assert kinds == [("image", "image"), ("white_gold", "variant"), ("silver", "variant")]
+    assert all(len(body) == len(pixels) for _, body in result.parts)
+
+
 def test_wrong_token_message(jrc, server):
     client = jrc.Client(server.http_url, token="wrong-" + "z" * 37, timeout=10)
     with pytest.raises(jrc.RetouchError) as caught:

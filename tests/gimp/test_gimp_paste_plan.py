@@ -235,3 +235,31 @@ def test_part_sizes_are_checked(jrc):
         jrc.check_part_size(descriptor, data[:5])
     with pytest.raises(jrc.RetouchError):
         jrc.check_part_size(dict(descriptor, channels=4), data)
+
+
+@pytest.mark.parametrize("output", ["layer", "layers"])
+def test_metal_variants_become_layers_under_the_result(jrc, output):
+    host = TreeHost()
+    parts = [part("image", "image", 4), part("white_gold", "variant", 4),
+             part("rose_gold", "variant", 4)]
+    if output == "layers":
+        parts.insert(1, part("tone", "layer", 4))
+    top = jrc.run_paste_plan(jrc.paste_plan(result(jrc, *parts), output, 4, 2, False), host)
+    main = "Jewel retouch" if output == "layer" else "Jewel retouch (layers)"
+    assert host.names()[0] == [
+        "above", main, "Jewel retouch (white gold)", "Jewel retouch (rose gold)", "source",
+        "below",
+    ]
+    variants = host.holder.children[2:4]
+    assert [v.step.part[0]["name"] for v in variants] == ["white_gold", "rose_gold"]
+    assert all(v.offsets == (4, 2) and v.alpha_from_selection for v in variants)
+    assert top.name == main
+
+
+def test_a_failing_variant_takes_the_whole_paste_back(jrc):
+    host = TreeHost(fail_at=("fill", "variant:rose_gold"))
+    parts = [part("image", "image", 4), part("white_gold", "variant", 4),
+             part("rose_gold", "variant", 4)]
+    with pytest.raises(RuntimeError):
+        jrc.run_paste_plan(jrc.paste_plan(result(jrc, *parts), "layer", 0, 0, True), host)
+    assert host.names()[0] == ["above", "source", "below"] and host.undo == 0
