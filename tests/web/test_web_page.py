@@ -33,7 +33,7 @@ def png_bytes(seed: int, size=(40, 56), mode="RGB") -> bytes:
     return out.getvalue()
 
 
-def jewel_png(seed: int, size=(360, 480)) -> bytes:
+def jewel_png(seed: int, size=(420, 560)) -> bytes:
     """A synthetic studio shot: a gold ring with a blue stone on a light grey backdrop (only
     so the screenshots show something like a product photo; no real photo is used)."""
     rng = np.random.default_rng(seed)
@@ -54,13 +54,13 @@ def jewel_png(seed: int, size=(360, 480)) -> bytes:
     return out.getvalue()
 
 
-def server_answer(server, data: bytes, options: dict) -> bytes:
+def server_answer(server, data: bytes, options: dict, mime: str = "image/png") -> bytes:
     answer = requests.post(
         server.http_url + "/v1/retouch",
         data=data,
         headers={
             **server.auth_headers,
-            "Content-Type": "image/png",
+            "Content-Type": mime,
             "X-Options": json.dumps(options),
         },
         timeout=60,
@@ -195,8 +195,16 @@ def test_split_line_drag_keyboard_zoom_and_pan(page, server):
     assert abs(after["width"] - after["height"]) < 0.5
     assert abs(before["width"] / before["height"] - 56 / 40) < 0.01
     assert abs(before["width"] - after["width"]) < 0.5  # as wide as the canvas: fitted
-    assert before["y"] > after["y"] and before["y"] + before["height"] < after["y"] + after["height"]
-    assert abs((before["y"] - after["y"]) - (after["y"] + after["height"] - before["y"] - before["height"])) < 1
+    assert (
+        before["y"] > after["y"] and before["y"] + before["height"] < after["y"] + after["height"]
+    )
+    assert (
+        abs(
+            (before["y"] - after["y"])
+            - (after["y"] + after["height"] - before["y"] - before["height"])
+        )
+        < 1
+    )
     assert viewer.get_attribute("data-canvas-changed") == "1"
     expect(page.locator("#viewer-note")).to_contain_text("56 x 40 px to 1200 x 1200 px")
 
@@ -310,6 +318,7 @@ def test_cancel_a_running_batch_with_settings_locked(page, server):
         server_side.on_message(ws.send)
 
     page.route_web_socket(server.ws_url.rstrip("/") + "**", hold_second_job)
+    page.set_viewport_size({"width": 1366, "height": 900})
     open_page(page, server)
     upload(page, {"a.png": png_bytes(10), "b.png": png_bytes(11), "c.png": png_bytes(12)})
     page.click("#run")
@@ -321,6 +330,7 @@ def test_cancel_a_running_batch_with_settings_locked(page, server):
     expect(page.locator("#opt-background")).to_be_disabled()
     expect(page.locator("#presets button").first).to_be_disabled()
     expect(page.locator("#clear")).to_be_disabled()
+    save_screen(page, "1366-running")  # for a person: the lock notice and the states
     page.click("#cancel")
     page.wait_for_selector("body[data-finished='1']", timeout=WAIT)
     expect(card(page, "b.png")).to_have_attribute("data-state", "cancelled")
@@ -356,8 +366,12 @@ def test_retry_a_failed_image(page, server, tmp_path):
                     sabotage["armed"] = False
                     sabotage["dropping"] = data["id"]
                     message = json.dumps(
-                        {"type": "error", "id": data["id"], "code": "internal",
-                         "message": "The model failed (test)"}
+                        {
+                            "type": "error",
+                            "id": data["id"],
+                            "code": "internal",
+                            "message": "The model failed (test)",
+                        }
                     )
             elif sabotage["dropping"] is not None:
                 return
@@ -433,9 +447,44 @@ def test_folder_upload_keeps_the_structure_in_the_zip(page, server, tmp_path):
             "shoot/rings/band_retouched.png",
             "shoot/studs_retouched.png",
         ]
-        assert archive.read("shoot/studs_retouched.png") == server_answer(
-            server, png_bytes(5), {}
-        )
+        assert archive.read("shoot/studs_retouched.png") == server_answer(server, png_bytes(5), {})
+
+
+def test_dropped_files_are_added_and_tiff_is_retouched_but_not_drawn(page, server, tmp_path):
+    """A drop on the zone (the DataTransfer a file manager gives) adds the files; a TIFF is
+    retouched like any other file, named NAME_retouched.tif, and the viewer says why it
+    cannot draw it."""
+    tiff = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes(40))).save(tiff, "TIFF")
+    open_page(page, server)
+    page.locator("#drop-zone").evaluate(
+        """(zone, files) => {
+            const data = new DataTransfer();
+            for (const [name, bytes, type] of files) {
+              data.items.add(new File([new Uint8Array(bytes)], name, { type }));
+            }
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true,
+                                                       cancelable: true }));
+        }""",
+        [
+            ["scan.tif", list(tiff.getvalue()), "image/tiff"],
+            ["dropped.png", list(png_bytes(41)), "image/png"],
+        ],
+    )
+    expect(page.locator("#grid .card")).to_have_count(2, timeout=WAIT)
+    run_and_wait(page)
+    scan = card(page, "scan.tif")
+    assert scan.get_attribute("data-status") == "done"
+    scan.click()
+    expect(page.locator("#viewer-message")).to_contain_text("cannot show TIFF")
+    with page.expect_download() as info:
+        page.click("#viewer-download")
+    assert info.value.suggested_filename == "scan_retouched.tif"
+    info.value.save_as(tmp_path / "scan.tif")
+    expected = server_answer(server, tiff.getvalue(), {}, mime="image/tiff")
+    assert (tmp_path / "scan.tif").read_bytes() == expected
+    assert card(page, "dropped.png").get_attribute("data-status") == "done"
+    assert page.js_errors == []
 
 
 def test_warnings_are_shown_on_the_image(page, server):
@@ -481,6 +530,13 @@ def test_warnings_are_shown_on_the_image(page, server):
     warnings_box = box(page, "#viewer-warnings")
     view = box(page, "#viewer")
     assert view["y"] < warnings_box["y"] < view["y"] + view["height"]
+    # They can be folded away (to see the piece under them) and back.
+    page.click("#warnings-toggle")
+    expect(lines.first).to_be_hidden()
+    expect(page.locator("#warnings-toggle")).to_have_text("Show 2 warnings")
+    assert float(page.locator("#viewer").get_attribute("data-split")) == 50  # no split moved
+    page.click("#warnings-toggle")
+    expect(lines.first).to_be_visible()
     assert page.js_errors == []
 
 
@@ -545,7 +601,7 @@ def test_the_page_is_csp_safe():
     assert "http://" not in html and "https://" not in html
     for script in static.glob("*.js"):
         text = script.read_text()
-        assert "setAttribute(\"style\"" not in text and "innerHTML" not in text, script.name
+        assert 'setAttribute("style"' not in text and "innerHTML" not in text, script.name
         assert "eval(" not in text and "new Function" not in text, script.name
 
 
@@ -559,18 +615,29 @@ def test_settings_are_grouped_with_help_and_unknown_types_do_not_break(page, ser
     info = requests.get(server.http_url + "/v1/info", headers=server.auth_headers, timeout=10)
     schema = info.json()
     schema["options"] = [
-        {"name": "finish", "type": "enum", "default": "catalog", "choices": ["catalog", "natural"],
-         "help": "Catalog look or natural look."},
+        {
+            "name": "finish",
+            "type": "enum",
+            "default": "catalog",
+            "choices": ["catalog", "natural"],
+            "help": "Catalog look or natural look.",
+        },
         *schema["options"],
-        {"name": "metal_variants", "type": "list", "default": [],
-         "choices": ["yellow_gold", "rose_gold", "silver"], "help": "Extra metal versions."},
+        {
+            "name": "metal_variants",
+            "type": "list",
+            "default": [],
+            "choices": ["yellow_gold", "rose_gold", "silver"],
+            "help": "Extra metal versions.",
+        },
         {"name": "halo_matrix", "type": "matrix", "default": [[1]], "help": "Some future thing."},
         {"name": "sparkle", "type": "boolean", "default": False, "help": "A new switch."},
     ]
     page.route(
         "**/v1/info",
-        lambda route: route.fulfill(status=200, content_type="application/json",
-                                    body=json.dumps(schema)),
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(schema)
+        ),
     )
     sent = []
 
@@ -583,8 +650,16 @@ def test_settings_are_grouped_with_help_and_unknown_types_do_not_break(page, ser
                 ws.send(json.dumps({"type": "ready", "version": "test", "limits": {}}))
             elif data["type"] == "job":
                 sent.append(data)
-                ws.send(json.dumps({"type": "error", "id": data["id"], "code": "invalid_options",
-                                    "message": "stand-in server"}))
+                ws.send(
+                    json.dumps(
+                        {
+                            "type": "error",
+                            "id": data["id"],
+                            "code": "invalid_options",
+                            "message": "stand-in server",
+                        }
+                    )
+                )
 
         ws.on_message(on_message)
 
@@ -592,8 +667,14 @@ def test_settings_are_grouped_with_help_and_unknown_types_do_not_break(page, ser
     open_page(page, server)
     groups = page.locator("#options .group")
     titles = groups.locator("h3").all_text_contents()
-    assert titles == ["Finish", "Background and shadow", "Metal", "Cleanup and gems", "Framing",
-                      "Other"]
+    assert titles == [
+        "Finish",
+        "Background and shadow",
+        "Metal",
+        "Cleanup and gems",
+        "Framing",
+        "Other",
+    ]
 
     def names(group_id):
         return page.locator(f"#options .group[data-group='{group_id}'] .option").evaluate_all(
@@ -651,9 +732,20 @@ def test_keyboard_selects_images_and_moves_between_them(page, server):
     reached = set()
     page.focus("#choose-files")
     for _ in range(40):
-        reached.add(page.evaluate("document.activeElement.id || document.activeElement.dataset.path"))
+        reached.add(
+            page.evaluate("document.activeElement.id || document.activeElement.dataset.path")
+        )
         page.keyboard.press("Tab")
-    assert {"choose-files", "choose-folder", "run", "one.png", "two.png", "three.png", "viewer", "zoom-100"} <= reached
+    assert {
+        "choose-files",
+        "choose-folder",
+        "run",
+        "one.png",
+        "two.png",
+        "three.png",
+        "viewer",
+        "zoom-100",
+    } <= reached
 
 
 def _luminance(rgb: tuple[float, float, float]) -> float:
@@ -742,6 +834,7 @@ def test_screenshots(browser, server, width, height, label):
             "ring-yellow.png": jewel_png(1),
             "ring-rose.png": jewel_png(2),
             "ring-white.png": jewel_png(3),
+            "on-the-table.png": png_bytes(4, size=(420, 560)),  # no studio backdrop: a warning
             "broken.png": b"\x89PNG\r\n\x1a\nxx",
         }
         upload(page, files)

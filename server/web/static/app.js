@@ -339,7 +339,7 @@ function makeCard(job) {
   card.append(thumb, name, state, bar, message, actions);
   card.addEventListener("click", (event) => {
     if (event.target.closest("button, a")) return;
-    selectJob(job);
+    selectJob(job, true);
   });
   card.addEventListener("keydown", (event) => cardKey(event, job));
   $("grid").append(card);
@@ -352,7 +352,7 @@ function cardKey(event, job) {
   if (event.target !== job.card) return;
   if (event.key === "Enter" || event.key === " ") {
     event.preventDefault();
-    selectJob(job);
+    selectJob(job, true);
     return;
   }
   const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
@@ -620,7 +620,8 @@ async function runOne(channel, job) {
 
 // ---------------------------------------------------------------------------------- viewer
 
-function selectJob(job) {
+// byUser: a click or Enter on a card; the large view then scrolls into sight if it is not.
+function selectJob(job, byUser = false) {
   if (page.selected && page.selected !== job) page.selected.card.removeAttribute("aria-current");
   page.selected = job;
   job.card.setAttribute("aria-current", "true");
@@ -637,6 +638,12 @@ function selectJob(job) {
     describeCanvas(job);
   });
   describeCanvas(job);
+  if (byUser) {
+    const panel = $("viewer-panel").getBoundingClientRect();
+    if (panel.top > innerHeight * 0.6 || panel.bottom < 0) {
+      $("viewer-panel").scrollIntoView({ block: "nearest" });
+    }
+  }
 }
 
 function describeCanvas(job) {
@@ -658,10 +665,14 @@ function showViewerState(job) {
   state.textContent = job.stateEl.textContent;
   state.className = "state state-" + job.state;
   const message = $("viewer-message");
-  const warnings = $("viewer-warnings");
+  const warnings = $("viewer-warnings-list");
   warnings.textContent = "";
   if (job.status === "failed") {
     setRichText(message, job.error || "Failed");
+    message.hidden = false;
+  } else if (job.format && !PREVIEWABLE.has(job.format)) {
+    message.textContent = "Browsers cannot show TIFF files: " +
+      (job.resultUrl ? "download the result to look at it." : "it is retouched all the same.");
     message.hidden = false;
   } else if (!job.resultUrl) {
     message.textContent = job.state === "cancelled" ? "Cancelled: not retouched." :
@@ -675,7 +686,8 @@ function showViewerState(job) {
     line.textContent = warning.message;
     warnings.append(line);
   }
-  warnings.hidden = !warnings.childElementCount;
+  $("viewer-warnings").hidden = !warnings.childElementCount;
+  showWarningsToggle();
   const download = $("viewer-download");
   download.hidden = !job.resultUrl;
   if (job.resultUrl) {
@@ -683,6 +695,15 @@ function showViewerState(job) {
     download.download = retouchedName(job.path.split("/").pop());
   }
   $("viewer-retry").hidden = !(job.status === "failed" && job.format);
+}
+
+// The warnings sit on the image; the user may fold them away to see what is under them.
+function showWarningsToggle() {
+  const count = $("viewer-warnings-list").childElementCount;
+  const folded = Boolean(page.warningsFolded);
+  $("viewer-warnings").classList.toggle("folded", folded);
+  $("warnings-toggle").setAttribute("aria-expanded", String(!folded));
+  $("warnings-toggle").textContent = folded ? `Show ${plural(count, "warning")}` : "Hide";
 }
 
 // ---------------------------------------------------------------------------------- wiring
@@ -812,6 +833,10 @@ function wire() {
   $("clear").addEventListener("click", clearJobs);
   $("download-zip").addEventListener("click", downloadZip);
   $("viewer-retry").addEventListener("click", () => page.selected && retryJob(page.selected));
+  $("warnings-toggle").addEventListener("click", () => {
+    page.warningsFolded = !page.warningsFolded;
+    showWarningsToggle();
+  });
   $("settings-form").addEventListener("submit", (event) => event.preventDefault());
   page.viewer = new Viewer({
     viewer: $("viewer"),

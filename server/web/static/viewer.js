@@ -162,6 +162,11 @@ export class Viewer {
       this.el.zoomLabel.textContent = "";
       return;
     }
+    // The view takes the image's proportions (CSS min-height/max-height bound it), so a
+    // landscape photo on a phone does not sit in a tall empty box.
+    const width = viewer.getBoundingClientRect().width;
+    const wanted = `${Math.round((width * canvas.h) / canvas.w)}px`;
+    if (width > 0 && viewer.style.height !== wanted) viewer.style.height = wanted;
     if (this.fitted) this.scale = this.fitScale();
     this.clamp();
     const { after, before } = this.el;
@@ -229,7 +234,7 @@ export class Viewer {
   }
 
   pointerDown(event) {
-    if (event.button !== 0 || !this.canvas) return;
+    if (event.button !== 0 || !this.canvas || event.target.closest("button")) return;
     const view = this.viewport();
     const x = event.clientX - view.left;
     const lineX = (this.split / 100) * view.w;
