@@ -571,6 +571,27 @@ def test_wrong_token_is_refused_then_a_typed_token_is_kept(page, server):
     assert page.is_hidden("#token-panel")
 
 
+def test_a_server_that_cannot_answer_gets_one_clear_screen_and_a_retry(page, server):
+    def unavailable(route):
+        route.fulfill(
+            status=503,
+            content_type="application/json",
+            body=json.dumps({"error": {"code": "unavailable", "message": "shutting down"}}),
+        )
+
+    page.route("**/v1/info", unavailable)
+    page.goto(f"{server.http_url}/#token={server.token}", timeout=WAIT)
+    page.wait_for_selector("#problem-panel:not([hidden])", timeout=WAIT)
+    assert page.is_hidden("#app") and page.is_hidden("#token-panel")
+    detail = page.text_content("#problem-detail")
+    assert detail.startswith(CONTRACT["errors"]["unavailable"]["summary"])
+    assert "`" not in page.inner_text("body")
+    page.unroute("**/v1/info")
+    page.click("#problem-retry")
+    page.wait_for_selector("body[data-ready='1']", timeout=WAIT)
+    assert page.is_hidden("#problem-panel")
+
+
 def test_page_and_presets_follow_the_token_rules(server):
     user = server.config_dir / "presets"
     user.mkdir(exist_ok=True)
@@ -586,6 +607,9 @@ def test_page_and_presets_follow_the_token_rules(server):
     assert requests.get(server.http_url + "/web/../app.py", timeout=10).status_code == 404
     icon = requests.get(server.http_url + "/web/favicon.svg", timeout=10)
     assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+    for name in ("app.js", "viewer.js", "options.js", "channel.js"):  # ES modules need this
+        script = requests.get(f"{server.http_url}/web/{name}", timeout=10)
+        assert script.headers["Content-Type"].startswith("text/javascript"), name
 
 
 def test_the_page_is_csp_safe():

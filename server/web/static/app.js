@@ -96,6 +96,9 @@ async function api(path) {
   const response = await fetch(path, { headers: { Authorization: "Bearer " + page.token } });
   if (response.status === 401) throw new TokenRefused("the server refused this token");
   const body = await response.json().catch(() => null);
+  if (!response.ok && !(body && body.error)) {
+    throw new Error(`The server answered ${response.status} ${response.statusText} for ${path}.`);
+  }
   if (!response.ok) {
     const error = body && body.error ? body.error : {};
     throw new Error(errorText(error.code, error.message || response.statusText));
@@ -105,6 +108,7 @@ async function api(path) {
 
 function askForToken(message) {
   $("app").hidden = true;
+  $("problem-panel").hidden = true;
   $("token-panel").hidden = false;
   document.body.dataset.screen = "token";
   const error = $("token-error");
@@ -113,6 +117,16 @@ function askForToken(message) {
   setStatus(message ? "The access token was refused" : "Access token needed", Boolean(message));
   $("token-input").value = "";
   $("token-input").focus();
+}
+
+function showProblem(message) {
+  $("app").hidden = true;
+  $("token-panel").hidden = true;
+  $("problem-panel").hidden = false;
+  document.body.dataset.screen = "problem";
+  setRichText($("problem-detail"), message);
+  setStatus("Cannot reach the server", true);
+  $("problem-retry").focus();
 }
 
 async function connectWith(token) {
@@ -130,11 +144,12 @@ async function connectWith(token) {
       );
       return;
     }
-    setStatus("Cannot reach the server: " + error.message, true);
+    showProblem(error.message || String(error));
     return;
   }
   localStorage.setItem(TOKEN_KEY, token);
   $("token-panel").hidden = true;
+  $("problem-panel").hidden = true;
   $("app").hidden = false;
   document.body.dataset.screen = "app";
   page.settings = buildSettings($("options"), page.info.options || [], settingsChanged);
@@ -801,6 +816,7 @@ function wire() {
     const token = $("token-input").value.trim();
     if (token) connectWith(token);
   });
+  $("problem-retry").addEventListener("click", () => connectWith(page.token));
   $("copy-command").addEventListener("click", async () => {
     const button = $("copy-command");
     try {
@@ -848,7 +864,7 @@ function wire() {
     zoomLabel: $("zoom-level"),
   });
   $("zoom-fit").addEventListener("click", () => page.viewer.fit());
-  $("zoom-100").addEventListener("click", () => page.viewer.zoomTo(1));
+  $("zoom-100").addEventListener("click", () => page.viewer.actualPixels());
   $("zoom-in").addEventListener("click", () => page.viewer.zoomBy(1.25));
   $("zoom-out").addEventListener("click", () => page.viewer.zoomBy(0.8));
 }

@@ -127,6 +127,11 @@ export class Viewer {
     this.layout();
   }
 
+  // "100 %": one image pixel per screen (device) pixel, as in Photoshop or GIMP.
+  actualPixels() {
+    this.zoomTo(1 / (window.devicePixelRatio || 1));
+  }
+
   zoomBy(factor, sx, sy) {
     this.zoomTo(this.scale * factor, sx, sy);
   }
@@ -177,10 +182,11 @@ export class Viewer {
       place(before, this.sizes.before, this.tx + rect.x * this.scale, this.ty + rect.y * this.scale, k);
     }
     // Pixels stay sharp when enlarged (to see prongs and facets as they are).
-    viewer.classList.toggle("pixelated", this.scale >= 2);
+    const dpr = window.devicePixelRatio || 1;
+    viewer.classList.toggle("pixelated", this.scale * dpr >= 2);
     viewer.classList.toggle("zoomed", this.zoomedIn());
     viewer.dataset.scale = String(Math.round(this.scale * 1000) / 1000);
-    this.el.zoomLabel.textContent = `${Math.round(this.scale * 100)} %`;
+    this.el.zoomLabel.textContent = `${Math.round(this.scale * dpr * 100)} %`;
     this.setSplit(this.split);
   }
 
@@ -222,8 +228,9 @@ export class Viewer {
     );
     viewer.addEventListener("dblclick", (event) => {
       const view = this.viewport();
-      if (Math.abs(this.scale - 1) < 1e-3) this.fit();
-      else this.zoomTo(1, event.clientX - view.left, event.clientY - view.top);
+      const actual = 1 / (window.devicePixelRatio || 1);
+      if (Math.abs(this.scale - actual) < 1e-3) this.fit();
+      else this.zoomTo(actual, event.clientX - view.left, event.clientY - view.top);
     });
     handle.addEventListener("keydown", (event) => this.handleKey(event));
     viewer.addEventListener("keydown", (event) => {
@@ -293,7 +300,7 @@ export class Viewer {
     if (event.key === "+" || event.key === "=") this.zoomBy(1.25);
     else if (event.key === "-" || event.key === "_") this.zoomBy(0.8);
     else if (event.key === "0") this.fit();
-    else if (event.key === "1") this.zoomTo(1);
+    else if (event.key === "1") this.actualPixels();
     else if (event.key in pans && event.target !== this.el.handle) this.panBy(...pans[event.key]);
     else return;
     event.preventDefault();
