@@ -1,9 +1,10 @@
 """The web page: a catalog front end served by the server itself at `/`.
 
 The page (static/index.html, app.js and its ES modules) talks to the same API as the plug-ins:
-it reads the options schema from `GET /v1/info` and runs each image as a WebSocket job (encoded files, live
-progress), with the same access token (asked once, kept in the browser's localStorage, or taken
-from a `#token=` URL fragment). This blueprint only serves the files and the preset list.
+it reads the options schema from `GET /v1/info` and runs each image as a WebSocket job (encoded
+files, live progress), with the same access token (asked once, kept in the browser's
+localStorage, or taken from a `#token=` URL fragment). This blueprint only serves the files
+and the preset list.
 """
 
 from __future__ import annotations
