@@ -868,7 +868,20 @@ def test_screenshots(browser, server, width, height, label):
         save_screen(page, f"{label}-batch")
         page.locator("#viewer").scroll_into_view_if_needed()
         save_screen(page, f"{label}-compare")
+        page.evaluate("window.scrollTo(0, 0)")  # (the sticky settings panel starts at the top)
         save_screen(page, f"{label}-full", full_page=True)
+        if width < 900:
+            # One column: drop zone first, then the presets (the rest folded), the batch
+            # buttons, the images and the large view.
+            tops = [
+                box(page, sel)["y"]
+                for sel in ("#drop-zone", "#presets", "#run", "#grid", "#viewer")
+            ]
+            assert tops == sorted(tops), tops
+            expect(page.locator("#opt-background")).to_be_hidden()
+            page.click("#settings-details > summary")
+            expect(page.locator("#opt-background")).to_be_visible()
+            save_screen(page, f"{label}-settings", full_page=True)
         page.locator("#presets button[data-preset='marketplace-white']").click()
         page.fill("#opt-canvas_size", "600")
         run_and_wait(page, runs=2)

@@ -870,6 +870,8 @@ function wire() {
 }
 
 wire();
+// On a phone the presets come first and the full settings fold away (one tap opens them).
+if (matchMedia("(max-width: 900px)").matches) $("settings-details").open = false;
 const initialToken = tokenFromFragment() || localStorage.getItem(TOKEN_KEY);
 if (initialToken) connectWith(initialToken);
 else askForToken();
