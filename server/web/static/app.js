@@ -733,6 +733,7 @@ function refresh() {
   else if (stale === pending.length) run.textContent = `Re-run ${plural(stale, "photo")} with these settings`;
   else run.textContent = `Retouch ${plural(pending.length, "photo")}`;
   run.disabled = page.running || !pending.length;
+  $("toolbar").hidden = !page.jobs.length; // nothing to act on before the first photo
   $("cancel").hidden = !page.running;
   $("cancel").disabled = page.cancelRequested;
   $("clear").disabled = page.running || !page.jobs.length;
