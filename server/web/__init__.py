@@ -1,9 +1,10 @@
 """The web page: a catalog front end served by the server itself at `/`.
 
-The page (static/index.html + app.js) talks to the same API as the plug-ins: it reads the
-options schema from `GET /v1/info` and runs each image as a WebSocket job (encoded files, live
-progress), with the same access token (asked once, kept in the browser's localStorage, or taken
-from a `#token=` URL fragment). This blueprint only serves the files and the preset list.
+The page (static/index.html, app.js and its ES modules) talks to the same API as the plug-ins:
+it reads the options schema from `GET /v1/info` and runs each image as a WebSocket job (encoded
+files, live progress), with the same access token (asked once, kept in the browser's
+localStorage, or taken from a `#token=` URL fragment). This blueprint only serves the files
+and the preset list.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 bp = Blueprint("web", __name__, static_folder=None)
 
 _NO_STORE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+# The page's own types, not the OS's guess: Windows' registry may map .js to text/plain, and
+# with nosniff a browser then refuses the page's ES modules.
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".html": "text/html",
+    ".json": "application/json",
+}
 
 
 @bp.get("/")
@@ -33,7 +43,7 @@ def index() -> Response:
 
 @bp.get("/web/<path:name>")
 def static_file(name: str) -> Response:
-    response = send_from_directory(STATIC_DIR, name)
+    response = send_from_directory(STATIC_DIR, name, mimetype=_TYPES.get(Path(name).suffix))
     response.headers.update(_NO_STORE)
     return response
 
