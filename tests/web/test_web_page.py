@@ -178,6 +178,44 @@ def test_upload_progress_compare_and_download(page, server, tmp_path):
     assert page.js_errors == []
 
 
+def test_metal_variants_download_as_their_own_files_and_in_the_zip(page, server, tmp_path):
+    open_page(page, server)
+    for metal in ("white_gold", "silver"):
+        page.check(f"#opt-metal_variants input[data-choice='{metal}']")
+    upload(page, {"ring.png": png_bytes(7)})
+    run_and_wait(page)
+    item = card(page, "ring.png")
+    links = item.locator("a.variant-download")
+    expect(links).to_have_count(2)
+    assert [links.nth(i).get_attribute("data-variant") for i in range(2)] == [
+        "white_gold", "silver"]
+    # The server's own answer for the same file and options: an archive with variant parts.
+    options = {"metal_variants": ["white_gold", "silver"]}
+    archive = zipfile.ZipFile(io.BytesIO(server_answer(server, png_bytes(7), options)))
+    expected = {
+        "ring_retouched.png": archive.read("image.png"),
+        "ring_white_gold.png": archive.read("variants/white_gold.png"),
+        "ring_silver.png": archive.read("variants/silver.png"),
+    }
+    with page.expect_download() as info:
+        links.nth(0).click()
+    assert info.value.suggested_filename == "ring_white_gold.png"
+    saved = tmp_path / "white.png"
+    info.value.save_as(saved)
+    assert saved.read_bytes() == expected["ring_white_gold.png"]
+    # The viewer offers the same downloads beside its main one.
+    expect(page.locator("#viewer-variants a.variant-download")).to_have_count(2)
+    with page.expect_download() as info:
+        page.click("#download-zip")
+    zipped = tmp_path / "all.zip"
+    info.value.save_as(zipped)
+    with zipfile.ZipFile(zipped) as got:
+        assert sorted(got.namelist()) == sorted(expected)
+        for name, data in expected.items():
+            assert got.read(name) == data, name
+    assert page.js_errors == []
+
+
 def test_split_line_drag_keyboard_zoom_and_pan(page, server):
     page.set_viewport_size({"width": 1366, "height": 900})
     open_page(page, server)

@@ -245,6 +245,36 @@ export function retouchedName(path) {
   return folder + base.slice(0, dot) + "_retouched" + base.slice(dot);
 }
 
+// "shoot/ring.png" + "white_gold" -> "shoot/ring_white_gold.png" (docs/protocol.md, "Metal
+// variants").
+export function variantName(path, metal) {
+  const slash = path.lastIndexOf("/");
+  const folder = path.slice(0, slash + 1);
+  const base = path.slice(slash + 1);
+  const dot = base.lastIndexOf(".");
+  if (dot <= 0) return folder + base + "_" + metal;
+  return folder + base.slice(0, dot) + "_" + metal + base.slice(dot);
+}
+
+function metalTitle(metal) {
+  const words = metal.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+// A download link for each metal variant of a finished job.
+function variantLinks(job, className) {
+  return (job.variants || []).map((variant) => {
+    const link = document.createElement("a");
+    link.className = className;
+    link.dataset.variant = variant.name;
+    link.textContent = metalTitle(variant.name);
+    link.title = `Download the ${variant.name.replace(/_/g, " ")} version`;
+    link.href = variant.url;
+    link.download = variantName(job.path.split("/").pop(), variant.name);
+    return link;
+  });
+}
+
 function uniquePath(path) {
   const taken = new Set(page.jobs.map((job) => job.path));
   if (!taken.has(path)) return path;
@@ -432,6 +462,7 @@ function setActions(job, canRetry = true) {
     link.href = job.resultUrl;
     link.download = retouchedName(job.path.split("/").pop());
     job.actions.append(link);
+    job.actions.append(...variantLinks(job, "variant-download button secondary small"));
   }
 }
 
@@ -615,7 +646,15 @@ async function runOne(channel, job) {
     }
   }
   if (job.resultUrl) URL.revokeObjectURL(job.resultUrl);
+  for (const variant of job.variants || []) URL.revokeObjectURL(variant.url);
   job.result = answer.bytes;
+  job.variants = (answer.parts || [])
+    .filter((part) => part.kind === "variant")
+    .map((part) => ({
+      name: part.name,
+      data: part.data,
+      url: URL.createObjectURL(new Blob([part.data], { type: MIME[job.format] })),
+    }));
   job.status = "done";
   job.card.dataset.status = "done";
   job.doneKey = page.runKey;
@@ -709,6 +748,9 @@ function showViewerState(job) {
     download.href = job.resultUrl;
     download.download = retouchedName(job.path.split("/").pop());
   }
+  $("viewer-variants").replaceChildren(
+    ...(job.resultUrl ? variantLinks(job, "variant-download button secondary") : []),
+  );
   $("viewer-retry").hidden = !(job.status === "failed" && job.format);
 }
 
@@ -760,7 +802,10 @@ function refresh() {
 function downloadZip() {
   const entries = page.jobs
     .filter((job) => job.status === "done")
-    .map((job) => ({ name: retouchedName(job.path), data: job.result }));
+    .flatMap((job) => [
+      { name: retouchedName(job.path), data: job.result },
+      ...(job.variants || []).map((v) => ({ name: variantName(job.path, v.name), data: v.data })),
+    ]);
   const link = document.createElement("a");
   const url = URL.createObjectURL(window.makeZip(entries));
   link.href = url;
@@ -775,6 +820,7 @@ function clearJobs() {
   for (const job of page.jobs) {
     if (job.resultUrl) URL.revokeObjectURL(job.resultUrl);
     if (job.beforeUrl) URL.revokeObjectURL(job.beforeUrl);
+    for (const variant of job.variants || []) URL.revokeObjectURL(variant.url);
   }
   page.jobs = [];
   page.selected = null;

@@ -84,6 +84,7 @@ export class JobChannel {
       this.ws.send(bytes.subarray(at, at + FRAME_BYTES));
     }
     let expected = null;
+    let listed = []; // the result's parts, in the order their bytes arrive
     const warnings = []; // lists from `result` and `done.info` (docs/protocol.json "warnings")
     const chunks = [];
     let received = 0;
@@ -104,7 +105,8 @@ export class JobChannel {
       if (message.type === "progress") onProgress(message.stage, Number(message.fraction) || 0);
       else if (message.type === "accepted") onProgress("waiting", 0);
       else if (message.type === "result") {
-        expected = (message.parts || []).reduce((sum, part) => sum + part.bytes, 0);
+        listed = message.parts || [];
+        expected = listed.reduce((sum, part) => sum + part.bytes, 0);
         warnings.push(message.warnings);
       } else if (message.type === "done") {
         warnings.push(message.info && message.info.warnings);
@@ -117,7 +119,20 @@ export class JobChannel {
           result.set(chunk, offset);
           offset += chunk.length;
         }
-        return { bytes: result, warnings: collectWarnings(warnings), info: message.info || {} };
+        // One answer may hold several files (the image, then metal variants): split them.
+        const parts = [];
+        let start = 0;
+        for (const part of listed) {
+          parts.push({ name: part.name, kind: part.kind, data: result.subarray(start, start + part.bytes) });
+          start += part.bytes;
+        }
+        const image = parts.find((part) => part.kind === "image");
+        return {
+          bytes: image ? image.data : result,
+          parts,
+          warnings: collectWarnings(warnings),
+          info: message.info || {},
+        };
       } else if (message.type === "error") {
         if (message.code === "unauthorized") throw new TokenRefused(message.message);
         throw new ServerError(message.code, message.message, message.retry_after);
