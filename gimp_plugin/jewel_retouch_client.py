@@ -97,7 +97,8 @@ BUILTIN_OPTIONS = [
         "label": "Hotspots",
         "type": "boolean",
         "default": True,
-        "description": "Tame blown specular highlights to about 90% while keeping reflections.",
+        "description": "Tame blown specular highlights (to about 90%, 97% with the catalog "
+        "finish) while keeping reflections.",
     },
     {
         "name": "gem_contrast",

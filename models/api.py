@@ -241,7 +241,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "hotspots",
         "boolean",
         True,
-        "Tame blown specular highlights to about 90% while keeping reflections.",
+        "Tame blown specular highlights (to about 90%, 97% with the catalog finish) while"
+        " keeping reflections.",
     ),
     OptionSpec(
         "gem_contrast",
