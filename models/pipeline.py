@@ -68,7 +68,7 @@ from models.ops.metal import metal_gains, wanted_chroma
 from models.ops.shadows import REFLECTION_DEPTH, add_reflection, shadow_style
 from models.ops.smudges import find_smudges, smooth_smudges
 from models.ops.specks import find_specks, inpaint
-from models.ops.variants import metal_share, source_curve, variant_pixels
+from models.ops.variants import MetalPixels
 
 MAX_PIXELS = 100_000_000
 TILE_ROWS = 256
@@ -195,7 +195,8 @@ class Retoucher:
         variants: dict[str, np.ndarray] = {}
         if options.metal_variants and options.strength > 0:
             progress("variants", 0.97)
-            variants = _metal_variants(out_pixels, result_masks, codec, options.metal_variants)
+            variants = _metal_variants(out_pixels, result_masks, codec, options.metal_variants,
+                                       self._workers)
         if reflect:
             piece_mask = result_masks["piece"]
             out_pixels, placed = add_reflection(out_pixels, piece_mask, codec)
@@ -585,9 +586,12 @@ class _Run:
             src = block[core]
             out[keep, : src.shape[2]] = src[keep]
         self.piece[y0:y1, x0:x1] = _to_u8(masks.matte[core])
-        if "metal" in self.masks:
-            self.masks["metal"][y0:y1, x0:x1] = _to_u8(masks.metal[core])
-            self.masks["gem"][y0:y1, x0:x1] = _to_u8(masks.gem[core])
+        cols = masks.box[1]
+        if "metal" in self.masks and cols.stop > cols.start:
+            # Metal and gem are zero outside the matte's box (the masks start as zeros).
+            span = slice(x0 + cols.start, x0 + cols.stop)
+            self.masks["metal"][y0:y1, span] = _to_u8(masks.metal[core, cols])
+            self.masks["gem"][y0:y1, span] = _to_u8(masks.gem[core, cols])
 
     def _write_layers(self, y0, y1, core, masks, cleaned, toned_box, backdrop_rgb,
                       defect_mask) -> None:
@@ -846,19 +850,11 @@ def _rgb_codes(codec: Codec, rgb: np.ndarray) -> np.ndarray:
     return np.repeat(codes, 3, axis=-1) if codes.shape[-1] == 1 else codes
 
 
-def _metal_variants(pixels: np.ndarray, masks: dict, codec: Codec, kinds) -> dict:
+def _metal_variants(pixels: np.ndarray, masks: dict, codec: Codec, kinds, workers: int) -> dict:
     """{metal: the result's pixels with its metal in that metal} (models/ops/variants.py).
-    The source metal's colour curve is measured once and shared by every variant."""
-    metal, gem = masks["metal"], masks["gem"]
-    if pixels.shape[2] in (1, 2) or not (metal > 127).any():
-        return {kind: pixels.copy() for kind in kinds}
-    share = metal_share(metal, masks["piece"], gem)
-    sure = (metal > 127) & (gem <= 127)
-    step = max(1, int(np.sqrt(sure.sum() / 200_000)))  # a sample is enough for the curve
-    sample = sure[::step, ::step]
-    rgb = codec.decode(pixels[::step, ::step][sample][None, :, :3])[0]
-    curve = source_curve(rgb, np.ones(len(rgb), np.float32))
-    return {kind: variant_pixels(pixels, share, codec, kind, curve) for kind in kinds}
+    The metal pixels are decoded and their colour curve measured once, for every variant."""
+    metal = MetalPixels(pixels, masks["metal"], masks["piece"], masks["gem"], codec)
+    return {kind: metal.variant(kind, workers) for kind in kinds}
 
 
 def _reflection_layer(pixels: np.ndarray, placed, codec: Codec, icc) -> ImageData:

@@ -19,6 +19,8 @@ everything outside the metal mask are left bit for bit.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from models.colour import LUMA, Codec
@@ -79,30 +81,6 @@ def target_curve(kind: str) -> np.ndarray:
     return (1 + strength[:, None] * (tint[None] - 1)).astype(np.float32)
 
 
-def recolour(rgb: np.ndarray, weight: np.ndarray, source: np.ndarray, kind: str) -> np.ndarray:
-    """The metal pixels in metal `kind`.
-
-    rgb: (..., 3) float32 linear 0..1; weight: (...) float32 0..1 (metal mask, 0 on stones);
-    source: the piece's `source_curve`. Returns a new (..., 3) float32 array, each pixel at
-    its own luminance; where weight is 0 the pixel is returned unchanged.
-    """
-    y = np.maximum(rgb @ LUMA, 0)
-    bins = _bin_of(y)
-    gain = target_curve(kind)[bins] / np.maximum(source[bins], 1e-4)
-    new = rgb * gain
-    y_new = np.maximum(new @ LUMA, 1e-6)
-    new = new * (y / y_new)[..., None]
-    # A channel pushed over the top gives way in chroma, toward the pixel's own grey.
-    peak = new.max(axis=-1)
-    over = peak > MAX_CODE
-    if over.any():
-        keep = np.clip((MAX_CODE - y) / np.maximum(peak - y, 1e-6), 0, 1)
-        keep = np.where(over, keep, 1)[..., None]
-        new = y[..., None] + keep * (new - y[..., None])
-    w = weight[..., None]
-    return (rgb + w * (new - rgb)).astype(np.float32)
-
-
 def metal_share(metal: np.ndarray, piece: np.ndarray, gem: np.ndarray) -> np.ndarray:
     """How much of each pixel's piece colour is metal: (H, W) float32 0..1.
 
@@ -116,33 +94,81 @@ def metal_share(metal: np.ndarray, piece: np.ndarray, gem: np.ndarray) -> np.nda
     return share.astype(np.float32)
 
 
-def variant_pixels(
-    pixels: np.ndarray, share: np.ndarray, codec: Codec, kind: str,
-    source: np.ndarray | None = None,
-) -> np.ndarray:
-    """The result's pixels with the metal in `kind`.
+class MetalPixels:
+    """The metal pixels of one result, decoded once and shared by all its variants.
 
-    pixels: (H, W, C) uint8/uint16 codes of the retouched result (alpha, if any, last and
-    kept); share: (H, W) float32 0..1 `metal_share` of the same geometry; source: the metal's
-    `source_curve` (measured here when None). Returns a new array; every pixel where share is
-    0 (outside the metal, on stones) is bit-identical to `pixels`.
-    """
-    out = pixels.copy()
-    weight_full = share
-    rows = np.flatnonzero(weight_full.any(axis=1))
-    if rows.size == 0:
+    pixels: (H, W, C) uint8/uint16 codes of the result (C = 3 or 4); metal, piece, gem: (H, W)
+    uint8 0..255 masks of the same geometry. Holds the metal's bounding box, the positions of
+    the pixels with a metal share (`metal_share` > 0), their linear RGB, luminance bins and
+    shares, and the metal's `source_curve`."""
+
+    def __init__(self, pixels: np.ndarray, metal: np.ndarray, piece: np.ndarray,
+                 gem: np.ndarray, codec: Codec) -> None:
+        self.pixels, self.codec = pixels, codec
+        rows = np.flatnonzero(metal.any(axis=1))
+        self.box = None
+        if rows.size == 0 or pixels.shape[2] < 3:
+            return
+        cols = np.flatnonzero(metal.any(axis=0))
+        self.box = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+        share = metal_share(metal[self.box], piece[self.box], gem[self.box])
+        self.where = np.nonzero(share > 0)
+        self.share = share[self.where]
+        self.rgb = codec.decode(pixels[self.box][self.where][None, :, :3])[0]
+        self.y = np.maximum(self.rgb @ LUMA, 0).astype(np.float32)
+        self.bins = _bin_of(self.y)
+        sure = self.share > 0.5
+        sample = self.rgb[sure][:: max(1, int(sure.sum()) // 50_000)]  # enough for the curve
+        self.source = source_curve(sample, np.ones(len(sample), np.float32))
+
+    def variant(self, kind: str, workers: int = 2) -> np.ndarray:
+        """The result's pixels with the metal in `kind`: a new (H, W, C) array, bit-identical
+        to the result wherever the metal share is 0 (the backdrop, the stones)."""
+        out = self.pixels.copy()
+        if self.box is None:
+            return out
+        gains = target_curve(kind) / np.maximum(self.source, 1e-4)  # (BINS, 3)
+        codes = np.empty((len(self.y), 3), dtype=out.dtype)
+        chunks = np.array_split(np.arange(len(self.y)), max(1, workers * 4))
+
+        def work(index: np.ndarray) -> None:
+            if index.size == 0:
+                return
+            sl = slice(int(index[0]), int(index[-1]) + 1)
+            new = _recoloured(self.rgb[sl], self.y[sl], gains[self.bins[sl]], self.share[sl])
+            codes[sl] = self.codec.encode(new[None])[0]
+
+        if workers > 1 and len(self.y) > 100_000:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(work, chunks))
+        else:
+            for chunk in chunks:
+                work(chunk)
+        block = out[self.box]
+        block[self.where[0], self.where[1], :3] = codes
         return out
-    cols = np.flatnonzero(weight_full.any(axis=0))
-    box = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-    colour_n = 1 if pixels.shape[2] in (1, 2) else 3
-    if colour_n == 1:
-        return out  # a grey image has no metal colour to change
-    weight = weight_full[box]
-    on = weight > 0
-    rgb = codec.decode(pixels[box][..., :colour_n][on][None])[0]
-    if source is None:
-        source = source_curve(rgb, weight[on])
-    new = recolour(rgb, weight[on], source, kind)
-    block = out[box]
-    block[on, :colour_n] = codec.encode(new[None])[0]
-    return out
+
+
+def _recoloured(rgb: np.ndarray, y: np.ndarray, gain: np.ndarray, share: np.ndarray):
+    """(n, 3) linear RGB of luminance y (n,) times its bin's chromaticity gain (n, 3), back at
+    its own luminance, a brightened channel giving way in chroma, blended by share (n,)."""
+    new = rgb * gain
+    new *= (y / np.maximum(new @ LUMA, 1e-6))[:, None]
+    peak = new.max(axis=-1)
+    over = peak > MAX_CODE
+    if over.any():
+        keep = np.clip((MAX_CODE - y[over]) / np.maximum(peak[over] - y[over], 1e-6), 0, 1)
+        new[over] = y[over, None] + keep[:, None] * (new[over] - y[over, None])
+    return rgb + share[:, None] * (new - rgb)
+
+
+def recolour(rgb: np.ndarray, weight: np.ndarray, source: np.ndarray, kind: str) -> np.ndarray:
+    """The metal pixels in metal `kind`.
+
+    rgb: (n, 3) float32 linear 0..1; weight: (n,) float32 0..1 (metal share, 0 on stones);
+    source: the piece's `source_curve`. Returns a new (n, 3) float32 array, each pixel at its
+    own luminance; where weight is 0 the pixel is returned unchanged.
+    """
+    y = np.maximum(rgb @ LUMA, 0).astype(np.float32)
+    gains = target_curve(kind) / np.maximum(source, 1e-4)
+    return _recoloured(rgb, y, gains[_bin_of(y)], weight).astype(np.float32)
