@@ -5,6 +5,10 @@
 FOLDER holds one sub-folder per image with photo.png, truth.png and mask PNGs (piece, metal,
 gem, defects, detail; a missing mask skips its metric), as `models.eval.build` writes them.
 Default: the committed benchmark set in models/eval/benchmark.
+
+The truth of these scenes is the faithful retouch (the piece as it is, on white), so the model
+runs with finish="natural"; the catalog finish is judged against a retoucher's versions of
+real photos instead (`python -m models.eval.real DIR --pairs`).
 """
 
 from __future__ import annotations
@@ -91,11 +95,13 @@ def run(folder: Path, analyzers: tuple[str, ...] = ("default",)) -> dict[str, li
             results[name].append(row | {"case": case["name"]})
         for label, retoucher in retouchers.items():
             started = time.perf_counter()
-            res = retoucher.retouch(ImageData(photo), RetouchOptions())
+            res = retoucher.retouch(ImageData(photo), RetouchOptions(finish="natural"))
             seconds = time.perf_counter() - started
             row = metrics.evaluate(res.image.pixels, photo, truth, masks)
             row["seconds"] = seconds
-            protected = retoucher.retouch(ImageData(photo), RetouchOptions(protect_gems=True))
+            protected = retoucher.retouch(
+                ImageData(photo), RetouchOptions(finish="natural", protect_gems=True)
+            )
             row["gem_max_change_protect"] = metrics.max_gem_change(
                 protected.image.pixels, photo, masks["gem"]
             )

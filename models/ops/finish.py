@@ -28,7 +28,10 @@ PIVOT_RANGE = (0.35, 0.8)  # the pivot (cube-root luminance) is kept in this ran
 # to keep its reflections, a retoucher brightens it; a piece already that bright is not lifted.
 LIFT_TARGET = 0.78
 MAX_LIFT = 1.6
-LIFT_CEILING = CATALOG_CEILING  # the shoulder rolls the brightest off below it
+# The lift may take the metal's brightest unclipped pixels up to here before the highlight
+# shoulder: the shoulder rolls them back under CATALOG_CEILING, smoothly. Stopping the lift
+# at the ceiling itself left real metal (its speculars already near it) as dark as shot.
+LIFT_CEILING = 1.3
 
 
 def pivot(luminance: np.ndarray) -> float:
