@@ -238,7 +238,7 @@ class IdentityRetoucher:
         if progress is not None:
             progress("identity", 0.0)
             progress("done", 1.0)
-        return Result(image)
+        return Result(image, variants=stand_in_variants(image, options))
 
 
 def identity_model() -> IdentityRetoucher:

@@ -211,3 +211,19 @@ def test_batch_progress_is_plain_lines_when_not_a_terminal(tmp_path, catalog):
     assert {line.split("] ", 1)[0] for line in lines} == {f"[{i}/6" for i in range(1, 7)}
     assert any(line.startswith("[") and " ok rings/solitaire.png (" in line for line in lines)
     assert any(" failed rings/broken.png" in line for line in lines)
+
+
+def test_batch_writes_metal_variants_beside_each_result_and_lists_them(tmp_path, capsys):
+    in_dir = tmp_path / "in"
+    (in_dir / "rings").mkdir(parents=True)
+    pixels = np.full((6, 8, 3), 40, np.uint8)
+    Image.fromarray(pixels).save(in_dir / "rings" / "band.png")
+    out = tmp_path / "out"
+    run = in_process(capsys, "batch", str(in_dir), str(out), "--variants", "rose_gold",
+                     "--model", "server.testing:identity_model", "--quiet")
+    assert run.returncode == 0, run.stderr
+    variant = out / "rings" / "band_rose_gold.png"
+    assert np.array_equal(np.asarray(Image.open(variant)), 255 - pixels)
+    manifest = json.loads(next((out / ".jewel-retouch").glob("manifest-*.json")).read_text())
+    (record,) = manifest["files"]
+    assert record["variants"] == ["rings/band_rose_gold.png"]

@@ -306,6 +306,24 @@ def test_retouch_prints_each_warning_to_stderr(tmp_path, img):
     assert "warning: background_kept: Background kept" in out.stderr
 
 
+def test_retouch_writes_each_metal_variant_beside_the_result(tmp_path, img):
+    px = img.pixels(8, 10, 3, 8)
+    source = tmp_path / "ring.png"
+    source.write_bytes(img.pil_encode(px, "PNG"))
+    target = tmp_path / "out" / "ring_white.png"
+    args = ("retouch", str(source), "-o", str(target), "--variants", "white_gold,silver",
+            "--model", "server.testing:identity_model")
+    out = run_cli(*args)
+    assert out.returncode == 0, out.stderr
+    for metal in ("white_gold", "silver"):
+        path = tmp_path / "out" / f"ring_white_{metal}.png"
+        assert str(path) in out.stderr  # said where it went
+        assert np.array_equal(np.asarray(Image.open(path)), 255 - px)  # the stand-in's answer
+    assert np.array_equal(np.asarray(Image.open(target)), px)
+    again = run_cli(*args)  # never overwrites a variant without --overwrite
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
 def test_retouch_refuses_a_framing_canvas_over_the_limits_before_work(tmp_path, img):
     source = tmp_path / "tall.png"
     source.write_bytes(img.pil_encode(np.zeros((7000, 4, 3), np.uint8), "PNG"))
@@ -405,30 +423,31 @@ def test_retouch_expands_a_pattern_the_shell_left_alone(tmp_path, capsys, img):
 
 
 def test_option_flags_survive_a_list_option_and_an_unknown_type(monkeypatch, capsys):
-    """The lead adds options (a `list` type among them) in parallel; every command keeps
-    building its parser, and an option type the CLI does not know gets no flag."""
+    """Options added later (a `list` type among them) still give every command its parser,
+    and an option type the CLI does not know gets no flag."""
     from models import api
 
     extra = (
         api.OptionSpec(
-            "metal_variants", "list", [], "Also make these metals.", choices=("silver", "rose_gold")
+            "extra_looks", "list", (), "Also make these looks.", choices=("matte", "glossy")
         ),
         api.OptionSpec("mood", "colour", "blue", "A type no version knows."),
     )
     monkeypatch.setattr(api, "OPTION_SPECS", api.OPTION_SPECS + extra)
     parser = build_parser()
-    args = parser.parse_args(
-        ["retouch", "a.png", "-o", "b.png", "--metal-variants", "silver,rose_gold"]
-    )
-    assert args.metal_variants == ["silver", "rose_gold"]
-    batch = parser.parse_args(["batch", "in", "out", "--metal-variants", "silver"])
-    assert batch.opt_metal_variants == ["silver"]
+    args = parser.parse_args(["retouch", "a.png", "-o", "b.png", "--extra-looks", "matte,glossy"])
+    assert args.extra_looks == ["matte", "glossy"]
+    batch = parser.parse_args(["batch", "in", "out", "--extra-looks", "glossy"])
+    assert batch.opt_extra_looks == ["glossy"]
     with pytest.raises(SystemExit):
-        parser.parse_args(["retouch", "a.png", "-o", "b.png", "--metal-variants", "gold"])
-    assert "gold not allowed" in capsys.readouterr().err
+        parser.parse_args(["retouch", "a.png", "-o", "b.png", "--extra-looks", "shiny"])
+    assert "shiny not allowed" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parser.parse_args(["retouch", "a.png", "-o", "b.png", "--mood", "red"])
+    # The real list option, with its short alias.
+    variants = parser.parse_args(["retouch", "a.png", "-o", "b.png", "--variants", "silver"])
+    assert variants.metal_variants == ["silver"]
     from server.commands.info import options_markdown
 
     table = options_markdown()
-    assert "`--metal-variants A,B`" in table and "| Mood |" in table
+    assert "`--extra-looks A,B`" in table and "| Mood |" in table
