@@ -82,12 +82,12 @@ def target_curve(kind: str) -> np.ndarray:
 
 
 def metal_share(metal: np.ndarray, piece: np.ndarray, gem: np.ndarray) -> np.ndarray:
-    """How much of each pixel's piece colour is metal: (H, W) float32 0..1.
+    """How much of each pixel's piece colour is metal: float32 0..1, the masks' shape.
 
-    metal, piece, gem: (H, W) uint8 0..255 masks. The metal mask is the metal's coverage
-    times the piece's (soft at the outline); on the outline a pixel is part metal, part
-    backdrop, and all of its colour that is not backdrop is the metal's, so the share is
-    metal / piece there. Stones (gem > 127) are 0."""
+    metal, piece, gem: uint8 0..255 masks of one shape ((H, W), or the values at some
+    pixels). The metal mask is the metal's coverage times the piece's (soft at the outline);
+    on the outline a pixel is part metal, part backdrop, and all of its colour that is not
+    backdrop is the metal's, so the share is metal / piece there. Stones (gem > 127) are 0."""
     share = metal.astype(np.float32) / np.maximum(piece.astype(np.float32), 1.0)
     share = np.where(piece > 0, np.clip(share, 0, 1), metal.astype(np.float32) / 255)
     share[gem > 127] = 0
@@ -111,9 +111,13 @@ class MetalPixels:
             return
         cols = np.flatnonzero(metal.any(axis=0))
         self.box = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-        share = metal_share(metal[self.box], piece[self.box], gem[self.box])
-        self.where = np.nonzero(share > 0)
-        self.share = share[self.where]
+        # Only the metal's own pixels are looked at (a few % of a photo's frame).
+        where = np.nonzero(metal[self.box])
+        m, p, g = (mask[self.box][where] for mask in (metal, piece, gem))
+        share = metal_share(m, p, g)
+        keep = share > 0  # stones have no share: they stay bit-identical
+        self.where = (where[0][keep], where[1][keep])
+        self.share = share[keep]
         self.rgb = codec.decode(pixels[self.box][self.where][None, :, :3])[0]
         self.y = np.maximum(self.rgb @ LUMA, 0).astype(np.float32)
         self.bins = _bin_of(self.y)
