@@ -57,7 +57,13 @@ from models.api import (
 from models.colour import LUMA, Codec
 from models.ops import framing, resample, tone
 from models.ops.channels import channel_max, channel_min
-from models.ops.finish import CATALOG_CEILING, CATALOG_SLOPE, contrast_curve, lift_gain
+from models.ops.finish import (
+    CATALOG_CEILING,
+    CATALOG_SLOPE,
+    contrast_curve,
+    lift_gain,
+    smooth_grain,
+)
 from models.ops.finish import pivot as contrast_pivot
 from models.ops.gems import micro_contrast
 from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
@@ -745,7 +751,11 @@ def _tone_piece(tile, masks: _Masks, cleaned, plan: _Plan, opts: RetouchOptions,
     highlight shoulder, gem micro-contrast): (bh, bw, 3) float32 linear."""
     box, matte, metal = masks.box, masks.matte, masks.metal
     gain_box = plan.tone_gain * (1 + metal[box][..., None] * (plan.metal_gains - 1))
-    toned_box = cleaned[box] * gain_box
+    source_box = cleaned[box]
+    if plan.contrast_slope != 1:
+        # The catalog finish's polished metal: sensor grain fades (not on stones).
+        source_box = smooth_grain(source_box, metal[box] * (1 - masks.gem_raw[box]), plan.noise)
+    toned_box = source_box * gain_box
     top_code = np.float32(1 - 1.2 / codec.maximum)  # every channel at the input's top code
     if plan.contrast_slope != 1:
         # The catalog contrast; clipped input keeps its level (it is the shoulder's to place,

@@ -14,6 +14,7 @@ its luminance's change), so the metal's hue and chroma ratios stay as they were.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from models.colour import LUMA
 
@@ -90,3 +91,32 @@ def contrast_curve(rgb: np.ndarray, weight: np.ndarray, mid: float, slope: float
     ratio = np.where(ratio > 1, np.minimum(ratio, np.maximum(1 / np.maximum(peak, 1e-6), 1)),
                      ratio)
     return (rgb * ratio[..., None]).astype(np.float32)
+
+
+# Grain on polished metal: detail finer than GRAIN_SIGMA (px) and weaker than GRAIN_K x the
+# sensor noise is sensor grain, not the metal's: it fades (soft coring); engraving, milgrain,
+# prongs and reflections' edges are far stronger and stay.
+GRAIN_SIGMA = 1.2
+GRAIN_K = 2.5
+
+
+def smooth_grain(rgb: np.ndarray, weight: np.ndarray, noise: float) -> np.ndarray:
+    """Polished metal without sensor grain.
+
+    rgb: (h, w, 3) float32 linear 0..1; weight: (h, w) float32 0..1, where to smooth (the metal
+    mask, 0 on stones); noise: the sensor noise in sqrt-luminance units (as measured on the
+    photo). Returns a new (h, w, 3) float32 array: each pixel's luminance detail (sqrt scale,
+    against a Gaussian of GRAIN_SIGMA) d becomes d * (1 - exp(-(d / t)^2)), t = GRAIN_K x
+    noise; colour is carried along (RGB scaled), clipped light is left as it is.
+    """
+    if noise <= 0 or not (weight > 0).any():
+        return rgb
+    y = np.maximum(rgb @ LUMA, 0)
+    s = np.sqrt(y)
+    base = ndimage.gaussian_filter(s, GRAIN_SIGMA)
+    detail = s - base
+    t = np.float32(GRAIN_K * noise)
+    cored = base + detail * (1 - np.exp(-((detail / t) ** 2)))
+    s_new = s + weight * (cored - s)
+    ratio = np.where((y > 1e-6) & (y < 0.98), (np.maximum(s_new, 0) / np.maximum(s, 1e-6)) ** 2, 1)
+    return (rgb * ratio[..., None].astype(np.float32)).astype(np.float32)
