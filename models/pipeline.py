@@ -59,6 +59,7 @@ from models.ops import framing, resample, tone
 from models.ops.channels import channel_max, channel_min
 from models.ops.finish import (
     CATALOG_CEILING,
+    CATALOG_GEM_BOOST,
     CATALOG_SLOPE,
     contrast_curve,
     lift_gain,
@@ -794,7 +795,10 @@ def _tone_piece(tile, masks: _Masks, cleaned, plan: _Plan, opts: RetouchOptions,
     if opts.gem_contrast > 0 and not opts.protect_gems:
         # Clipped pixels carry no detail to raise, and must stay on the ceiling.
         flat_top = channel_min(cleaned[box]) >= top_code
-        contrasted = micro_contrast(toned_box, masks.gem[box], opts.gem_contrast)
+        # The catalog finish gives stones more brilliance: their own facets' contrast, raised
+        # further (nothing is drawn that the photo does not show).
+        amount = opts.gem_contrast * (CATALOG_GEM_BOOST if plan.contrast_slope != 1 else 1.0)
+        contrasted = micro_contrast(toned_box, masks.gem[box], amount)
         toned_box = np.where(flat_top[..., None], toned_box, contrasted)
     return toned_box
 

@@ -21,7 +21,9 @@ from models.colour import LUMA
 # Clipped speculars end here (linear; sRGB code about 247) instead of the natural finish's 90 %
 # (models/ops/highlights.py): bright, still not flat 255.
 CATALOG_CEILING = 0.93
-CATALOG_SLOPE = 1.45  # slope of the curve at the pivot (the spread grows by about 1.2x)
+CATALOG_SLOPE = 1.45
+# Stones' facet micro-contrast (gem_contrast) is this much stronger with the catalog finish.
+CATALOG_GEM_BOOST = 1.6  # slope of the curve at the pivot (the spread grows by about 1.2x)
 PIVOT_RANGE = (0.35, 0.8)  # the pivot (cube-root luminance) is kept in this range
 # The metal's mid-tone is lifted toward LIFT_TARGET (cube-root luminance; L* about 74) by one
 # exposure gain of at most MAX_LIFT, never so far that its brightest unclipped pixels (the

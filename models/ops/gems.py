@@ -12,8 +12,9 @@ def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float
     """Raise local contrast of facets where `gem` is set.
 
     rgb: (h, w, 3) float32 linear RGB. gem: (h, w) float32 0..1 gem coverage.
-    amount: 0..1 (0 = unchanged). Detail of sqrt-luminance (minus its Gaussian blur of
-    `sigma` px) is boosted by 0.45 x `amount`; hue is kept by scaling RGB together. The mean
+    amount: >= 0 (the option's 0..1, times the catalog boost; 0 = unchanged). Detail of
+    sqrt-luminance (minus its Gaussian blur of `sigma` px) is boosted by 0.45 x `amount`;
+    hue is kept by scaling RGB together. The mean
     level inside a stone is unchanged to first order. Returns a new (h, w, 3) float32 array.
     """
     if amount <= 0 or not (gem > 0.01).any():

@@ -163,3 +163,21 @@ def test_catalog_finish_smooths_grain_on_polished_metal_and_keeps_engraving(prod
         sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
         kept = _grain(lum["catalog"][sl]) / _grain(lum["natural"][sl])
         assert kept > 0.85, (region, kept)  # the real detail stays (contrast may even grow)
+
+
+def test_catalog_finish_gives_stones_more_of_their_own_facet_contrast(retoucher, scenes):
+    from scipy import ndimage
+
+    scene = scenes.gem_scene()
+    photo = ImageData(scene.codes())
+    stone = ndimage.binary_erosion(scene.masks["gem"], iterations=3)
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    lum = {}
+    for finish in ("natural", "catalog"):
+        px = retoucher.retouch(photo, RetouchOptions(finish=finish)).image.pixels
+        lum[finish] = np.sqrt(scenes.from_codes(px) @ luma)
+    detail = {f: v - ndimage.gaussian_filter(v, 1.5) for f, v in lum.items()}
+    ratio = detail["catalog"][stone].std() / detail["natural"][stone].std()
+    assert 1.05 < ratio < 1.6
+    # The stone's own level and colour are kept: brilliance, not a new stone.
+    assert abs(lum["catalog"][stone].mean() / lum["natural"][stone].mean() - 1) < 0.03
