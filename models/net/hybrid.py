@@ -53,6 +53,8 @@ VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure b
 VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
 BORDER_MAX = 0.5  # share of the frame's border the network's piece may cover
 VETO_MAX_TAU = 0.15  # the backdrop model is trusted over the network only when this precise
+MATTE_SPILL = 0.05  # matte above this: part of a blob of the network's matte
+UNSUPPORTED_SHARE = 0.15  # a blob image analysis calls piece on less than this share of
 
 
 def _adopt(merged: dict, base: Analysis, region: np.ndarray, new: np.ndarray) -> None:
@@ -175,6 +177,10 @@ class HybridAnalyzer:
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
             backdrop |= vetoed
+        if model is not None and model.tau <= CLEAN_SWEEP_TAU:
+            # On a clean sweep: what only the network calls piece, apart from the piece,
+            # running into the frame's edge, is the sweep's own horizon or edge.
+            backdrop |= self._unsupported_at_border(merged["matte"], base.matte)
 
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
@@ -251,6 +257,36 @@ class HybridAnalyzer:
         # Specks of noise just over the residual limit, surrounded by such a region and still
         # within the backdrop model's threshold, are that backdrop too.
         return ndimage.binary_fill_holes(region) & (region | (base_matte < BACKDROP_SURE))
+
+    @staticmethod
+    def _unsupported_at_border(matte: np.ndarray, base_matte: np.ndarray) -> np.ndarray:
+        """Network-only blobs at the frame's edge: bool (h, w).
+
+        matte: the merged matte; base_matte: image analysis's (both float (h, w) 0..1). The
+        192-px network reads the line where a sweep meets a table, or the sweep's far edge,
+        as a soft piece. A component of the matte (> MATTE_SPILL) that touches the frame's
+        border, is not the piece (the component image analysis agrees with most), and that
+        image analysis calls piece on less than UNSUPPORTED_SHARE of (the backdrop model fits
+        nearly all of it) is that edge, not a piece. A second piece image analysis sees in
+        good part, or one away from the border, is kept.
+        """
+        labels, count = ndimage.label(matte > MATTE_SPILL)
+        if count < 2:
+            return np.zeros(matte.shape, bool)
+        areas = np.bincount(labels.ravel())
+        support = np.bincount(labels[base_matte > 0.5], minlength=count + 1)
+        support[0] = 0
+        # The piece: the blob both methods agree on most (not the largest: a sweep's edge
+        # read as piece can outsize a ring).
+        piece = int(np.argmax(support))
+        if support[piece] == 0:
+            return np.zeros(matte.shape, bool)
+        at_border = np.unique(_border(labels))
+        drop = [
+            int(k) for k in at_border
+            if k not in (0, piece) and support[k] < UNSUPPORTED_SHARE * areas[k]
+        ]
+        return np.isin(labels, drop) if drop else np.zeros(matte.shape, bool)
 
     @staticmethod
     def _extension(

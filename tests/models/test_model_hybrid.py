@@ -190,3 +190,47 @@ def test_hybrid_falls_back_to_image_analysis_when_the_network_takes_the_backdrop
     net[5:25, 30:] = 1.0
     merged = HybridAnalyzer(Fixed(cropped, "c"), Fixed(net, "n")).analyse(rgb)
     assert "net_rejected" not in merged.extras and merged.matte[6, 35] == 1.0
+
+
+def test_hybrid_drops_a_network_only_blob_at_the_frame_edge_on_a_clean_sweep():
+    """The network reads a sweep's far edge (where it meets the table) as a soft piece at the
+    frame's edge, even one bigger than the ring; image analysis fits it to the backdrop. On a
+    clean sweep that blob goes; a second piece image analysis sees (a necklace running off the
+    frame) and a network-only blob away from the edge (a pale pearl) stay."""
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 60, 90
+    ring = np.zeros((h, w), np.float32)
+    ring[20:40, 20:35] = 1.0
+    edge_blob = np.zeros((h, w), np.float32)
+    edge_blob[25:50, 60:90] = 0.7  # bigger than the ring, running into the right edge
+    necklace = np.zeros((h, w), np.float32)
+    necklace[52:60, 30:50] = 1.0  # runs off the bottom edge; image analysis sees it too
+    pearl = np.zeros((h, w), np.float32)
+    pearl[5:12, 45:52] = 0.9  # only the network sees it, away from the edge
+
+    class Fixed:
+        def __init__(self, matte, backdrop=None):
+            self.matte, self.backdrop = matte, backdrop
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None,
+                            self.backdrop)
+
+    sweep = Backdrop(np.full((h, w, 3), 0.8, np.float32), np.zeros((h, w), np.float32), 0.2)
+    classical = np.maximum(ring, necklace)
+    net = np.maximum.reduce([ring, edge_blob, necklace, pearl])
+    merged = HybridAnalyzer(Fixed(classical, sweep), Fixed(net), extend=False).analyse(
+        np.zeros((h, w, 3), np.float32)
+    )
+    assert (merged.matte[25:50, 60:90] == 0).all()  # the sweep's edge is backdrop
+    assert (merged.matte[20:40, 20:35] == 1).all()  # the ring
+    assert (merged.matte[52:60, 30:50] == 1).all()  # the necklace off the frame
+    assert (merged.matte[5:12, 45:52] > 0.5).all()  # the pearl
+    # On a loose fit (a textured backdrop) the backdrop model is no such evidence.
+    loose = Backdrop(sweep.light, sweep.residual, 0.4)
+    merged = HybridAnalyzer(Fixed(classical, loose), Fixed(net), extend=False).analyse(
+        np.zeros((h, w, 3), np.float32)
+    )
+    assert (merged.matte[25:50, 60:90] > 0.5).all()
