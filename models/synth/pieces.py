@@ -14,7 +14,8 @@ Mitsuba render of the same piece seen by the same camera (the studio of
   curve). Light transport is linear in the emitters, so a backdrop of radiance c adds exactly
   c * sweep: white metal on a white sweep mirrors the white sweep, on black velvet it does not;
 * ``alpha``: the coverage of the piece, from the ``lights`` film (the same samples, so the
-  premultiplied colour and the alpha agree exactly);
+  premultiplied colour and the alpha agree exactly; the sweep pass uses the same camera
+  samples, so it shares that alpha bit for bit);
 * ``metal``, ``gem``, ``detail``: class coverage from a flat-colour albedo pass (box filter);
 * ``shadow``: the cast shadow's opacity on a white floor: 1 - (floor with piece) / (floor
   without piece), rendered with the same seed so the two renders' noise cancels, smoothed and
@@ -265,12 +266,14 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
             spp,
             r_seed,
         )
+        # The same sample count and seed as the lit pass: the same camera rays, so the two
+        # premultiplied layers share one coverage (checked below) and F = lights + c * sweep
+        # is premultiplied by exactly `alpha`.
         swept = _render(
             mi,
-            {"type": "scene", "integrator": path, "sensor": sensor(spp // 2), "env": sweep_env}
-            | parts,
-            spp // 2,
-            r_seed + 1,
+            {"type": "scene", "integrator": path, "sensor": sensor(spp), "env": sweep_env} | parts,
+            spp,
+            r_seed,
         )
         masks_scene = {
             "type": "scene",
@@ -307,6 +310,8 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
             r_seed + 4,
         )
 
+    if not np.array_equal(lit[:, :, 3], swept[:, :, 3]):
+        raise RuntimeError("the lit and sweep passes saw different coverage (camera rays differ)")
     alpha = np.clip(lit[:, :, 3], 0.0, 1.0)
     floor_seen = masks[:, :, 3:6]  # world position of the first hit
     floor_hit = np.abs(floor_seen[:, :, 2] - floor_z) < 1e-3 * max(radius, 1e-3)
