@@ -16,7 +16,8 @@ Mitsuba render of the same piece seen by the same camera (the studio of
 * ``alpha``: the coverage of the piece, from the ``lights`` film (the same samples, so the
   premultiplied colour and the alpha agree exactly; the sweep pass uses the same camera
   samples, so it shares that alpha bit for bit);
-* ``metal``, ``gem``, ``detail``: class coverage from a flat-colour albedo pass (box filter);
+* ``metal``, ``gem``, ``detail``: class coverage: a flat-colour albedo pass (box filter) gives
+  each pixel's class shares, which split ``alpha`` (metal + gem == alpha);
 * ``shadow``: the cast shadow's opacity on a white floor: 1 - (floor with piece) / (floor
   without piece), rendered with the same seed so the two renders' noise cancels, smoothed and
   zero where faint; under the piece (hidden) it is filled from the nearest visible floor;
@@ -335,9 +336,18 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
     out["lights"] = lit[:, :, :3] / level
     out["sweep"] = swept[:, :, :3]  # per unit backdrop radiance, already relative
     out["alpha"] = alpha
-    out["metal"] = np.clip(masks[:, :, 0], 0, 1)
-    out["gem"] = np.clip(masks[:, :, 1], 0, 1)
-    out["detail"] = np.clip(masks[:, :, 2], 0, 1)
+    # The flat-colour pass says which class each piece sample is, from its own samples; its
+    # class shares split the lit pass's alpha, so metal + gem == alpha exactly (the pixels
+    # where the flat pass missed a sliver the lit pass hit take the nearest pixel's shares).
+    metal_c, gem_c = np.clip(masks[:, :, 0], 0, 1), np.clip(masks[:, :, 1], 0, 1)
+    known = metal_c + gem_c > 1e-3
+    share = _fill_from_nearest(metal_c / np.maximum(metal_c + gem_c, 1e-3), known)
+    detail = _fill_from_nearest(
+        np.clip(masks[:, :, 2], 0, 1) / np.maximum(metal_c + gem_c, 1e-3), known
+    )
+    out["metal"] = (alpha * share).astype(np.float32)
+    out["gem"] = (alpha * (1 - share)).astype(np.float32)
+    out["detail"] = (alpha * np.clip(detail, 0, 1)).astype(np.float32)
     out["shadow"] = shadow.astype(np.float32)
     out["light_field"] = field.astype(np.float32)
     out["floor_xy"] = ((xy - centre[:2]) / radius).astype(np.float32)  # in piece radii
