@@ -36,7 +36,7 @@ def test_layers_have_exact_coverage_and_premultiplied_colour(layers):
     np.testing.assert_allclose(layers["metal"] + layers["gem"], alpha, atol=1e-6)
     assert (layers["metal"] >= 0).all() and (layers["gem"] >= 0).all()
     assert (layers["detail"] <= alpha + 1e-6).all()
-    assert (layers["metal"] > 0.999).any()  # the piece has metal, wholly metal somewhere
+    assert layers["metal"].max() > 0.5 and layers["gem"].max() > 0.5  # earrings: metal, stones
     # Lit by a unit-white sweep alone, polished metal mirrors it: the piece is not black.
     assert layers["sweep"][alpha == 1].mean() > 0.02
 
