@@ -11,7 +11,7 @@ Mitsuba render of the same piece seen by the same camera (the studio of
   fraction of the pixel's samples that hit the piece);
 * ``sweep``: premultiplied radiance of the piece lit *only* by a unit-white backdrop: an
   environment that emits 1 below the horizon and on a wall behind the piece (the sweep's
-  curve). Light transport is linear in the emitters, so a backdrop of radiance c adds exactly
+  curve), in the same set with the lights switched off. Light transport is linear in the emitters, so a backdrop of radiance c adds exactly
   c * sweep: white metal on a white sweep mirrors the white sweep, on black velvet it does not;
 * ``alpha``: the coverage of the piece, from the ``lights`` film (the same samples, so the
   premultiplied colour and the alpha agree exactly; the sweep pass uses the same camera
@@ -98,11 +98,54 @@ def _environment(
     }, env
 
 
-def _lights(mi, studio: Studio, centre: np.ndarray) -> dict:
+def in_view(camera, points: np.ndarray) -> bool:
+    """Whether any of `points` (N, 3) is inside the camera's (square) view frustum."""
+    origin = np.asarray(camera.origin, float)
+    forward = np.asarray(camera.target, float) - origin
+    forward /= np.linalg.norm(forward)
+    up = np.array([0.0, 0.0, 1.0]) if abs(forward[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
+    left = np.cross(up, forward)
+    left /= np.linalg.norm(left)
+    above = np.cross(forward, left)
+    d = np.asarray(points, float) - origin
+    z = d @ forward
+    half = np.tan(np.radians(camera.fov) / 2)
+    ok = (z > 1e-6) & (np.abs(d @ left) <= half * z) & (np.abs(d @ above) <= half * z)
+    return bool(ok.any())
+
+
+def _card_points(card, centre: np.ndarray) -> np.ndarray:
+    """A 9 x 9 grid over a card facing `centre` (for the frustum test)."""
+    normal = centre - np.asarray(card.position, float)
+    normal /= np.linalg.norm(normal)
+    a = np.cross(normal, [0.0, 0.0, 1.0])
+    if np.linalg.norm(a) < 1e-6:
+        a = np.array([1.0, 0.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a)
+    t = np.linspace(-0.5, 0.5, 9) * card.size
+    return np.asarray(card.position, float) + t[:, None, None] * a + t[None, :, None] * b
+
+
+def _light_points(light, centre: np.ndarray) -> np.ndarray:
+    if light.shape == "sphere":
+        offsets = np.vstack([np.zeros(3), np.eye(3), -np.eye(3)]) * light.size
+        return np.asarray(light.position, float) + offsets
+    return _card_points(light, centre).reshape(-1, 3)
+
+
+def _lights(mi, studio: Studio, centre: np.ndarray, emit: bool = True) -> dict:
+    """The studio's lights and cards. Lights have a null BSDF: camera rays pass through them
+    (the film's alpha counts only the piece) while reflections in the metal still see them.
+    Lights and cards inside the camera's view are left out: in a real set they would block the
+    view, and the film's alpha would count them as piece."""
     scene: dict = {}
-    black = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0, 0, 0]}}
+    black = {"type": "null"}
     for k, light in enumerate(studio.lights):
-        emitter = {"type": "area", "radiance": {"type": "rgb", "value": list(light.radiance)}}
+        if studio.camera is not None and in_view(studio.camera, _light_points(light, centre)):
+            continue  # a softbox in the frame would stand between the camera and the piece
+        radiance = list(light.radiance) if emit else [0.0, 0.0, 0.0]
+        emitter = {"type": "area", "radiance": {"type": "rgb", "value": radiance}}
         if light.shape == "sphere":
             scene[f"light{k}"] = {
                 "type": "sphere",
@@ -122,6 +165,10 @@ def _lights(mi, studio: Studio, centre: np.ndarray) -> dict:
                 "bsdf": black,
             }
     for k, card in enumerate(studio.cards):
+        if studio.camera is not None and in_view(
+            studio.camera, _card_points(card, centre).reshape(-1, 3)
+        ):
+            continue
         to_world = _look_at(mi, card.position, centre) @ mi.ScalarTransform4f().scale(
             [card.size / 2, card.size / 2, 1]
         )
@@ -156,7 +203,9 @@ def _mirrored_studio(studio: Studio, floor_z: float) -> Studio:
 
     lights = [Light(x.shape, flip(x.position), x.size, x.radiance) for x in studio.lights]
     cards = [Card(flip(c.position), c.size, c.albedo) for c in studio.cards]
-    return Studio(studio.backdrop, studio.texture, studio.rig, lights, cards, studio.ambient)
+    return Studio(
+        studio.backdrop, studio.texture, studio.rig, lights, cards, studio.ambient, studio.camera
+    )
 
 
 def _floor(mi, z: float, radius: float, albedo: float) -> dict:
@@ -267,12 +316,16 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
             spp,
             r_seed,
         )
-        # The same sample count and seed as the lit pass: the same camera rays, so the two
-        # premultiplied layers share one coverage (checked below) and F = lights + c * sweep
-        # is premultiplied by exactly `alpha`.
+        # The same scene with the lights dark and only the sweep glowing: light transport is
+        # linear in the emitters, the cards still shade the sweep's light, and the same
+        # geometry, sample count and seed give the same camera rays, so the two premultiplied
+        # layers share one coverage (checked below): F = lights + c * sweep is premultiplied by
+        # exactly `alpha`.
         swept = _render(
             mi,
-            {"type": "scene", "integrator": path, "sensor": sensor(spp), "env": sweep_env} | parts,
+            {"type": "scene", "integrator": path, "sensor": sensor(spp), "env": sweep_env}
+            | _lights(mi, studio, centre, emit=False)
+            | parts,
             spp,
             r_seed,
         )
@@ -400,13 +453,18 @@ def load_piece(path: Path) -> dict:
 
 
 def ensure_bank(folder: Path, seeds, size: int = 448, spp: int = 32, log=print) -> list[Path]:
-    """Renders every missing piece of `seeds` into `folder` (resumable); returns the paths."""
+    """Renders every missing piece of `seeds` into `folder` (resumable); returns the paths of
+    the pieces on disk (a piece that fails its exactness check is logged and left out)."""
     paths = []
     for seed in seeds:
         path = bank_path(folder, seed)
         if not path.exists():
             t = time.time()
-            write_piece(folder, seed, size, spp)
+            try:
+                write_piece(folder, seed, size, spp)
+            except RuntimeError as exc:  # a piece whose layers would not be exact: leave it out
+                log(f"piece {seed} left out: {exc}")
+                continue
             log(f"rendered piece {seed} in {time.time() - t:.1f} s")
         paths.append(path)
     return paths
