@@ -11,8 +11,9 @@ Mitsuba render of the same piece seen by the same camera (the studio of
   fraction of the pixel's samples that hit the piece);
 * ``sweep``: premultiplied radiance of the piece lit *only* by a unit-white backdrop: an
   environment that emits 1 below the horizon and on a wall behind the piece (the sweep's
-  curve), in the same set with the lights switched off. Light transport is linear in the emitters, so a backdrop of radiance c adds exactly
-  c * sweep: white metal on a white sweep mirrors the white sweep, on black velvet it does not;
+  curve), in the same set with the lights switched off. Light transport is linear in the
+  emitters, so a backdrop of radiance c adds exactly c * sweep: white metal on a white sweep
+  mirrors the white sweep, on black velvet it does not;
 * ``alpha``: the coverage of the piece, from the ``lights`` film (the same samples, so the
   premultiplied colour and the alpha agree exactly; the sweep pass uses the same camera
   samples, so it shares that alpha bit for bit);
