@@ -511,7 +511,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="compositing processes")
     args = parser.parse_args(argv)
     if args.count < 0 or args.size < 64 or args.pieces < 1 or args.render_size < args.size // 2:
-        print("composite: need --count >= 0, --size >= 64, --pieces >= 1", file=sys.stderr)
+        print(
+            "composite: need --count >= 0, --size >= 64, --pieces >= 1 and "
+            "--render-size >= --size / 2",
+            file=sys.stderr,
+        )
         return 2
     base = HELDOUT_SEED_BASE if args.heldout else 0
     start = base if args.start is None else args.start
