@@ -32,6 +32,8 @@ TIER_PATHS = {
     "dask": ("batch/test_batch_dask.py", "batch/test_batch_consistency.py"),
     "live": ("server/test_server_live.py", "batch/test_batch_consistency.py"),
 }
+# Inside a heavy folder, but pure numpy/torch (no Mitsuba, no training run): the fast tier.
+FAST_PATHS = ("synth/fast/",)
 
 
 def tiers_of(item: pytest.Item) -> set[str]:
@@ -40,6 +42,8 @@ def tiers_of(item: pytest.Item) -> set[str]:
     try:
         relative = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
     except ValueError:  # a test outside tests/ (not collected by default)
+        return found
+    if any(relative.startswith(p) for p in FAST_PATHS):
         return found
     for tier, prefixes in TIER_PATHS.items():
         if any(relative == p or relative.startswith(p.rstrip("/") + "/") for p in prefixes):

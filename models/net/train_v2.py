@@ -1,0 +1,286 @@
+"""Training JewelNet v2 on composited studio samples (`models.synth.composite`).
+
+    python -m models.net.train_v2 --data synth_data/v2/train --heldout synth_data/v2/heldout \
+        --steps 5000 --batch 8 --crop 256 --threads 1 --weights out/jewelnet_v2.pt
+
+Recipes (models/MODEL_CARD.md, "v2 (in progress)"): CPU (2 cores, about two hours) trains on
+256 px crops cut at a random zoom of 0.7-1.4 from the 384 px samples; the GPU recipe trains on
+whole 384 px frames with a larger batch. Nothing here is the shipped default: the weights go
+where --weights says (out/ by default, which git ignores) and `models.load()` keeps v1.
+
+Each step: a seeded batch of samples, one affine warp per sample (zoom, shift, mirror) applied
+alike to the photo and its truth, an exposure jitter on the photo; loss = soft BCE on every map
++ L1 on the matte, weighted x4 in the unknown band (0 < alpha < 1, dilated), + the defect
+map's positive weight and Dice term (as v1) + cross-entropy on the metal kind (samples with
+at least 1% metal). Deterministic for one torch build, device and thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from models.net.v2 import METAL_KINDS, OUTPUTS, JewelNetV2, parameter_count
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class TrainConfigV2:
+    seed: int = 0
+    steps: int = 5000
+    batch: int = 8
+    lr: float = 4e-3
+    crop: int = 256
+    zoom: tuple[float, float] = (0.7, 1.4)
+    edge_weight: float = 4.0
+    defect_pos_weight: float = 8.0
+    kind_weight: float = 0.2
+    device: str = "cpu"
+    threads: int = 1  # two threads waited on each other on the shared 2-core machine
+
+
+def load_samples(folder: Path, limit: int | None = None):
+    """All composited samples of `folder` (sorted by seed).
+
+    Returns (photos uint8 (N, 3, S, S), targets uint8 (N, 5, S, S) in OUTPUTS order with the
+    matte from the 16-bit ``alpha`` when present, kinds int64 (N,) with IGNORE where a sample
+    has under 1% metal).
+    """
+    paths = sorted(Path(folder).glob("[0-9]*.npz"))[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no samples (*.npz) in {folder}")
+    photos, targets, kinds = [], [], []
+    for p in paths:
+        with np.load(p) as s:
+            photos.append(np.transpose(s["shot"], (2, 0, 1)))
+            maps = [s[k] for k in OUTPUTS]
+            if "alpha" in s.files:  # the 16-bit matte, rounded to 8 bits here to fit memory
+                maps[0] = (s["alpha"].astype(np.float32) / 257 + 0.5).astype(np.uint8)
+            targets.append(np.stack(maps))
+            meta = json.loads(str(s["meta"]))
+            metal_share = float(s["metal"].mean()) / 255
+        kind = meta.get("metal_kind")
+        kinds.append(
+            METAL_KINDS.index(kind) if kind in METAL_KINDS and metal_share >= 0.01 else IGNORE
+        )
+    return (
+        torch.from_numpy(np.stack(photos)),
+        torch.from_numpy(np.stack(targets)),
+        torch.tensor(kinds, dtype=torch.int64),
+    )
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, crop: int, zoom: tuple[float, float], gen):
+    """One random affine window per sample (zoom, shift, mirror), alike on photo and truth,
+    plus an exposure gain on the photo. x, y float (N, C, S, S) 0..1 -> (N, C, crop, crop)."""
+    n, size = x.shape[0], x.shape[-1]
+    r = torch.rand(n, 5, generator=gen)
+    z = zoom[0] + (zoom[1] - zoom[0]) * r[:, 0]
+    span = (crop / size) / z  # the window's share of the frame
+    span = span.clamp(max=1.0)
+    sx = torch.where(r[:, 1] < 0.5, -1.0, 1.0) * span
+    tx = (r[:, 2] * 2 - 1) * (1 - span)
+    ty = (r[:, 3] * 2 - 1) * (1 - span)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = sx, span, tx, ty
+    grid = F.affine_grid(theta.to(x.device), (n, 1, crop, crop), align_corners=False)
+    xw = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    yw = F.grid_sample(y, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    gain = (0.8 + 0.4 * r[:, 4]).view(n, 1, 1, 1).to(x.device)
+    return (xw * gain).clamp(0, 1), yw
+
+
+def loss_v2(
+    maps: torch.Tensor,
+    kind: torch.Tensor,
+    target: torch.Tensor,
+    kinds: torch.Tensor,
+    config: TrainConfigV2 = TrainConfigV2(),
+) -> tuple[torch.Tensor, dict]:
+    """The training loss and its parts (see the module docstring)."""
+    bce = F.binary_cross_entropy_with_logits(maps, target, reduction="none")
+    d = OUTPUTS.index("defects")
+    pos = 1 + (config.defect_pos_weight - 1) * target[:, d : d + 1]
+    bce_defects = (bce[:, d : d + 1] * pos).mean()
+    bce_rest = torch.cat([bce[:, :d], bce[:, d + 1 :]], 1).mean() * (len(OUTPUTS) - 1)
+    alpha = target[:, :1]
+    unknown = ((alpha > 0.02) & (alpha < 0.98)).float()
+    band = F.max_pool2d(unknown, 5, 1, 2)  # the unknown band, a couple of pixels wider
+    weight = 1 + (config.edge_weight - 1) * band
+    matte_l1 = ((torch.sigmoid(maps[:, :1]) - alpha).abs() * weight).mean()
+    prob = torch.sigmoid(maps[:, d])
+    inter = (prob * target[:, d]).sum()
+    dice = 1 - (2 * inter + 1) / (prob.sum() + target[:, d].sum() + 1)
+    if (kinds != IGNORE).any():
+        kind_loss = F.cross_entropy(kind, kinds, ignore_index=IGNORE)
+    else:
+        kind_loss = kind.sum() * 0.0
+    total = bce_rest + bce_defects + matte_l1 + 0.5 * dice + config.kind_weight * kind_loss
+    parts = {
+        "bce": float(bce_rest.detach()),
+        "matte_l1": float(matte_l1.detach()),
+        "defects": float(bce_defects.detach() + 0.5 * dice.detach()),
+        "kind": float(kind_loss.detach()),
+    }
+    return total, parts
+
+
+def train_v2(
+    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    config: TrainConfigV2 = TrainConfigV2(),
+    on_step: Callable[[int, int, float], None] | None = None,
+    model: JewelNetV2 | None = None,
+) -> tuple[JewelNetV2, dict]:
+    """Trains (a fresh, seeded) JewelNetV2 on `data` (from load_samples); returns (model in
+    eval mode, log with the loss curve)."""
+    before = torch.get_num_threads()
+    try:
+        torch.manual_seed(config.seed)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        dev = torch.device(config.device)
+        photos, targets, kinds = data
+        model = (model or JewelNetV2()).to(dev)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=config.lr, total_steps=max(config.steps, 2), pct_start=0.1
+        )
+        gen = torch.Generator().manual_seed(config.seed)
+        n = photos.shape[0]
+        losses: list[float] = []
+        started = time.time()
+        model.train()
+        for step in range(config.steps):
+            idx = torch.randint(0, n, (min(config.batch, n),), generator=gen)
+            x = photos[idx].to(dev).float() / 255
+            y = targets[idx].to(dev).float() / 255
+            x, y = augment(x, y, config.crop, config.zoom, gen)
+            maps, kind = model(x)
+            loss, _ = loss_v2(maps, kind, y, kinds[idx].to(dev), config)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            if on_step and (step % 25 == 0 or step == config.steps - 1):
+                on_step(step + 1, config.steps, float(np.mean(losses[-25:])))
+        model.eval()
+        head = float(np.mean(losses[: max(1, min(25, len(losses)))])) if losses else math.nan
+        tail = float(np.mean(losses[-max(1, min(25, len(losses))) :])) if losses else math.nan
+        log = {
+            "config": asdict(config),
+            "samples": n,
+            "seconds": round(time.time() - started, 1),
+            "first_loss": head,
+            "final_loss": tail,
+            "curve": [
+                round(float(np.mean(losses[i : i + 25])), 4) for i in range(0, len(losses), 25)
+            ],
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "parameters": parameter_count(model),
+        }
+        return model.cpu(), log
+    finally:
+        torch.set_num_threads(before)
+
+
+def tensor_digest(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        t = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_v2(model: JewelNetV2, path: Path, meta: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = path.with_suffix(".tmp")
+    blob = {"state_dict": state, "config": json.dumps(model.config), "meta": json.dumps(meta)}
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def load_v2(path: Path) -> tuple[JewelNetV2, dict]:
+    blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    cfg = json.loads(blob["config"])
+    model = JewelNetV2(cfg["stem"], tuple(tuple(s) for s in cfg["stages"]), tuple(cfg["decoder"]))
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    return model, json.loads(blob["meta"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = TrainConfigV2()
+    p = argparse.ArgumentParser(
+        prog="python -m models.net.train_v2", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--data", type=Path, required=True, help="folder of composited samples")
+    p.add_argument("--heldout", type=Path, default=None, help="held-out folder to score at the end")
+    p.add_argument("--weights", type=Path, default=Path("out/jewelnet_v2.pt"))
+    p.add_argument("--limit", type=int, default=None, help="use the first N samples only")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--crop", type=int, default=d.crop, help="training window, px (multiple of 32)")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device, help="cpu or cuda")
+    args = p.parse_args(argv)
+    if args.crop % 32 or args.crop < 64 or args.steps < 1 or args.batch < 1:
+        print(
+            "train_v2: --crop must be a multiple of 32 (>= 64), --steps and --batch >= 1",
+            file=sys.stderr,
+        )
+        return 2
+    config = TrainConfigV2(
+        seed=args.seed,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        crop=args.crop,
+        device=args.device,
+        threads=args.threads,
+    )
+    t0 = time.time()
+    data = load_samples(args.data, args.limit)
+    print(
+        f"{data[0].shape[0]} samples from {args.data} loaded in {time.time() - t0:.1f} s",
+        flush=True,
+    )
+
+    def show(step: int, total: int, loss: float) -> None:
+        print(f"step {step}/{total}  loss {loss:.4f}  ({time.time() - t0:.0f} s)", flush=True)
+
+    model, log = train_v2(data, config, show)
+    meta = {"log": log, "data": str(args.data), "digest": tensor_digest(model)}
+    if args.heldout:
+        from models.net.eval_v2 import evaluate_v2
+
+        meta["heldout"] = evaluate_v2(model, args.heldout)
+        print(json.dumps(meta["heldout"], indent=1))
+    save_v2(model, args.weights, meta)
+    print(
+        f"loss {log['first_loss']:.4f} -> {log['final_loss']:.4f} in {log['seconds']} s; "
+        f"wrote {args.weights}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The piece bank's Mitsuba layers (real renders, small) and the v2 data/training commands end
+to end: composite CLI -> samples -> train_v2 CLI -> weights -> eval_v2 CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.synth import pieces
+
+REPO = Path(__file__).resolve().parents[2]
+SIZE, SPP = 64, 8
+
+
+@pytest.fixture(scope="module")
+def layers():
+    return pieces.render_piece(4, SIZE, SPP)
+
+
+def test_layers_have_exact_coverage_and_premultiplied_colour(layers):
+    alpha = layers["alpha"]
+    assert alpha.shape == (SIZE, SIZE) and 0 <= alpha.min() and alpha.max() <= 1
+    assert (alpha == 1).any() and (alpha == 0).any()
+    # Hidden emitters: where no sample hit the piece, the piece layers carry no light at all.
+    nothing = alpha == 0
+    for key in ("lights", "sweep"):
+        assert (layers[key][nothing] == 0).all(), key
+        assert (layers[key] >= 0).all() and np.isfinite(layers[key]).all()
+    # The classes split the coverage: metal + gem is the alpha, each in [0, alpha].
+    np.testing.assert_allclose(layers["metal"] + layers["gem"], alpha, atol=1e-6)
+    assert (layers["metal"] >= 0).all() and (layers["gem"] >= 0).all()
+    assert (layers["detail"] <= alpha + 1e-6).all()
+    assert layers["metal"].max() > 0.5 and layers["gem"].max() > 0.5  # earrings: metal, stones
+    # Lit by a unit-white sweep alone, polished metal mirrors it: the piece is not black.
+    assert layers["sweep"][alpha == 1].mean() > 0.02
+
+
+def test_shadow_and_reflection_layers(layers):
+    shadow = layers["shadow"]
+    assert 0 <= shadow.min() and shadow.max() <= 1
+    assert (shadow[(shadow > 0) & (shadow < pieces.SHADOW_FLOOR)] == 0).all()
+    assert shadow.max() > 0.1  # the piece casts a shadow on the floor
+    assert 0 <= layers["mirror_alpha"].min() and layers["mirror_alpha"].max() <= 1
+    assert layers["mirror_alpha"].max() == 1  # its reflection in a mirror floor is seen
+    assert (layers["mirror"][layers["mirror_alpha"] == 0] == 0).all()
+    assert np.isfinite(layers["floor_xy"]).all()
+    field = layers["light_field"]
+    assert 0.35 <= field.min() and field.max() <= 1.6 and abs(np.median(field) - 1) < 0.1
+
+
+def test_the_same_seed_renders_the_same_layers(layers):
+    again = pieces.render_piece(4, SIZE, SPP)
+    for key in pieces.LAYER_KEYS:
+        np.testing.assert_array_equal(layers[key], again[key], err_msg=key)
+    assert layers["meta"] == again["meta"]
+
+
+def _run(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
+def test_composite_train_and_eval_commands_end_to_end(tmp_path: Path):
+    out = tmp_path / "train"
+    done = _run(
+        [
+            "models.synth.composite",
+            "--count", "6",
+            "--pieces", "2",
+            "--size", "64",
+            "--render-size", "64",
+            "--spp", "8",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert "samples/min" in done.stdout
+    files = sorted(out.glob("*.npz"))
+    assert len(files) == 6 and len(list((tmp_path / "bank").glob("piece_*.npz"))) == 2
+    for path in files:
+        with np.load(path) as s:
+            alpha = s["alpha"] / 65535
+            assert s["shot"].shape == (64, 64, 3) and 0 <= alpha.min() and alpha.max() <= 1
+            assert (s["shadow"][alpha > 0.999] == 0).all()
+            meta = json.loads(str(s["meta"]))
+            assert meta["piece"]["seed"] in (0, 1)
+    weights = tmp_path / "v2.pt"
+    done = _run(
+        [
+            "models.net.train_v2",
+            "--data", str(out),
+            "--steps", "4",
+            "--batch", "2",
+            "--crop", "64",
+            "--threads", "1",
+            "--weights", str(weights),
+        ]
+    )  # fmt: skip
+    assert weights.exists() and "loss" in done.stdout
+    done = _run(
+        ["models.net.eval_v2", str(out), "--weights", str(weights), "--compare", "classical"]
+    )
+    assert "| matte SAD" in done.stdout and "v2" in done.stdout
