@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from bench_net import _median_ms  # noqa: E402  (the same timer as v1's benchmark)
 
 TARGET_S = 0.4
 
 
 def _timed(fn, repeats: int, warmup: int = 2) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+    """(median, best) seconds of `fn` (bench_net's timer, in seconds)."""
+    med, best = _median_ms(fn, repeats, warmup)
+    return med / 1000, best / 1000
 
 
 def main(argv: list[str] | None = None) -> int:

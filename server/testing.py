@@ -404,3 +404,19 @@ def raw_job(sock: socket.socket, px, job_id: str = "j", **extra) -> None:
     data = px.tobytes()
     for start in range(0, len(data), 1 << 20):
         send_frame(sock, data[start : start + (1 << 20)])
+
+
+def cli_in_process(capsys, *args: str):
+    """`jewel-retouch ARGS` through the CLI's entry point in this process (monkeypatches reach
+    it; no interpreter start-up per call): a CompletedProcess with pytest's captured output.
+    capsys: pytest's capsys fixture."""
+    import subprocess
+
+    from server.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)

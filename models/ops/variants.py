@@ -164,15 +164,3 @@ def _recoloured(rgb: np.ndarray, y: np.ndarray, gain: np.ndarray, share: np.ndar
         keep = np.clip((MAX_CODE - y[over]) / np.maximum(peak[over] - y[over], 1e-6), 0, 1)
         new[over] = y[over, None] + keep[:, None] * (new[over] - y[over, None])
     return rgb + share[:, None] * (new - rgb)
-
-
-def recolour(rgb: np.ndarray, weight: np.ndarray, source: np.ndarray, kind: str) -> np.ndarray:
-    """The metal pixels in metal `kind`.
-
-    rgb: (n, 3) float32 linear 0..1; weight: (n,) float32 0..1 (metal share, 0 on stones);
-    source: the piece's `source_curve`. Returns a new (n, 3) float32 array, each pixel at its
-    own luminance; where weight is 0 the pixel is returned unchanged.
-    """
-    y = np.maximum(rgb @ LUMA, 0).astype(np.float32)
-    gains = target_curve(kind) / np.maximum(source, 1e-4)
-    return _recoloured(rgb, y, gains[_bin_of(y)], weight).astype(np.float32)

@@ -33,7 +33,6 @@ Each sample is an exact function of (sample seed, piece bank file). Written file
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing as mp
 import os
@@ -356,9 +355,7 @@ def camera(
     encoded = (np.clip(enc, 0, 1) * 255 + 0.5).astype(np.uint8)
     quality = int(rng.integers(55, 96)) if rng.random() < 0.8 else None
     if quality:
-        buf = io.BytesIO()
-        Image.fromarray(encoded).save(buf, format="JPEG", quality=quality)
-        encoded = np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        encoded = dg.jpeg_roundtrip(encoded, quality)
     defects = np.where(defects > 0.1, defects, 0).astype(np.float32)
     facts = {
         **counts,

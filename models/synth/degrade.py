@@ -13,6 +13,13 @@ from PIL import Image
 from scipy import ndimage
 
 
+def jpeg_roundtrip(encoded: np.ndarray, quality: int) -> np.ndarray:
+    """uint8 (h, w, 3) sRGB codes as they come back from a JPEG of `quality` (the camera's or
+    the phone's compression artefacts)."""
+    buf = io.BytesIO()
+    Image.fromarray(encoded).save(buf, format="JPEG", quality=quality)
+    return np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """Linear 0..1 -> sRGB-encoded 0..1 (IEC 61966-2-1 curve), same shape."""
     x = np.clip(linear, 0.0, 1.0)
@@ -159,9 +166,7 @@ def degrade(
     encoded = (srgb_encode(img) * 255 + 0.5).astype(np.uint8)
     quality = int(rng.integers(60, 96)) if rng.random() < 0.7 else None
     if quality:
-        buf = io.BytesIO()
-        Image.fromarray(encoded).save(buf, format="JPEG", quality=quality)
-        encoded = np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        encoded = jpeg_roundtrip(encoded, quality)
     defects = np.where(defects > 0.1, defects, 0).astype(np.float32)
     facts = {
         **counts,

@@ -49,7 +49,14 @@ from models.synth import geometry as g
 from models.synth.dataset import HELDOUT_SEED_BASE
 from models.synth.jewelry import PIECE_KINDS, Design, Part, design
 from models.synth.optics import METAL_KIND, METALS
-from models.synth.render import _look_at, _material, mitsuba, single_render_thread
+from models.synth.render import (
+    _look_at,
+    _material,
+    card_shape,
+    light_shape,
+    mitsuba,
+    single_render_thread,
+)
 from models.synth.studio import Card, Light, Studio, random_studio
 
 LAYER_KEYS = (
@@ -146,44 +153,13 @@ def _lights(mi, studio: Studio, centre: np.ndarray, emit: bool = True) -> dict:
         if studio.camera is not None and in_view(studio.camera, _light_points(light, centre)):
             continue  # a softbox in the frame would stand between the camera and the piece
         radiance = list(light.radiance) if emit else [0.0, 0.0, 0.0]
-        emitter = {"type": "area", "radiance": {"type": "rgb", "value": radiance}}
-        if light.shape == "sphere":
-            scene[f"light{k}"] = {
-                "type": "sphere",
-                "center": [float(x) for x in light.position],
-                "radius": float(light.size),
-                "emitter": emitter,
-                "bsdf": black,
-            }
-        else:
-            to_world = _look_at(mi, light.position, centre) @ mi.ScalarTransform4f().scale(
-                [light.size / 2, light.size / 2, 1]
-            )
-            scene[f"light{k}"] = {
-                "type": "rectangle",
-                "to_world": to_world,
-                "emitter": emitter,
-                "bsdf": black,
-            }
+        scene[f"light{k}"] = light_shape(mi, light, centre, radiance, black)
     for k, card in enumerate(studio.cards):
         if studio.camera is not None and in_view(
             studio.camera, _card_points(card, centre).reshape(-1, 3)
         ):
             continue
-        to_world = _look_at(mi, card.position, centre) @ mi.ScalarTransform4f().scale(
-            [card.size / 2, card.size / 2, 1]
-        )
-        scene[f"card{k}"] = {
-            "type": "rectangle",
-            "to_world": to_world,
-            "bsdf": {
-                "type": "twosided",
-                "material": {
-                    "type": "diffuse",
-                    "reflectance": {"type": "rgb", "value": [card.albedo] * 3},
-                },
-            },
-        }
+        scene[f"card{k}"] = card_shape(mi, card, centre)
     return scene
 
 

@@ -78,6 +78,42 @@ def variant() -> str:
     return str(_variant)
 
 
+def light_shape(mi, light, centre, radiance: list, bsdf: dict) -> dict:
+    """The Mitsuba shape of a studio light (a sphere or a rectangle facing `centre`) emitting
+    `radiance` (RGB) with surface `bsdf`."""
+    emitter = {"type": "area", "radiance": {"type": "rgb", "value": radiance}}
+    if light.shape == "sphere":
+        return {
+            "type": "sphere",
+            "center": [float(x) for x in light.position],
+            "radius": float(light.size),
+            "emitter": emitter,
+            "bsdf": bsdf,
+        }
+    to_world = _look_at(mi, light.position, centre) @ mi.ScalarTransform4f().scale(
+        [light.size / 2, light.size / 2, 1]
+    )
+    return {"type": "rectangle", "to_world": to_world, "emitter": emitter, "bsdf": bsdf}
+
+
+def card_shape(mi, card, centre) -> dict:
+    """The Mitsuba shape of a bounce card: a two-sided diffuse square facing `centre`."""
+    to_world = _look_at(mi, card.position, centre) @ mi.ScalarTransform4f().scale(
+        [card.size / 2, card.size / 2, 1]
+    )
+    return {
+        "type": "rectangle",
+        "to_world": to_world,
+        "bsdf": {
+            "type": "twosided",
+            "material": {
+                "type": "diffuse",
+                "reflectance": {"type": "rgb", "value": [card.albedo] * 3},
+            },
+        },
+    }
+
+
 def _look_at(mi, origin, target, up=(0.0, 0.0, 1.0)):
     direction = np.asarray(target, float) - np.asarray(origin, float)
     if abs(direction[2]) > 0.999 * np.linalg.norm(direction):  # looking straight up or down
@@ -178,42 +214,11 @@ def build_scene(
             "radiance": {"type": "rgb", "value": [studio.ambient] * 3},
         }
         centre = (lo + hi) / 2
+        black = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0, 0, 0]}}
         for k, light in enumerate(studio.lights):
-            emitter = {"type": "area", "radiance": {"type": "rgb", "value": list(light.radiance)}}
-            black = {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0, 0, 0]}}
-            if light.shape == "sphere":
-                scene[f"light{k}"] = {
-                    "type": "sphere",
-                    "center": [float(x) for x in light.position],
-                    "radius": float(light.size),
-                    "emitter": emitter,
-                    "bsdf": black,
-                }
-            else:
-                to_world = _look_at(mi, light.position, centre) @ mi.ScalarTransform4f().scale(
-                    [light.size / 2, light.size / 2, 1]
-                )
-                scene[f"light{k}"] = {
-                    "type": "rectangle",
-                    "to_world": to_world,
-                    "emitter": emitter,
-                    "bsdf": black,
-                }
+            scene[f"light{k}"] = light_shape(mi, light, centre, list(light.radiance), black)
         for k, card in enumerate(studio.cards):
-            to_world = _look_at(mi, card.position, centre) @ mi.ScalarTransform4f().scale(
-                [card.size / 2, card.size / 2, 1]
-            )
-            scene[f"card{k}"] = {
-                "type": "rectangle",
-                "to_world": to_world,
-                "bsdf": {
-                    "type": "twosided",
-                    "material": {
-                        "type": "diffuse",
-                        "reflectance": {"type": "rgb", "value": [card.albedo] * 3},
-                    },
-                },
-            }
+            scene[f"card{k}"] = card_shape(mi, card, centre)
     if mode != "backdrop":
         for k, part in enumerate(design.parts):
             path = folder / f"part{k}.ply"

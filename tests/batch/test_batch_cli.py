@@ -14,19 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from server.testing import cli_in_process as in_process
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
-    """The CLI's own entry point in this process (no interpreter start-up per call)."""
-    from server.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

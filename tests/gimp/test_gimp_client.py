@@ -44,6 +44,20 @@ def server(tmp_path_factory):
         yield srv
 
 
+
+def _receive_job(ws) -> tuple[dict, bytes]:
+    """A scripted job channel's side of one job: hello -> ready, then the job header and all
+    its bytes; returns (header, bytes)."""
+    import json
+
+    assert json.loads(ws.recv())["type"] == "hello"
+    ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
+    job = json.loads(ws.recv())
+    received = b""
+    while len(received) < job["bytes"]:
+        received += ws.recv()
+    return job, received
+
 def test_plugin_files_are_ascii_and_python27_compatible():
     for path in PLUGIN_FILES:
         path.read_bytes().decode("ascii")  # GIMP has refused non-ASCII plug-in files
@@ -358,12 +372,7 @@ def test_warnings_come_from_the_websocket_result_and_done(jrc):
     second = {"code": "overexposed", "message": "Overexposed (ws)."}
 
     def session(ws):
-        assert json.loads(ws.recv())["type"] == "hello"
-        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
-        job = json.loads(ws.recv())
-        received = b""
-        while len(received) < job["bytes"]:
-            received += ws.recv()
+        job, received = _receive_job(ws)
         part = {"name": "image", "kind": "image", "channels": 4, "depth": 8, "bytes": len(received)}
         ws.send(
             json.dumps(
@@ -471,12 +480,7 @@ def test_a_silent_server_still_gets_progress_ticks(jrc):
         return True
 
     def session(ws):
-        assert json.loads(ws.recv())["type"] == "hello"
-        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
-        job = json.loads(ws.recv())
-        received = b""
-        while len(received) < job["bytes"]:
-            received += ws.recv()
+        job, received = _receive_job(ws)
         ws.send(
             json.dumps({"type": "progress", "id": job["id"], "stage": "segment", "fraction": 0.5})
         )
@@ -505,19 +509,13 @@ def test_a_silent_server_still_gets_progress_ticks(jrc):
 
 def test_a_silent_server_past_the_timeout_is_a_timeout(jrc):
     """Ticks do not stretch the timeout: silence longer than it still ends the job."""
-    import json
 
     from websockets.sync.server import serve
 
     release = threading.Event()
 
     def session(ws):
-        ws.recv()
-        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
-        job = json.loads(ws.recv())
-        received = b""
-        while len(received) < job["bytes"]:
-            received += ws.recv()
+        _receive_job(ws)
         release.wait(60)  # silent until the test is over
 
     with serve(session, "127.0.0.1", 0) as server:

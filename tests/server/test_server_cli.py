@@ -15,6 +15,7 @@ from PIL import Image
 
 from server.cli import build_parser, main
 from server.imageio import read_image
+from server.testing import cli_in_process as in_process
 
 REPO = Path(__file__).resolve().parents[2]
 MY_COMMANDS = ["serve", "retouch", "info", "token"]
@@ -139,16 +140,6 @@ def test_info_json_and_text(tmp_path):
     assert {o["name"] for o in info["options"]} >= {"background", "strength", "metal"}
     text = run_cli("info", env={"JEWEL_RETOUCH_CONFIG_DIR": str(tmp_path)})
     assert "background" in text.stdout and "8765" in text.stdout
-
-
-def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
-    """The CLI's entry point in this process (monkeypatches reach it; no interpreter start)."""
-    try:
-        code = main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def write_token(folder: Path) -> str:
