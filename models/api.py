@@ -367,6 +367,9 @@ WARNINGS: dict[str, str] = {
     "piece_at_edge": "The piece runs off the frame: the cut-out may be incomplete there.",
     "overexposed": "The photo is overexposed: clipped areas cannot be recovered.",
     "underexposed": "The photo is very dark: the result is noisy and the cut-out less certain.",
+    "props_removed": "A support under or around the piece (a felt pad, wax or a clip) was"
+    " removed with the backdrop; any part of the piece it hid stays hidden: check the outline"
+    " there.",
     "low_resolution": "The image is small (under 500 px on its long side): prongs and chain"
     " links are a pixel or two wide, and the cut-out may lose them.",
 }

@@ -92,6 +92,8 @@ MATTING_MIN_FLOOR = 0.04
 # A photo (or selection) whose long side is under this many pixels shows prongs and chain
 # links a pixel or two wide: the cut-out cannot resolve them.
 LOW_RESOLUTION = 500
+PROPS_WARN_SHARE = 0.002
+"""Share of the working image a removed support must have covered for the props warning."""
 
 
 @dataclass
@@ -323,6 +325,9 @@ def _decide(
                                           reflection=False)
     if confidence.at_edge and options.background != "keep":
         warnings.append(warning("piece_at_edge"))
+    removed = int(analysis.extras.get("props_removed", 0))
+    if options.background != "keep" and removed >= PROPS_WARN_SHARE * analysis.matte.size:
+        warnings.append(warning("props_removed"))
     lum = small @ LUMA
     piece = analysis.matte > 0.5
     if piece.sum() >= 16 and float((small[piece].max(axis=-1) >= 0.995).mean()) > 0.3:

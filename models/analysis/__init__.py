@@ -54,6 +54,8 @@ class Analysis:
     metal_kind: detected metal ("yellow_gold", "rose_gold", "white_gold", "silver",
         "platinum") or None when no metal was found.
     backdrop: the fitted backdrop model, or None when the analyzer has none.
+    props: coverage of supports that are not the piece (felt pads, wax, clips), or None when
+        the analyzer does not look for them.
     extras: JSON-ready facts for the run's info (which analyzer, counts, ...).
     """
 
@@ -64,6 +66,7 @@ class Analysis:
     shadow: np.ndarray
     metal_kind: str | None = None
     backdrop: Backdrop | None = None
+    props: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
 
 

@@ -88,8 +88,11 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
     facts: dict = {"piece_share": round(piece_share, 4)}
     if analysis.backdrop is not None:
         tau = float(analysis.backdrop.tau)
-        # The backdrop round the frame's edge (where the piece does not run off it) fits.
+        # The backdrop round the frame's edge (where the piece does not run off it) fits. A
+        # support the analysis will remove (a felt pad running off the frame) is not asked to.
         open_border = border & ~solid
+        if analysis.props is not None:
+            open_border &= analysis.props < 0.5
         fits = analysis.backdrop.fits
         border_fit = float(fits[open_border].mean()) if open_border.any() else 0.0
         light = np.median(analysis.backdrop.light.reshape(-1, 3), axis=0)

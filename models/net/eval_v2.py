@@ -7,8 +7,8 @@ Every method sees the same degraded photos (decoded to linear RGB) and is scored
 `models.net.metrics.evaluate` (matte, metal and gem IoU, defects, shadow IoU and error,
 metal-kind accuracy, seconds) plus the matting benchmarks' measures of the matte against the
 exact 16-bit coverage: SAD (sum of absolute alpha errors per image, in thousands) and MSE
-(mean squared alpha error). The v2 network is wrapped as an `Analyzer` here (`V2Analyzer`)
-for scoring only; the pipeline's analyzers are unchanged.
+(mean squared alpha error), and how much of a prop (felt pad, wax, clip) each keeps as piece.
+The v2 network is scored through `models.net.analyzer_v2.V2Analyzer`.
 """
 
 from __future__ import annotations
@@ -20,64 +20,47 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from models.analysis import NET_SNAP, Analysis
+from models.net.analyzer_v2 import V2Analyzer
 from models.net.metrics import analyzer_by_name, evaluate
-from models.net.v2 import WORKING_SIDE, JewelNetV2, predict
-from models.synth.degrade import srgb_decode, srgb_encode
-
-
-class V2Analyzer:
-    """JewelNetV2 behind the Analyzer seam (maps at the photo's size; one thread by default)."""
-
-    name = "jewelnet_v2"
-
-    def __init__(self, model: JewelNetV2, side: int = WORKING_SIDE, threads: int = 1) -> None:
-        self.model = model.eval()
-        self.side = side
-        self.threads = threads
-
-    def analyse(self, rgb_linear: np.ndarray) -> Analysis:
-        encoded = torch.from_numpy(srgb_encode(rgb_linear).astype(np.float32)).permute(2, 0, 1)
-        before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            out = predict(self.model, encoded, self.side)
-        finally:
-            torch.set_num_threads(before)
-        maps = {
-            k: out[k].numpy().astype(np.float32)
-            for k in ("piece", "metal", "gem", "defects", "shadow")
-        }
-        snap = lambda p: np.clip((p - NET_SNAP) / (1 - 2 * NET_SNAP), 0, 1).astype(np.float32)  # noqa: E731
-        matte = snap(maps["piece"])
-        return Analysis(
-            matte=matte,
-            metal=np.minimum(snap(maps["metal"]), matte),
-            gem=np.minimum(snap(maps["gem"]), matte),
-            defects=maps["defects"],
-            shadow=maps["shadow"] * (1 - maps["piece"]),
-            metal_kind=out["metal_kind"],
-            extras={"analyzer": self.name},
-        )
+from models.net.v2 import JewelNetV2
+from models.synth.degrade import srgb_decode
 
 
 def matte_errors(analyzer, paths: list[Path]) -> dict:
-    """SAD (per image, /1000) and MSE of the matte against the exact coverage."""
+    """SAD (per image, /1000) and MSE of the matte against the exact coverage, and on samples
+    with a prop (a felt pad, wax, a clip): "prop_kept", the share of the prop's pixels
+    (coverage > 0.5) that the matte calls piece (> 0.5; lower is better: a retoucher removes
+    them all), and "prop_iou" of the analyzer's own prop map where it has one."""
     sad, mse = [], []
+    prop_px = prop_kept = prop_inter = prop_union = 0
+    has_props = False
     for path in paths:
         with np.load(path) as s:
             shot = s["shot"]
             truth = (
                 (s["alpha"].astype(np.float32) / 65535) if "alpha" in s.files else s["piece"] / 255
             )
+            prop = (s["prop"] > 127) if "prop" in s.files else np.zeros(truth.shape, bool)
         rgb = srgb_decode(shot.astype(np.float32) / 255).astype(np.float32)
-        matte = analyzer.analyse(rgb).matte.astype(np.float32)
+        analysis = analyzer.analyse(rgb)
+        matte = analysis.matte.astype(np.float32)
         err = matte - truth
         sad.append(float(np.abs(err).sum()) / 1000)
         mse.append(float((err**2).mean()))
-    return {"matte_sad": round(float(np.mean(sad)), 3), "matte_mse": round(float(np.mean(mse)), 5)}
+        prop_px += int(prop.sum())
+        prop_kept += int((prop & (matte > 0.5)).sum())
+        if analysis.props is not None:
+            has_props = True
+            said = analysis.props > 0.5
+            prop_inter += int((said & prop).sum())
+            prop_union += int((said | prop).sum())
+    return {
+        "matte_sad": round(float(np.mean(sad)), 3),
+        "matte_mse": round(float(np.mean(mse)), 5),
+        "prop_kept": round(prop_kept / prop_px, 3) if prop_px else None,
+        "prop_iou": round(prop_inter / prop_union, 3) if has_props and prop_union else None,
+    }
 
 
 def score(analyzer, paths: list[Path]) -> dict:
@@ -88,7 +71,7 @@ def evaluate_v2(model: JewelNetV2, folder: Path, limit: int | None = None) -> di
     paths = sorted(Path(folder).glob("[0-9]*.npz"))[:limit]
     if not paths:
         raise FileNotFoundError(f"no samples (*.npz) in {folder}")
-    return score(V2Analyzer(model), paths)
+    return score(V2Analyzer(model=model), paths)
 
 
 ROWS = (
@@ -99,6 +82,8 @@ ROWS = (
     ("gem IoU", lambda r: r["iou"]["gem"]),
     ("shadow IoU (> 0.15)", lambda r: r["shadow_iou"]),
     ("defect pixel recall", lambda r: r["defect_pixel_recall"]),
+    ("prop pixels kept as piece (lower is better)", lambda r: r["prop_kept"]),
+    ("prop IoU", lambda r: r["prop_iou"]),
     ("metal-kind accuracy", lambda r: r["metal_kind_accuracy"]),
     ("seconds per image", lambda r: r["seconds_per_image"]),
 )
@@ -133,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.time()
     if args.weights.exists():
         model, _ = load_v2(args.weights)
-        results["v2"] = score(V2Analyzer(model), paths)
+        results["v2"] = score(V2Analyzer(model=model), paths)
     else:
         print(f"(no v2 weights at {args.weights}; scoring the others only)", file=sys.stderr)
     for name in filter(None, args.compare.split(",")):

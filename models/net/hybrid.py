@@ -19,6 +19,12 @@ Two repairs on top, both from the image-analysis maps, which work at the full wo
   costs little (matte IoU 0.836 against 0.845 for the network alone) and on the procedural
   benchmark it removes most of the detail damage on chains and pearls (models/README.md).
 
+Props (felt and foam pads, museum wax, acrylic clips: `_props`) come from JewelNet v2, the
+only method trained on them (models/synth/props.py), when its weights are shipped: a support
+it is sure of is backdrop, whatever image analysis or v1 call it, and image analysis's piece
+is never extended or hole-filled into it; where it hid part of the piece that part stays
+hidden. The pixels that were piece before are counted ("props_removed") for the warning.
+
 On a clean sweep (the backdrop model fits within VETO_MAX_TAU) image analysis is precise and
 overrules the network on the backdrop (`_sure_backdrop`), adds its stones to the gem mask and
 caps the network's shadow by the measured darkening (`_shadow`). A network that calls most of
@@ -55,6 +61,9 @@ BORDER_MAX = 0.5  # share of the frame's border the network's piece may cover
 VETO_MAX_TAU = 0.15  # the backdrop model is trusted over the network only when this precise
 MATTE_SPILL = 0.05  # matte above this: part of a blob of the network's matte
 UNSUPPORTED_SHARE = 0.15  # a blob image analysis calls piece on less than this share of
+PROP_SURE = 0.5  # the v2 network's prop probability from which a pixel is a support, not piece
+PROP_NOT_PIECE = 0.3  # ... where its own matte, metal and gem maps stay under this
+PROP_MIN_AREA = 0.0005  # share of the frame a prop region needs (smaller: noise)
 
 
 def _adopt(merged: dict, base: Analysis, region: np.ndarray, new: np.ndarray) -> None:
@@ -119,18 +128,27 @@ class HybridAnalyzer:
         classical,
         net: NetAnalyzer | None = None,
         extend: bool = True,
+        props_net=None,
     ) -> None:
+        """props_net: an analyzer whose Analysis has `props` (JewelNet v2), or None for no
+        prop removal."""
         self.classical = classical
         self.net = net or NetAnalyzer()
         self.extend = extend
+        self.props_net = props_net
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
-        # The two analyses are independent; torch and numpy release the GIL, so the network
-        # runs beside the image analysis (on a 2-core machine it costs almost no wall time).
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # The analyses are independent; torch and numpy release the GIL, so the networks run
+        # beside the image analysis (on a 2-core machine they cost little wall time).
+        with ThreadPoolExecutor(max_workers=2) as pool:
             pending = pool.submit(self.net.analyse, rgb_linear)
+            pending_props = (
+                pool.submit(self.props_net.analyse, rgb_linear) if self.props_net else None
+            )
             base = self.classical.analyse(rgb_linear)
             learned = pending.result()
+            supports = pending_props.result() if pending_props else None
+        prop = self._props(supports, rgb_linear.shape[:2])
         if self._implausible(learned.matte, base.matte):
             extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
             return dataclasses.replace(base, extras=extras)
@@ -140,7 +158,7 @@ class HybridAnalyzer:
         precise = model is not None and model.tau <= VETO_MAX_TAU
         solid = learned.matte > 0.5
         base_solid = base.matte > 0.5
-        fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid
+        fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid & ~prop
         merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
         _adopt(merged, base, fill, fill)
         grown = np.zeros_like(solid)
@@ -161,6 +179,7 @@ class HybridAnalyzer:
                 # on the sweep (darker than the backdrop model, its colour, smooth) is the
                 # piece's cast shadow, not a part the network missed.
                 grown &= ~(_shadow_like(rgb_linear, model.light, solid) & ~solid)
+            grown &= ~prop
             _adopt(merged, base, grown, grown & ~solid)  # the network's piece keeps its maps
         # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
         # model is exact where a pixel fits it. Where both call a pixel backdrop, it is backdrop
@@ -182,6 +201,9 @@ class HybridAnalyzer:
             # running into the frame's edge, is the sweep's own horizon or edge.
             backdrop |= self._unsupported_at_border(merged["matte"], base.matte)
 
+        # A support (felt pad, wax, clip) is the backdrop's: it goes with it.
+        props_removed = int((prop & ~backdrop & (merged["matte"] > 0.5)).sum())
+        backdrop |= prop
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
         if precise:
@@ -192,7 +214,7 @@ class HybridAnalyzer:
             merged["metal"] = np.minimum(merged["metal"], 1.0 - extra_gem)
             merged["shadow"] = self._shadow(merged["shadow"], base, rgb_linear, merged["matte"])
         # How far the final piece strays from image analysis (0..1; confidence.py reads it).
-        agreement = _iou(merged["matte"] > 0.5, base_solid)
+        agreement = _iou(merged["matte"] > 0.5, base_solid & ~prop)
         extras = {
             **base.extras,
             "analyzer": "hybrid",
@@ -203,8 +225,36 @@ class HybridAnalyzer:
             "precise_backdrop": bool(precise),
             "net_classical_iou": round(agreement, 4),
         }
+        if supports is not None:
+            extras["props_removed"] = props_removed
         maps = {name: value.astype(np.float32) for name, value in merged.items()}
-        return dataclasses.replace(base, extras=extras, **maps)
+        props = prop.astype(np.float32) if supports is not None else None
+        return dataclasses.replace(base, extras=extras, props=props, **maps)
+
+    @staticmethod
+    def _props(supports: Analysis | None, shape: tuple[int, int]) -> np.ndarray:
+        """The supports to remove: bool (h, w).
+
+        supports: the v2 network's analysis (or None: nothing is removed). A pixel is a prop
+        where the network's prop map is at least PROP_SURE and its own matte, metal and gem
+        maps stay under PROP_NOT_PIECE (it does not also call the pixel piece), in connected
+        regions of at least PROP_MIN_AREA of the frame (single pixels are noise).
+        """
+        if supports is None or supports.props is None:
+            return np.zeros(shape, bool)
+        sure = (
+            (supports.props >= PROP_SURE)
+            & (supports.matte < PROP_NOT_PIECE)
+            & (supports.metal < PROP_NOT_PIECE)
+            & (supports.gem < PROP_NOT_PIECE)
+        )
+        labels, count = ndimage.label(sure)
+        if count == 0:
+            return sure
+        areas = np.bincount(labels.ravel())
+        big = areas >= PROP_MIN_AREA * sure.size
+        big[0] = False
+        return big[labels]
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:

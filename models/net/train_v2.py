@@ -54,9 +54,9 @@ class TrainConfigV2:
 def load_samples(folder: Path, limit: int | None = None):
     """All composited samples of `folder` (sorted by seed).
 
-    Returns (photos uint8 (N, 3, S, S), targets uint8 (N, 5, S, S) in OUTPUTS order with the
-    matte from the 16-bit ``alpha`` when present, kinds int64 (N,) with IGNORE where a sample
-    has under 1% metal).
+    Returns (photos uint8 (N, 3, S, S), targets uint8 (N, len(OUTPUTS), S, S) in OUTPUTS
+    order with the matte from the 16-bit ``alpha`` when present (a map a sample lacks is
+    zero), kinds int64 (N,) with IGNORE where a sample has under 1% metal).
     """
     paths = sorted(Path(folder).glob("[0-9]*.npz"))[:limit]
     if not paths:
@@ -65,7 +65,8 @@ def load_samples(folder: Path, limit: int | None = None):
     for p in paths:
         with np.load(p) as s:
             photos.append(np.transpose(s["shot"], (2, 0, 1)))
-            maps = [s[k] for k in OUTPUTS]
+            blank = np.zeros(s["piece"].shape, np.uint8)  # older samples have no prop map
+            maps = [s[k] if k in s.files else blank for k in OUTPUTS]
             if "alpha" in s.files:  # the 16-bit matte, rounded to 8 bits here to fit memory
                 maps[0] = (s["alpha"].astype(np.float32) / 257 + 0.5).astype(np.uint8)
             targets.append(np.stack(maps))
@@ -142,9 +143,12 @@ def train_v2(
     config: TrainConfigV2 = TrainConfigV2(),
     on_step: Callable[[int, int, float], None] | None = None,
     model: JewelNetV2 | None = None,
+    on_checkpoint: Callable[[JewelNetV2, int], None] | None = None,
+    checkpoint_every: int = 0,
 ) -> tuple[JewelNetV2, dict]:
     """Trains (a fresh, seeded) JewelNetV2 on `data` (from load_samples); returns (model in
-    eval mode, log with the loss curve)."""
+    eval mode, log with the loss curve). on_checkpoint(model, step) is called every
+    `checkpoint_every` steps (the model in train mode: copy it, do not keep it)."""
     before = torch.get_num_threads()
     try:
         torch.manual_seed(config.seed)
@@ -176,6 +180,8 @@ def train_v2(
             losses.append(float(loss.detach()))
             if on_step and (step % 25 == 0 or step == config.steps - 1):
                 on_step(step + 1, config.steps, float(np.mean(losses[-25:])))
+            if on_checkpoint and checkpoint_every and (step + 1) % checkpoint_every == 0:
+                on_checkpoint(model, step + 1)
         model.eval()
         head = float(np.mean(losses[: max(1, min(25, len(losses)))])) if losses else math.nan
         tail = float(np.mean(losses[-max(1, min(25, len(losses))) :])) if losses else math.nan
@@ -241,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device, help="cpu or cuda")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        help="also write WEIGHTS.stepN.pt every N steps (a long run can be scored or cut short)",
+    )
     args = p.parse_args(argv)
     if args.crop % 32 or args.crop < 64 or args.steps < 1 or args.batch < 1:
         print(
@@ -267,7 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     def show(step: int, total: int, loss: float) -> None:
         print(f"step {step}/{total}  loss {loss:.4f}  ({time.time() - t0:.0f} s)", flush=True)
 
-    model, log = train_v2(data, config, show)
+    def checkpoint(net: JewelNetV2, step: int) -> None:
+        copy = JewelNetV2()
+        copy.load_state_dict({k: v.detach().cpu() for k, v in net.state_dict().items()})
+        path = args.weights.with_name(f"{args.weights.stem}.step{step}.pt")
+        save_v2(copy.eval(), path, {"step": step, "data": str(args.data)})
+        print(f"checkpoint {path}", flush=True)
+
+    model, log = train_v2(
+        data, config, show, on_checkpoint=checkpoint, checkpoint_every=args.checkpoint_every
+    )
     meta = {"log": log, "data": str(args.data), "digest": tensor_digest(model)}
     if args.heldout:
         from models.net.eval_v2 import evaluate_v2

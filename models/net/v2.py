@@ -25,8 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-OUTPUTS = ("piece", "metal", "gem", "defects", "shadow")
-"""Map channels, in order (the same names as v1 and the sample files)."""
+OUTPUTS = ("piece", "metal", "gem", "defects", "shadow", "prop")
+"""Map channels, in order (the same names as v1 and the sample files; "prop" is a support
+under or around the piece, a felt pad, wax or a clip, that goes with the backdrop)."""
 
 METAL_KINDS = ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
 """Metal-kind classes, in order (models.api.METALS without "auto")."""

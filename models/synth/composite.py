@@ -9,22 +9,24 @@ linear light:
     piece colour   F = lights + c * sweep             (c: the backdrop's mean radiance; the
                                                        metal mirrors the sweep it stands on)
     backdrop       B = blur_bg(A * field * (1 - k * shadow)) + m * (mirror + (1 - a_m) * sky)
-    image          I = blur_p(F) + (1 - blur_p(alpha)) * B
+    image          I = blur_p(F) + (1 - blur_p(alpha + prop)) * B
 
 A: the backdrop's albedo mapped on the floor in perspective (procedural sweeps, velvet,
 paper, card, linen, or a CC0 texture: marble, wood, fabric, leather, plaster, onyx), k: how
 hard the shadow is on that material, m: the mirror's reflectance (black acrylic), blur_bg: the
 backdrop's defocus (depth of field), blur_p: an optional slight defocus of the piece. The
 truth is read off the same arrays, so it is exact: ``alpha`` is blur_p(alpha) (coverage of
-the piece in the image), ``shadow`` is 1 - B_shadowed / B_unshadowed of the diffuse backdrop
-times (1 - alpha), ``reflection`` is m * a_m * (1 - alpha), metal and gem coverage go through
+the piece in the image; a prop under it, a felt pad or wax, is in ``prop`` and not in the
+matte: a retoucher removes it with the backdrop), ``shadow`` is 1 - B_shadowed / B_unshadowed
+of the diffuse backdrop times (1 - alpha - prop), ``reflection`` is m * a_m * (1 - alpha -
+prop), metal and gem coverage go through
 the same blur_p. Then the phone camera: dust, lint, scratches and fingerprints (the defect
 map), exposure, white balance, vignetting, sensor noise, sharpening and JPEG.
 
 Each sample is an exact function of (sample seed, piece bank file). Written files follow
 `models.synth.dataset` (``shot``, ``clean``, uint8 masks ``piece``, ``metal``, ``gem``,
 ``shadow``, ``defects``, ``detail``, JSON ``meta``) plus ``alpha`` (uint16, the matte at
-1/65535) and ``reflection`` (uint8), so the v1 loaders read them too.
+1/65535), ``reflection`` and ``prop`` (uint8), so the v1 loaders read them too.
 
     python -m models.synth.composite --count 2000 --out synth_data/v2/train
     python -m models.synth.composite --count 200 --heldout --out synth_data/v2/heldout
@@ -234,6 +236,7 @@ def compose(
     behind the piece, for tests and for the clean plate).
     """
     alpha = np.clip(layers["alpha"], 0.0, 1.0)
+    prop = np.clip(layers["prop"], 0.0, 1.0) if "prop" in layers else np.zeros_like(alpha)
     field = layers["light_field"]
     c = reflect_colour(backdrop, field)
     fg = layers["lights"] + c[None, None, :] * layers["sweep"]
@@ -260,14 +263,17 @@ def compose(
     if piece_blur >= 0.5:
         fg = disc_blur(fg, piece_blur)
         alpha = disc_blur(alpha, piece_blur)
+        prop = disc_blur(prop, piece_blur)
         maps = {k: disc_blur(v, piece_blur) for k, v in maps.items()}
-    image = fg + (1 - alpha)[:, :, None] * behind
+    covered = np.clip(alpha + prop, 0.0, 1.0)  # fg is premultiplied by piece + prop coverage
+    image = fg + (1 - covered)[:, :, None] * behind
     return {
         "image": image.astype(np.float32),
         "alpha": alpha.astype(np.float32),
+        "prop": prop.astype(np.float32),
         **{k: v.astype(np.float32) for k, v in maps.items()},
-        "shadow": (shadow * (1 - alpha)).astype(np.float32),
-        "reflection": (reflection * (1 - alpha)).astype(np.float32),
+        "shadow": (shadow * (1 - covered)).astype(np.float32),
+        "reflection": (reflection * (1 - covered)).astype(np.float32),
         "backdrop": behind.astype(np.float32),
     }
 
@@ -416,6 +422,7 @@ def make_composite(
         "defects": to8(defects),
         "detail": to8(comp["detail"]),
         "reflection": to8(comp["reflection"]),
+        "prop": to8(comp["prop"]),
         "meta": np.array(json.dumps(meta)),
     }
 
@@ -505,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=384, help="sample side in px (>= 64)")
     parser.add_argument("--render-size", type=int, default=448, help="bank render side in px")
     parser.add_argument("--spp", type=int, default=32, help="samples per pixel of the renders")
-    parser.add_argument("--workers", type=int, default=1, help="compositing processes")
+    parser.add_argument("--workers", type=int, default=1, help="render and compositing processes")
     args = parser.parse_args(argv)
     if args.count < 0 or args.size < 64 or args.pieces < 1 or args.render_size < args.size // 2:
         print(
@@ -522,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.time()
     already = sum(sample_path(args.out, s).exists() for s in range(start, start + args.count))
-    bank = ensure_bank(bank_dir, range(base, base + args.pieces), args.render_size, args.spp)
+    bank = ensure_bank(
+        bank_dir, range(base, base + args.pieces), args.render_size, args.spp, workers=args.workers
+    )
     t1 = time.time()
 
     def report(done: int, total: int) -> None:

@@ -245,6 +245,31 @@ def cabochon(radius: float, height: float, segments: int = 16, rings: int = 6) -
     return Mesh(verts, np.concatenate(faces))
 
 
+def box(lo, hi) -> Mesh:
+    """Axis-aligned box from corner `lo` to corner `hi` (12 outward-facing triangles)."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    corners = np.array([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], float)
+    verts = lo + corners * (hi - lo)
+    faces = np.array(
+        [
+            [0, 2, 1],
+            [1, 2, 3],
+            [4, 5, 6],
+            [5, 7, 6],  # bottom, top
+            [0, 1, 4],
+            [1, 5, 4],
+            [2, 6, 3],
+            [3, 6, 7],  # front (y lo), back (y hi)
+            [0, 4, 2],
+            [2, 4, 6],
+            [1, 3, 5],
+            [3, 7, 5],  # left (x lo), right (x hi)
+        ],
+        dtype=np.int64,
+    )
+    return Mesh(verts, faces)
+
+
 def sweep(width: float, depth: float, height: float, bend: float, n: int = 24) -> Mesh:
     """Photographic backdrop sweep: a floor curving up into a back wall, with uv (0..1).
 

@@ -28,13 +28,19 @@ PIECE_KINDS = (
     "drops",
     "bracelet",
 )
+"""The v1 data set's kinds (its seeds map onto this tuple: keep it as it is)."""
+
+EXTRA_KINDS = ("hoops", "pearl_strand", "chain", "wire_wrap")
+"""Kinds only the v2 piece bank draws (`models.synth.pieces`)."""
+
+ALL_KINDS = PIECE_KINDS + EXTRA_KINDS
 
 
 @dataclass
 class Part:
     mesh: g.Mesh
     material: str  # "metal", a key of GEMS or a key of OPAQUE
-    role: str  # "metal" | "gem"
+    role: str  # "metal" | "gem" | "prop" (a support that is not the piece)
     detail: bool = False
     frame: bool = True  # counted when the camera frames the piece (chains run off-frame)
 
@@ -228,8 +234,8 @@ def _setting(d: Design, rng, stone_r: float, pos, stone: str | None = None) -> s
 
 
 def design(kind: str, metal: str, rng: np.random.Generator) -> Design:
-    """Builds one piece of `kind` (see PIECE_KINDS) in `metal` (a key of optics.METALS)."""
-    if kind not in PIECE_KINDS or metal not in METALS:
+    """Builds one piece of `kind` (see ALL_KINDS) in `metal` (a key of optics.METALS)."""
+    if kind not in ALL_KINDS or metal not in METALS:
         raise ValueError(f"unknown piece {kind!r} or metal {metal!r}")
     d = Design(kind, metal)
     if kind == "stacked":
@@ -295,8 +301,95 @@ def design(kind: str, metal: str, rng: np.random.Generator) -> Design:
                 link = np.array([pos, pos]) + [[0, 0, -0.3 * stone_r], [0, 0, -0.3 * stone_r]]
                 link[1, :2] = r * np.cos(a + np.pi / n), r * np.sin(a + np.pi / n)
                 d.add(g.tube(link, stone_r * 0.3, 6))
+    elif kind in EXTRA_KINDS:
+        _extra(d, rng, kind)
     lowest = min(float(p.mesh.vertices[:, 2].min()) for p in d.parts)
-    if lowest < 0:  # rest the piece on the backdrop instead of sinking into it
+    # Rest the piece on the backdrop instead of sinking into it (the v2 kinds also instead of
+    # floating a polygon's sag above it; the v1 kinds stay as their data set was made).
+    if lowest < 0 or (kind in EXTRA_KINDS and lowest > 0):
         for p in d.parts:
             p.mesh = p.mesh.transformed(None, (0.0, 0.0, -lowest))
     return d
+
+
+def _links_along(d: Design, rng, path: np.ndarray, link_len: float, frame: bool = True) -> None:
+    """Cable links (alternately flat and on edge) along the polyline `path` (N, 3)."""
+    wire = link_len * rng.uniform(0.1, 0.16)
+    seg = np.diff(path, axis=0)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
+    t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    for k, at in enumerate(np.arange(0.0, s[-1], link_len * 0.8)):
+        i = min(int(np.searchsorted(s, at, side="right")) - 1, len(seg) - 1)
+        centre = path[i] + seg[i] * ((at - s[i]) / max(s[i + 1] - s[i], 1e-9))
+        heading = seg[i] / max(np.linalg.norm(seg[i]), 1e-9)
+        loop = np.stack([link_len / 2 * np.cos(t), link_len / 3.2 * np.sin(t), 0 * t], 1)
+        if k % 2:
+            loop = loop @ g.rotation_axis_angle((1, 0, 0), np.pi / 2).T
+        flat = g.rotation_axis_angle((0, 0, 1), np.arctan2(heading[1], heading[0]))
+        lift = link_len / 3.2 if k % 2 else wire
+        d.add(g.tube(loop @ flat.T + centre + [0, 0, lift], wire, 5, closed=True), frame=frame)
+
+
+def _extra(d: Design, rng, kind: str) -> None:
+    """The v2-only kinds: hoop earrings, a pearl strand, a chain necklace, a wire-wrapped stone."""
+    if kind == "hoops":
+        r = rng.uniform(0.7, 1.6)
+        wire = r * rng.uniform(0.04, 0.12)
+        gap = r * rng.uniform(2.2, 2.8)
+        a = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+        for side in (-1, 1):
+            loop = np.stack([r * np.cos(a) + side * gap / 2, r * np.sin(a), 0 * a + wire], 1)
+            d.add(g.tube(loop, wire, 10, closed=True))
+        d.facts["hoop_radius"] = float(r)
+    elif kind == "pearl_strand":
+        pearl_r = rng.uniform(0.18, 0.4)
+        name = _pick(rng, ["pearl_white", "pearl_cream", "pearl_black"], [4, 2, 1])
+        radius = rng.uniform(2.0, 3.2)
+        open_ = rng.uniform(0.3, 1.0)  # the strand lies as an open loop
+        n = int((2 * np.pi - open_) * radius / (2.05 * pearl_r))
+        for k in range(n):
+            a = open_ / 2 + (2 * np.pi - open_) * k / max(n - 1, 1) - np.pi / 2
+            wobble = 1 + 0.06 * np.sin(3 * a)
+            pos = (radius * wobble * np.cos(a), radius * wobble * np.sin(a), pearl_r)
+            d.add(g.sphere(pos, pearl_r * rng.uniform(0.96, 1.04), 8, 14), name)
+        gap_pos = np.array([0.0, -radius, pearl_r * 0.6])
+        d.add(g.sphere(gap_pos, pearl_r * 0.55, 6, 10))  # the clasp
+        d.facts["pearl"] = name
+    elif kind == "chain":
+        radius = rng.uniform(1.8, 3.0)
+        a = np.linspace(-np.pi / 2, 1.5 * np.pi, 160)
+        squash = rng.uniform(0.6, 1.0)
+        path = np.stack([radius * np.cos(a), squash * radius * np.sin(a), 0 * a], 1)
+        _links_along(d, rng, path, rng.uniform(0.15, 0.35))
+        d.add(g.sphere((0.0, -squash * radius, 0.09), 0.09, 6, 10))  # the clasp
+    elif kind == "wire_wrap":
+        stone_r = rng.uniform(0.45, 0.8)
+        name = _pick(rng, ["turquoise", "lapis", "coral", "onyx", "pearl_white"])
+        height = stone_r * rng.uniform(0.5, 0.8)
+        d.add(g.cabochon(stone_r, height), name)
+        wire = rng.uniform(0.025, 0.05)
+        turns = int(rng.integers(2, 5))
+        for k in range(turns):  # wraps crossing over the stone's dome
+            tilt = np.pi * (k + 0.5) / turns + rng.uniform(-0.2, 0.2)
+            t = np.linspace(0, np.pi, 40)
+            arc = np.stack(
+                [(stone_r + wire) * np.cos(t), 0 * t, (height + wire) * np.sin(t) + wire], 1
+            )
+            d.add(g.tube(arc @ g.rotation_axis_angle((0, 0, 1), tilt).T, wire, 6))
+        ring = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+        base = np.stack([stone_r * np.cos(ring), stone_r * np.sin(ring), 0 * ring + wire], 1)
+        d.add(g.tube(base, wire * 1.3, 6, closed=True))
+        bail = np.stack(
+            [0 * ring, stone_r + 0.15 + 0.12 * np.cos(ring), 0.12 + 0.12 * np.sin(ring)], 1
+        )
+        d.add(g.tube(bail, wire, 6, closed=True))
+        for side in (-1, 1):
+            _chain(
+                d,
+                rng,
+                np.array([0.0, stone_r + 0.4, 0.0]),
+                np.array([side * 0.5, 1.0, 0]),
+                6.0,
+                0.0,
+            )
+        d.facts["centre_stone"] = name

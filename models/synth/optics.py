@@ -115,3 +115,26 @@ OPAQUE: dict[str, OpaqueStone] = {
     "pearl_cream": OpaqueStone("pearl_cream", (0.88, 0.80, 0.66), 1.53, 0.0),
     "pearl_black": OpaqueStone("pearl_black", (0.07, 0.07, 0.08), 1.53, 0.0),
 }
+
+
+@dataclass(frozen=True)
+class PropMaterial:
+    """A studio prop's surface: diffuse felt, foam, card or wax, or clear acrylic."""
+
+    name: str
+    colour: RGB  # diffuse albedo, or the transmittance tint of a clear prop
+    clear: bool = False  # a smooth dielectric (acrylic, ior 1.49) instead of a diffuse body
+
+
+PROPS: dict[str, PropMaterial] = {
+    "felt_black": PropMaterial("felt_black", (0.025, 0.025, 0.028)),
+    "felt_grey": PropMaterial("felt_grey", (0.22, 0.22, 0.23)),
+    "felt_navy": PropMaterial("felt_navy", (0.03, 0.04, 0.12)),
+    "felt_burgundy": PropMaterial("felt_burgundy", (0.16, 0.03, 0.05)),
+    "foam_white": PropMaterial("foam_white", (0.78, 0.78, 0.76)),
+    "foam_grey": PropMaterial("foam_grey", (0.42, 0.42, 0.42)),
+    "card_tan": PropMaterial("card_tan", (0.55, 0.44, 0.30)),
+    "wax": PropMaterial("wax", (0.80, 0.72, 0.55)),
+    "acrylic": PropMaterial("acrylic", (0.96, 0.97, 0.97), clear=True),
+}
+"""Supports a retoucher removes: felt and foam pads, card stands, museum wax, acrylic clips."""

@@ -19,6 +19,10 @@ Mitsuba render of the same piece seen by the same camera (the studio of
   samples, so it shares that alpha bit for bit);
 * ``metal``, ``gem``, ``detail``: class coverage: a flat-colour albedo pass (box filter) gives
   each pixel's class shares, which split ``alpha`` (metal + gem == alpha);
+* ``prop``: the coverage of the piece's prop (a felt pad, wax, an acrylic clip; see
+  `models.synth.props`), from a second flat pass that paints only the prop: the film's
+  coverage is alpha + prop, and the lit and sweep layers are premultiplied by that sum (a prop
+  is photographed like the piece; it is the truth matte that leaves it out);
 * ``shadow``: the cast shadow's opacity on a white floor: 1 - (floor with piece) / (floor
   without piece), rendered with the same seed so the two renders' noise cancels, smoothed and
   zero where faint; under the piece (hidden) it is filled from the nearest visible floor;
@@ -47,8 +51,9 @@ from scipy import ndimage
 
 from models.synth import geometry as g
 from models.synth.dataset import HELDOUT_SEED_BASE
-from models.synth.jewelry import PIECE_KINDS, Design, Part, design
+from models.synth.jewelry import ALL_KINDS, Design, Part, design
 from models.synth.optics import METAL_KIND, METALS
+from models.synth.props import add_prop
 from models.synth.render import (
     _look_at,
     _material,
@@ -71,6 +76,7 @@ LAYER_KEYS = (
     "floor_xy",
     "mirror",
     "mirror_alpha",
+    "prop",
 )
 
 SHADOW_FLOOR = 0.04
@@ -196,7 +202,9 @@ def _floor(mi, z: float, radius: float, albedo: float) -> dict:
     }
 
 
-def _parts(design_: Design, folder: Path, roughness: float, masks: bool) -> dict:
+def _parts(design_: Design, folder: Path, roughness: float, masks: str | None) -> dict:
+    """The design's parts as Mitsuba shapes: their materials (masks None), or flat colours
+    for the class passes: masks "classes" paints (metal, gem, detail), "props" (prop, 0, 0)."""
     scene = {}
     for k, part in enumerate(design_.parts):
         folder.mkdir(parents=True, exist_ok=True)
@@ -204,7 +212,13 @@ def _parts(design_: Design, folder: Path, roughness: float, masks: bool) -> dict
         if not path.exists():
             g.write_ply(part.mesh, path)
         entry: dict = {"type": "ply", "filename": str(path), "face_normals": True}
-        if masks:
+        if masks == "props":
+            colour = [float(part.role == "prop"), 0.0, 0.0]
+            entry["bsdf"] = {
+                "type": "twosided",
+                "material": {"type": "diffuse", "reflectance": {"type": "rgb", "value": colour}},
+            }
+        elif masks:
             colour = [float(part.role == "metal"), float(part.role == "gem"), float(part.detail)]
             entry["bsdf"] = {
                 "type": "twosided",
@@ -247,12 +261,14 @@ def _fill_from_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def piece_setup(seed: int) -> tuple[Design, Studio, float]:
-    """The piece, its studio (camera, lights, cards, ambient) and its metal roughness."""
+    """The piece (with its prop, if any: parts of role "prop"), its studio (camera, lights,
+    cards, ambient) and its metal roughness."""
     rng_design = np.random.default_rng([seed, 11])
     rng_studio = np.random.default_rng([seed, 12])
-    kind = PIECE_KINDS[int(rng_design.integers(len(PIECE_KINDS)))]
+    kind = ALL_KINDS[int(rng_design.integers(len(ALL_KINDS)))]
     metal = list(METALS)[int(rng_design.integers(len(METALS)))]
     piece = design(kind, metal, rng_design)
+    add_prop(piece, np.random.default_rng([seed, 13]))
     roughness = 0.0 if rng_design.random() < 0.6 else float(rng_design.uniform(0.02, 0.12))
     lo, hi = piece.bounds()
     studio = random_studio(rng_studio, (lo + hi) / 2, float(np.linalg.norm(hi - lo) / 2))
@@ -279,7 +295,7 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="jr_pieces_") as tmp, single_render_thread():
         folder = Path(tmp)
-        parts = _parts(piece, folder, roughness, masks=False)
+        parts = _parts(piece, folder, roughness, masks=None)
         lights = _lights(mi, studio, centre)
 
         def sensor(n, rfilter="gaussian", rgba=True, origin=cam.origin, target=cam.target):
@@ -311,8 +327,14 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
             "integrator": {"type": "aov", "aovs": "albedo:albedo,p:position"},
             "sensor": sensor(16, "box", rgba=False),
             "floor": _floor(mi, floor_z, radius, 0.0),
-        } | _parts(piece, folder, roughness, masks=True)
+        } | _parts(piece, folder, roughness, masks="classes")
         masks = _render(mi, masks_scene, 16, r_seed + 2)
+        has_prop = any(p.role == "prop" for p in piece.parts)
+        if has_prop:  # the same camera samples, props painted: their share of each pixel
+            props_scene = masks_scene | _parts(piece, folder, roughness, masks="props")
+            prop_pass = _render(mi, props_scene, 16, r_seed + 2)
+        else:
+            prop_pass = np.zeros_like(masks)
         # The same seed for both floor renders: the same camera and light samples, so the ratio
         # keeps the shadow and cancels most of the noise.
         floor_spp = max(16, spp)
@@ -336,17 +358,17 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
             mi,
             {"type": "scene", "integrator": path, "sensor": sensor(spp // 2), "env": m_env}
             | _lights(mi, m_studio, m_centre)
-            | _parts(m_piece, folder / "mirror", roughness, masks=False),
+            | _parts(m_piece, folder / "mirror", roughness, masks=None),
             spp // 2,
             r_seed + 4,
         )
 
     if not np.array_equal(lit[:, :, 3], swept[:, :, 3]):
         raise RuntimeError("the lit and sweep passes saw different coverage (camera rays differ)")
-    alpha = np.clip(lit[:, :, 3], 0.0, 1.0)
+    covered = np.clip(lit[:, :, 3], 0.0, 1.0)  # piece and prop
     floor_seen = masks[:, :, 3:6]  # world position of the first hit
     floor_hit = np.abs(floor_seen[:, :, 2] - floor_z) < 1e-3 * max(radius, 1e-3)
-    background = (alpha < 0.01) & floor_hit
+    background = (covered < 0.01) & floor_hit
     lum = lambda x: x[:, :, :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # noqa: E731
     white = lum(without)
     level = float(np.median(white[background])) if background.any() else float(np.median(white))
@@ -358,18 +380,26 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
     )
     shadow = np.clip(1.0 - ratio, 0.0, 1.0)
     shadow = np.where(background, shadow, 0.0)
-    shadow = _fill_from_nearest(shadow, background | (alpha < 0.01) & ~floor_hit)
+    shadow = _fill_from_nearest(shadow, background | (covered < 0.01) & ~floor_hit)
     shadow = np.where(shadow >= SHADOW_FLOOR, shadow, 0.0)
     field = np.clip(white / level, 0.35, 1.6)
     field = _fill_from_nearest(field, background)
     xy = _fill_from_nearest(floor_seen[:, :, :2], background)
     out["lights"] = lit[:, :, :3] / level
     out["sweep"] = swept[:, :, :3]  # per unit backdrop radiance, already relative
-    out["alpha"] = alpha
-    # The flat-colour pass says which class each piece sample is, from its own samples; its
-    # class shares split the lit pass's alpha, so metal + gem == alpha exactly (the pixels
-    # where the flat pass missed a sliver the lit pass hit take the nearest pixel's shares).
+    # The flat-colour passes say which class each covered sample is, from its own samples;
+    # their shares split the lit pass's coverage, so metal + gem == alpha and alpha + prop ==
+    # the coverage exactly (the pixels where the flat pass missed a sliver the lit pass hit
+    # take the nearest pixel's shares).
     metal_c, gem_c = np.clip(masks[:, :, 0], 0, 1), np.clip(masks[:, :, 1], 0, 1)
+    prop_c = np.clip(prop_pass[:, :, 0], 0, 1)
+    seen = metal_c + gem_c + prop_c > 1e-3
+    piece_share = _fill_from_nearest(
+        (metal_c + gem_c) / np.maximum(metal_c + gem_c + prop_c, 1e-3), seen
+    )
+    alpha = covered * np.clip(piece_share, 0, 1)
+    out["alpha"] = alpha.astype(np.float32)
+    out["prop"] = (covered - alpha).astype(np.float32)
     known = metal_c + gem_c > 1e-3
     share = _fill_from_nearest(metal_c / np.maximum(metal_c + gem_c, 1e-3), known)
     detail = _fill_from_nearest(
@@ -392,6 +422,7 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
         "metal_kind": METAL_KIND[piece.metal],
         "roughness": roughness,
         "design": piece.facts,
+        "prop": piece.facts.get("prop"),
         "rig": studio.rig,
         "lights": len(studio.lights),
         "cards": len(studio.cards),
@@ -429,22 +460,44 @@ def load_piece(path: Path) -> dict:
     return out
 
 
-def ensure_bank(folder: Path, seeds, size: int = 448, spp: int = 32, log=print) -> list[Path]:
-    """Renders every missing piece of `seeds` into `folder` (resumable); returns the paths of
-    the pieces on disk (a piece that fails its exactness check is logged and left out)."""
-    paths = []
-    for seed in seeds:
-        path = bank_path(folder, seed)
-        if not path.exists():
-            t = time.time()
-            try:
-                write_piece(folder, seed, size, spp)
-            except RuntimeError as exc:  # a piece whose layers would not be exact: leave it out
-                log(f"piece {seed} left out: {exc}")
-                continue
-            log(f"rendered piece {seed} in {time.time() - t:.1f} s")
-        paths.append(path)
-    return paths
+def _render_job(args: tuple[str, int, int, int]) -> tuple[int, float, str | None]:
+    folder, seed, size, spp = args
+    os.environ.setdefault("DRJIT_LIBLLVM_PATH", "/usr/lib/x86_64-linux-gnu/libLLVM-19.so")
+    t = time.time()
+    try:
+        write_piece(Path(folder), seed, size, spp)
+    except RuntimeError as exc:  # a piece whose layers would not be exact: leave it out
+        return seed, time.time() - t, str(exc)
+    return seed, time.time() - t, None
+
+
+def ensure_bank(
+    folder: Path, seeds, size: int = 448, spp: int = 32, log=print, workers: int = 1
+) -> list[Path]:
+    """Renders every missing piece of `seeds` into `folder` (resumable; `workers` render
+    processes, each single-threaded); returns the paths of the pieces on disk (a piece that
+    fails its exactness check is logged and left out)."""
+    seeds = list(seeds)
+    todo = [(str(folder), s, size, spp) for s in seeds if not bank_path(folder, s).exists()]
+    if workers <= 1:
+        results = map(_render_job, todo)
+        for seed, seconds, error in results:
+            log(
+                f"piece {seed} left out: {error}"
+                if error
+                else f"rendered piece {seed} in {seconds:.1f} s"
+            )
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for seed, seconds, error in pool.imap_unordered(_render_job, todo):
+                log(
+                    f"piece {seed} left out: {error}"
+                    if error
+                    else f"rendered piece {seed} in {seconds:.1f} s"
+                )
+    return [bank_path(folder, s) for s in seeds if bank_path(folder, s).exists()]
 
 
 __all__ = [

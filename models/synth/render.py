@@ -39,7 +39,7 @@ import numpy as np
 
 from models.synth import geometry as g
 from models.synth.jewelry import Design
-from models.synth.optics import GEMS, METALS, OPAQUE
+from models.synth.optics import GEMS, METALS, OPAQUE, PROPS
 from models.synth.studio import Studio
 
 _LLVM_DEFAULT = "/usr/lib/x86_64-linux-gnu/libLLVM-19.so"
@@ -142,6 +142,17 @@ def _material(name: str, metal: str, roughness: float) -> dict:
             "ext_ior": 1.0,
             "specular_transmittance": {"type": "rgb", "value": list(gem.colour)},
         }
+    if name in PROPS:
+        prop = PROPS[name]
+        if prop.clear:
+            return {
+                "type": "dielectric",
+                "int_ior": 1.49,
+                "ext_ior": 1.0,
+                "specular_transmittance": {"type": "rgb", "value": list(prop.colour)},
+            }
+        reflectance = {"type": "rgb", "value": list(prop.colour)}
+        return {"type": "twosided", "material": {"type": "diffuse", "reflectance": reflectance}}
     stone = OPAQUE[name]
     inner = {
         "type": "roughplastic" if stone.roughness > 0 else "plastic",

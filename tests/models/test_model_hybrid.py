@@ -234,3 +234,53 @@ def test_hybrid_drops_a_network_only_blob_at_the_frame_edge_on_a_clean_sweep():
         np.zeros((h, w, 3), np.float32)
     )
     assert (merged.matte[25:50, 60:90] > 0.5).all()
+
+
+def test_hybrid_removes_a_support_only_the_v2_network_knows():
+    """A ring standing in a felt pad: image analysis and v1 call ring and pad one piece (the
+    pad is not the backdrop). The v2 network's prop map says the pad is a support: it goes
+    with the backdrop, is not grown back from image analysis, and is counted for the warning.
+    Without v2 (no props_net) the pad stays, as before; a prop map over what v2 itself calls
+    piece, and specks under PROP_MIN_AREA, remove nothing."""
+    from models.net.hybrid import PROP_MIN_AREA, HybridAnalyzer
+
+    h, w = 60, 80
+    ring = np.zeros((h, w), np.float32)
+    ring[10:40, 25:55] = 1.0
+    ring[18:32, 33:47] = 0.0  # the ring's hole
+    pad = np.zeros((h, w), np.float32)
+    pad[34:50, 10:70] = 1.0
+    pad[34:40, 25:55] = np.maximum(pad[34:40, 25:55] - ring[34:40, 25:55], 0)
+    both = np.maximum(ring, pad)
+
+    class Fixed:
+        def __init__(self, matte, props=None, backdrop=None):
+            self.matte, self.props, self.backdrop = matte, props, backdrop
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None,
+                            self.backdrop, props=self.props)
+
+    sweep = Backdrop(np.full((h, w, 3), 0.8, np.float32), np.zeros((h, w), np.float32), 0.2)
+    rgb = np.zeros((h, w, 3), np.float32)
+    speck = np.zeros((h, w), np.float32)
+    speck[2, 2:4] = 1.0  # 2 px: under PROP_MIN_AREA of the frame
+    assert speck.sum() < PROP_MIN_AREA * h * w
+    v2 = Fixed(ring, props=np.maximum(pad, speck))
+    merged = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(both), props_net=v2).analyse(rgb)
+    assert (merged.matte[pad == 1] == 0).all() and (merged.metal[pad == 1] == 0).all()
+    assert (merged.matte[ring == 1] == 1).all()
+    assert merged.extras["props_removed"] == int((pad == 1).sum())
+    assert merged.props is not None and (merged.props[pad == 1] == 1).all()
+    assert (merged.props[speck == 1] == 0).all()  # a speck is not a support
+    # Without v2 nothing is taken for a support.
+    kept = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(both)).analyse(rgb)
+    assert (kept.matte[pad == 1] == 1).all() and "props_removed" not in kept.extras
+    assert kept.props is None
+    # v2 calling the same pixels piece as well as prop: not sure, nothing removed.
+    unsure = Fixed(both, props=pad)
+    merged = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(both), props_net=unsure).analyse(
+        rgb
+    )
+    assert (merged.matte[pad == 1] == 1).all() and merged.extras["props_removed"] == 0

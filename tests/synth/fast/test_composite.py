@@ -247,3 +247,39 @@ def test_generate_composites_writes_resumably(tmp_path: Path):
         assert {"shot", "clean", "piece", "alpha", "metal", "gem", "shadow", "defects"} <= set(
             s.files
         )
+
+
+def test_a_prop_is_photographed_but_is_not_the_piece():
+    """A felt pad under the piece: it covers the backdrop in the photo (the colour layers are
+    premultiplied by piece + prop coverage) but the truth matte leaves it out, and the shadow
+    and reflection truth are zero under it."""
+    layers = _layers()
+    h, w = layers["alpha"].shape
+    prop = np.zeros((h, w), np.float32)
+    prop[30:40, 5:43] = 1.0 - layers["alpha"][30:40, 5:43]  # the pad, behind the piece
+    pad_colour = np.array([0.02, 0.02, 0.025], np.float32)
+    layers = {**layers, "prop": prop}
+    layers["lights"] = layers["lights"] + prop[:, :, None] * pad_colour
+    albedo = np.full((h, w, 3), 0.8, np.float32)
+    out = C.compose(layers, C.Backdrop("white", albedo, shadow_strength=1.0))
+    np.testing.assert_array_equal(out["alpha"], layers["alpha"])  # the pad is not piece
+    np.testing.assert_array_equal(out["prop"], prop)
+    pad = prop == 1
+    # Where the pad fully covers the backdrop the photo shows the pad, not the white.
+    np.testing.assert_allclose(out["image"][pad], (layers["lights"] + _c(albedo, layers)
+                                                   * layers["sweep"])[pad], atol=1e-6)
+    assert out["image"][pad].max() < 0.1
+    assert (out["shadow"][pad] == 0).all() and (out["reflection"][pad] == 0).all()
+    # Without the prop layer (an older bank file) nothing changes but the prop map.
+    plain = C.compose({k: v for k, v in _layers().items()}, C.Backdrop("white", albedo))
+    assert (plain["prop"] == 0).all()
+
+
+def test_a_whole_sample_writes_the_prop_map():
+    layers = _layers(size=64)
+    prop = np.zeros((64, 64), np.float32)
+    prop[44:56, 8:56] = 1.0
+    piece = {**layers, "prop": prop, "meta": {**layers["meta"], "prop": {"kind": "flat_pad"}}}
+    sample = C.make_composite(3, piece, size=64)
+    assert sample["prop"].dtype == np.uint8 and sample["prop"].max() == 255
+    assert json.loads(str(sample["meta"]))["piece"]["prop"] == {"kind": "flat_pad"}

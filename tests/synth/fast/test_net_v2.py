@@ -76,7 +76,7 @@ def _tiny_data(n: int = 4, size: int = 64):
             1 - shadow[:, :, None]
         )
         photos.append(np.transpose((img * 255).astype(np.uint8), (2, 0, 1)))
-        maps = np.stack([alpha, alpha, 0 * alpha, 0 * alpha, shadow])
+        maps = np.stack([alpha, alpha, 0 * alpha, 0 * alpha, shadow, 0 * alpha])
         targets.append((maps * 255 + 0.5).astype(np.uint8))
     kinds = torch.tensor([METAL_KINDS.index("yellow_gold")] * n)
     return torch.from_numpy(np.stack(photos)), torch.from_numpy(np.stack(targets)), kinds
@@ -95,6 +95,21 @@ def test_training_reduces_the_loss_on_a_tiny_batch():
     alpha = targets[:, 0].float() / 255
     piece = torch.sigmoid(maps[:, 0])
     assert float(piece[alpha == 1].mean()) > float(piece[alpha == 0].mean()) + 0.3
+
+
+def test_checkpoints_are_copies_taken_at_their_steps():
+    data = _tiny_data(n=2)
+    config = T.TrainConfigV2(steps=6, batch=2, crop=64, zoom=(1.0, 1.0), threads=1)
+    seen: list[tuple[int, str]] = []
+    model, _ = T.train_v2(
+        data,
+        config,
+        on_checkpoint=lambda net, step: seen.append((step, T.tensor_digest(net))),
+        checkpoint_every=3,
+    )
+    assert [step for step, _ in seen] == [3, 6]
+    assert seen[0][1] != seen[1][1]  # the weights moved between the checkpoints
+    assert seen[1][1] == T.tensor_digest(model)  # the last one is the final model
 
 
 def test_loss_weights_the_unknown_band_and_ignores_missing_kinds():
@@ -159,9 +174,16 @@ def test_load_samples_reads_composite_files(tmp_path: Path):
     }
     np.savez(tmp_path / "0000000.npz", **sample)
     np.savez(tmp_path / "0000001.npz", **{**sample, "metal": np.zeros((size, size), np.uint8)})
+    prop = np.zeros((size, size), np.uint8)
+    prop[22:30, 4:28] = 255  # a felt pad under the piece
+    np.savez(tmp_path / "0000002.npz", **{**sample, "prop": prop})
     photos, targets, kinds = T.load_samples(tmp_path)
-    assert photos.shape == (2, 3, size, size) and targets.shape == (2, 5, size, size)
+    assert photos.shape == (3, 3, size, size) and targets.shape == (3, 6, size, size)
     assert int(targets[0, 0, 10, 20]) == 64  # 0.25 of the 16-bit matte, in 8 bits
-    assert kinds.tolist() == [METAL_KINDS.index("silver"), T.IGNORE]  # no metal: no kind
+    p = OUTPUTS.index("prop")
+    assert int(targets[0, p].max()) == 0  # a sample without a prop map: no prop
+    assert (targets[2, p].numpy() == prop).all()
+    silver = METAL_KINDS.index("silver")
+    assert kinds.tolist() == [silver, T.IGNORE, silver]  # no metal: no kind
     with pytest.raises(FileNotFoundError):
         T.load_samples(tmp_path / "empty")
