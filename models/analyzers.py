@@ -30,3 +30,33 @@ def _props_net():
         return V2Analyzer()
     except (ImportError, OSError, RuntimeError, KeyError):
         return None
+
+
+ANALYZER_NAMES = ("default", "classical", "net", "v2", "hybrid_v1", "hybrid_v2")
+"""Analyzers the evaluation tools can be asked for: the shipped default; image analysis alone;
+JewelNet v1 or v2 alone; the hybrid with v1 (no prop removal); the hybrid with v2 as its
+network (matte, metal, gem, shadow and props from v2)."""
+
+
+def analyzer_by_name(name: str) -> Analyzer:
+    """One of ANALYZER_NAMES (for the evaluation tools; the pipeline uses default_analyzer)."""
+    from models.analysis.classical import ClassicalAnalyzer
+
+    if name not in ANALYZER_NAMES:
+        raise ValueError(f"unknown analyzer {name!r} (one of {', '.join(ANALYZER_NAMES)})")
+    if name == "default":
+        return default_analyzer()
+    if name == "classical":
+        return ClassicalAnalyzer()
+    from models.net.analyzer import NetAnalyzer
+    from models.net.analyzer_v2 import V2Analyzer
+    from models.net.hybrid import HybridAnalyzer
+
+    if name == "net":
+        return NetAnalyzer()
+    if name == "v2":
+        return V2Analyzer()
+    if name == "hybrid_v1":
+        return HybridAnalyzer(ClassicalAnalyzer())
+    v2 = V2Analyzer()
+    return HybridAnalyzer(ClassicalAnalyzer(), net=v2, props_net=v2)

@@ -53,6 +53,7 @@ from PIL import Image, ImageDraw, ImageOps
 from scipy import ndimage
 
 from models import ImageData, RetouchOptions, load
+from models.analyzers import ANALYZER_NAMES, analyzer_by_name
 from models.colour import srgb_decode
 from models.ops.lab import linear_srgb_to_lab
 
@@ -185,8 +186,10 @@ def evaluate_folder(
     options: dict | None = None,
     limit: int | None = None,
     match: str | None = None,
+    analyzer: str = "default",
 ) -> list[dict]:
-    """Retouch every photo of `folder`, write the images and tables to `out`; the rows."""
+    """Retouch every photo of `folder`, write the images and tables to `out`; the rows.
+    analyzer: a name of models.analyzers.ANALYZER_NAMES."""
     out.mkdir(parents=True, exist_ok=True)
     opts = RetouchOptions.from_mapping(options or {})
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
@@ -195,7 +198,7 @@ def evaluate_folder(
     paths = paths[:limit] if limit else paths
     if not paths:
         raise SystemExit(f"no photos ({', '.join(sorted(SUFFIXES))}) in {folder}")
-    retoucher = load()
+    retoucher = _retoucher(analyzer)
     rows, pairs = [], []
     for index, path in enumerate(paths, 1):
         try:
@@ -318,8 +321,17 @@ def triptych(images: list[np.ndarray], labels: list[str], side: int) -> Image.Im
     return sheet
 
 
+def _retoucher(analyzer: str):
+    """The shipped retoucher, or the pipeline with the named analyzer."""
+    if analyzer == "default":
+        return load()
+    from models.pipeline import Retoucher
+
+    return Retoucher(analyzer=analyzer_by_name(analyzer))
+
+
 def evaluate_pairs(folder: Path, out: Path, options: dict | None = None,
-                   match: str | None = None) -> list[dict]:
+                   match: str | None = None, analyzer: str = "default") -> list[dict]:
     """Pairs mode: retouch every pair's before, compare with its after; the rows."""
     out.mkdir(parents=True, exist_ok=True)
     opts = RetouchOptions.from_mapping(options or {})
@@ -328,7 +340,7 @@ def evaluate_pairs(folder: Path, out: Path, options: dict | None = None,
         pairs = [p for p in pairs if match in p[0].name]
     if not pairs:
         raise SystemExit(f"no before/after pairs in {folder}")
-    retoucher = load()
+    retoucher = _retoucher(analyzer)
     rows, sheets = [], []
     for index, (before_path, after_path) in enumerate(pairs, 1):
         try:
@@ -379,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--match", default=None, help="only photos whose name contains this")
     parser.add_argument("--pairs", action="store_true",
                         help="compare with a retoucher's before/after pairs in the folder")
+    parser.add_argument("--analyzer", default="default", choices=ANALYZER_NAMES,
+                        help="the analysis to retouch with (default: the shipped one)")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"not a folder: {args.folder}")
@@ -388,11 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(f"--options: {exc}")
     if args.pairs:
-        rows = evaluate_pairs(args.folder, args.out, options, args.match)
+        rows = evaluate_pairs(args.folder, args.out, options, args.match, args.analyzer)
         print((args.out / "pairs.md").read_text())
         print(f"{len(rows)} pairs; sheets and figures in {args.out}")
         return 0
-    rows = evaluate_folder(args.folder, args.out, options, args.limit, args.match)
+    rows = evaluate_folder(
+        args.folder, args.out, options, args.limit, args.match, args.analyzer
+    )
     print((args.out / "figures.md").read_text())
     print(f"{len(rows)} photos; images and figures in {args.out}")
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from models.analyzers import ANALYZER_NAMES
 from models.synth.dataset import load_sample
 from models.synth.degrade import srgb_decode
 
@@ -103,23 +104,15 @@ def evaluate(analyzer, paths: Iterable[Path]) -> dict:
 
 
 def analyzer_by_name(name: str):
-    if name == "net":
-        from models.net.analyzer import NetAnalyzer
+    from models.analyzers import analyzer_by_name as by_name
 
-        return NetAnalyzer()
-    if name == "classical":
-        from models.analysis.classical import ClassicalAnalyzer
-
-        return ClassicalAnalyzer()
-    from models.analyzers import default_analyzer
-
-    return default_analyzer()
+    return by_name(name)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="held-out metrics of an analyzer")
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--analyzer", default="net", choices=("net", "classical", "default"))
+    parser.add_argument("--analyzer", default="net", choices=ANALYZER_NAMES)
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args(argv)
     paths = sorted(args.folder.glob("[0-9]*.npz"))
