@@ -81,16 +81,16 @@ def add_prop(d: Design, rng: np.random.Generator) -> str | None:
             np.diag([r * 1.6, r * 1.3, r * 0.8]), centre
         )
     else:  # a clear acrylic clip behind the ring, holding it up
+        # Behind: the studios' camera is always on the +y side (models.synth.studio), so the
+        # clip goes on -y. Seen through a clear clip in front, the ring would be neither prop
+        # nor an honest matte; behind it, the clip is seen only around the ring.
         material = "acrylic"
         centre = (lo + hi) / 2
         w = size[0] * rng.uniform(0.25, 0.5)
+        thick = rng.uniform(0.1, 0.3)
         mesh = g.box(
-            (centre[0] - w / 2, hi[1] + 0.02, 0.0),
-            (
-                centre[0] + w / 2,
-                hi[1] + 0.02 + rng.uniform(0.1, 0.3),
-                size[2] * rng.uniform(0.3, 0.6),
-            ),
+            (centre[0] - w / 2, lo[1] - 0.02 - thick, 0.0),
+            (centre[0] + w / 2, lo[1] - 0.02, size[2] * rng.uniform(0.3, 0.6)),
         )
     d.parts.append(Part(mesh, material, "prop", False, False))
     d.facts["prop"] = {"kind": kind, "material": material}
