@@ -66,7 +66,7 @@ from models.ops.finish import (
     smooth_grain,
 )
 from models.ops.finish import pivot as contrast_pivot
-from models.ops.gems import micro_contrast
+from models.ops.gems import clean_whites, micro_contrast
 from models.ops.highlights import HOTSPOT_CEILING, KNEE, reserve_top, shoulder
 from models.ops.lab import linear_srgb_to_lab
 from models.ops.matting import MAX_WINDOW as MATTING_WINDOW_MAX
@@ -805,6 +805,10 @@ def _tone_piece(tile, masks: _Masks, cleaned, plan: _Plan, opts: RetouchOptions,
         amount = opts.gem_contrast * (CATALOG_GEM_BOOST if plan.contrast_slope != 1 else 1.0)
         contrasted = micro_contrast(toned_box, masks.gem[box], amount)
         toned_box = np.where(flat_top[..., None], toned_box, contrasted)
+    if plan.contrast_slope != 1 and not opts.protect_gems:
+        # The catalog finish's clean whites: a colourless stone's faint tint (a mirrored
+        # sweep) goes; coloured stones and their fire are left as they are.
+        toned_box = clean_whites(toned_box, masks.gem[box])
     return toned_box
 
 

@@ -33,3 +33,32 @@ def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float
     out = rgb.copy()
     out[ys, xs] = part * scale[..., None]
     return out
+
+
+# Colourless stones: linear-RGB saturation ((max - min) / max) under WHITE_SAT_LOW is a clear
+# stone's tint (the sweep or a card mirrored in its facets); over WHITE_SAT_HIGH it is the
+# stone's colour or its fire, never touched. Pale coloured stones (aquamarine, morganite,
+# light sapphire) measure 0.3 and more; a colourless stone mirroring a blue-grey sweep about
+# 0.1 to 0.2.
+WHITE_SAT_LOW, WHITE_SAT_HIGH = 0.12, 0.25
+WHITE_KEEP = 0.3  # the share of a colourless stone's tint that stays
+
+
+def clean_whites(rgb: np.ndarray, gem: np.ndarray, keep: float = WHITE_KEEP) -> np.ndarray:
+    """Neutralise the faint tint of colourless facets: the catalog finish's clean whites.
+
+    rgb: (h, w, 3) float32 linear RGB; gem: (h, w) float32 0..1 gem coverage; keep: 0..1,
+    the share of the tint left (1 = unchanged). Per pixel, by its own saturation: pixels of
+    saturation <= WHITE_SAT_LOW keep `keep` of their chroma, those >= WHITE_SAT_HIGH (a
+    stone's colour, its fire) are unchanged, smoothly between. Luminance (LUMA) is unchanged:
+    only the tint goes, nothing is brightened or drawn. Returns a new (h, w, 3) float32 array.
+    """
+    if keep >= 1 or not (gem > 0.01).any():
+        return rgb
+    peak = rgb.max(axis=-1)
+    sat = (peak - rgb.min(axis=-1)) / np.maximum(peak, 1e-6)
+    colourless = np.clip((WHITE_SAT_HIGH - sat) / (WHITE_SAT_HIGH - WHITE_SAT_LOW), 0, 1)
+    factor = 1 - (1 - np.float32(keep)) * colourless * np.clip(gem, 0, 1)
+    y = (rgb @ LUMA)[..., None]
+    cleaned = y + (rgb - y) * factor[..., None]
+    return np.where((factor < 1)[..., None], cleaned, rgb).astype(np.float32)  # the rest exact

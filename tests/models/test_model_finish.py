@@ -181,3 +181,51 @@ def test_catalog_finish_gives_stones_more_of_their_own_facet_contrast(retoucher,
     assert 1.05 < ratio < 1.6
     # The stone's own level and colour are kept: brilliance, not a new stone.
     assert abs(lum["catalog"][stone].mean() / lum["natural"][stone].mean() - 1) < 0.03
+
+
+def test_clean_whites_takes_a_clear_stones_tint_and_nothing_else():
+    from models.ops.gems import WHITE_KEEP, clean_whites
+
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    rgb = np.zeros((3, 4, 3), np.float32)
+    rgb[0] = [0.66, 0.72, 0.80]  # a colourless stone mirroring a blue-grey sweep (sat 0.175)
+    rgb[1] = [0.02, 0.05, 0.60]  # a sapphire's facet (sat 0.97)
+    rgb[2] = [0.75, 0.70, 0.62]  # warm metal next to the stone (sat 0.17, but not gem)
+    gem = np.array([[1, 1, 1, 0.5], [1, 1, 1, 1], [0, 0, 0, 0]], np.float32)
+    out = clean_whites(rgb, gem)
+    np.testing.assert_allclose(out @ luma, rgb @ luma, atol=1e-6)  # no brightening
+    spread = lambda x: x.max(-1) - x.min(-1)  # noqa: E731
+    tint_left = spread(out[0, 0]) / spread(rgb[0, 0])
+    assert WHITE_KEEP < tint_left < 0.7  # most of the tint gone (smoothly, by saturation)
+    assert spread(out[0, 3]) > spread(out[0, 0])  # half coverage: half the effect
+    np.testing.assert_array_equal(out[1], rgb[1])  # a coloured stone is its colour
+    np.testing.assert_array_equal(out[2], rgb[2])  # not a stone: untouched
+    assert clean_whites(rgb, gem, keep=1.0) is rgb
+
+
+def test_catalog_finish_cleans_a_clear_stones_tint_but_not_a_sapphire(product, scenes):
+    from scipy import ndimage
+
+    scene = scenes.gem_scene()
+    stone = scene.masks["gem"]
+    tinted = scene.clean.copy()
+    # The same facets in a clear stone that mirrors a cool sweep.
+    tinted[stone] = scene.clean[stone].mean(axis=-1, keepdims=True) * np.array(
+        [0.95, 1.0, 1.12]) * 1.6
+    photo = scenes.photograph(tinted, noise=0.003)
+    inner = ndimage.binary_erosion(stone, iterations=3)
+
+    def chroma(px):
+        lab = linear_srgb_to_lab(scenes.from_codes(px[inner]))
+        return float(np.median(np.hypot(lab[:, 1], lab[:, 2])))
+
+    out = {f: product.retouch(ImageData(scenes.to_codes(photo)), RetouchOptions(finish=f))
+           for f in ("natural", "catalog")}
+    assert chroma(out["catalog"].image.pixels) < 0.6 * chroma(out["natural"].image.pixels)
+    protected = product.retouch(ImageData(scenes.to_codes(photo)),
+                                RetouchOptions(finish="catalog", protect_gems=True))
+    assert chroma(protected.image.pixels) > 0.8 * chroma(out["natural"].image.pixels)
+    # The blue stone keeps its colour under the catalog finish.
+    blue = {f: product.retouch(ImageData(scene.codes()), RetouchOptions(finish=f)).image.pixels
+            for f in ("natural", "catalog")}
+    assert abs(chroma(blue["catalog"]) / chroma(blue["natural"]) - 1) < 0.05
