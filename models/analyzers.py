@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from models.analysis import Analyzer
 
+MATTE_NETWORK = "v1"
+"""The network the default hybrid takes its matte, metal, gem and shadow maps from ("v1" or
+"v2"), decided by the held-out renders and the real photos' verdicts (models/MODEL_CARD.md)."""
+
 
 def default_analyzer() -> Analyzer:
     """The analyzer the pipeline uses: the trained network for the matte, metal, gem and
@@ -18,7 +22,10 @@ def default_analyzer() -> Analyzer:
     try:
         from models.net.hybrid import HybridAnalyzer
 
-        return HybridAnalyzer(ClassicalAnalyzer(), props_net=_props_net())
+        props = _props_net()
+        if MATTE_NETWORK == "v2" and props is not None:
+            return HybridAnalyzer(ClassicalAnalyzer(), net=props, props_net=props)
+        return HybridAnalyzer(ClassicalAnalyzer(), props_net=props)
     except (ImportError, OSError, RuntimeError, KeyError):
         return ClassicalAnalyzer()
 

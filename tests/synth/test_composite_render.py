@@ -61,6 +61,41 @@ def test_the_same_seed_renders_the_same_layers(layers):
     assert layers["meta"] == again["meta"]
 
 
+def _seed_with(prop_kind: str) -> int:
+    return next(
+        s for s in range(200)
+        if (pieces.piece_setup(s)[0].facts.get("prop") or {}).get("kind") == prop_kind
+    )
+
+
+def test_a_prop_is_rendered_with_the_piece_but_not_in_its_coverage():
+    """A ring in a felt slot pad: the film's coverage is piece + pad, the truth alpha is the
+    piece's alone (metal + gem == alpha), the pad's coverage is the prop layer, and the pad
+    hides part of the ring (less ring is seen than without a pad would be)."""
+    seed = _seed_with("slot_pad")
+    layers = pieces.render_piece(seed, SIZE, SPP)
+    alpha, prop = layers["alpha"], layers["prop"]
+    assert prop.max() > 0.99 and (prop > 0.5).mean() > 0.02
+    np.testing.assert_allclose(layers["metal"] + layers["gem"], alpha, atol=1e-6)
+    assert (alpha + prop <= 1 + 1e-5).all()
+    # The pad is photographed: its pixels carry light in the premultiplied layers.
+    pad = prop > 0.99
+    assert (layers["lights"][pad].sum(axis=-1) > 0).mean() > 0.9
+    assert (alpha[pad] < 1e-3).all()
+    assert layers["meta"]["prop"]["kind"] == "slot_pad"
+
+
+def test_the_bank_renders_the_same_pieces_with_two_workers(tmp_path: Path):
+    seeds = [_seed_with("wax"), 4]
+    one = pieces.ensure_bank(tmp_path / "one", seeds, 48, 4, log=lambda m: None)
+    two = pieces.ensure_bank(tmp_path / "two", seeds, 48, 4, log=lambda m: None, workers=2)
+    assert [p.name for p in one] == [p.name for p in two]
+    for a, b in zip(one, two, strict=True):
+        la, lb = pieces.load_piece(a), pieces.load_piece(b)
+        for key in pieces.LAYER_KEYS:
+            np.testing.assert_array_equal(la[key], lb[key], err_msg=key)
+
+
 def _run(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
