@@ -253,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also write WEIGHTS.stepN.pt every N steps (a long run can be scored or cut short)",
     )
+    p.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="weights file to compare the result with (e.g. the shipped one); "
+        "exit status 1 when the learned numbers differ",
+    )
     args = p.parse_args(argv)
     if args.crop % 32 or args.crop < 64 or args.steps < 1 or args.batch < 1:
         print(
@@ -300,6 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         f"loss {log['first_loss']:.4f} -> {log['final_loss']:.4f} in {log['seconds']} s; "
         f"wrote {args.weights}"
     )
+    if args.compare:
+        other, _ = load_v2(args.compare)
+        same = tensor_digest(other) == meta["digest"]
+        print(
+            f"{'identical to' if same else 'DIFFERENT from'} {args.compare} "
+            "(parameters and buffers, bit for bit)",
+            flush=True,
+        )
+        return 0 if same else 1
     return 0
 
 
