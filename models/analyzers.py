@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from models.analysis import Analyzer
 
-MATTE_NETWORK = "v1"
-"""The network the default hybrid takes its matte, metal, gem and shadow maps from ("v1" or
-"v2"), decided by the held-out renders and the real photos' verdicts (models/MODEL_CARD.md)."""
+V2_MAPS: tuple[str, ...] = ()
+"""The maps the default hybrid takes from JewelNet v2 instead of v1 (of "matte", "metal",
+"gem", "shadow"), decided by the held-out renders and the real photos' verdicts
+(models/MODEL_CARD.md). v2 always supplies the props."""
 
 
 def default_analyzer() -> Analyzer:
@@ -23,9 +24,8 @@ def default_analyzer() -> Analyzer:
         from models.net.hybrid import HybridAnalyzer
 
         props = _props_net()
-        if MATTE_NETWORK == "v2" and props is not None:
-            return HybridAnalyzer(ClassicalAnalyzer(), net=props, props_net=props)
-        return HybridAnalyzer(ClassicalAnalyzer(), props_net=props)
+        maps = V2_MAPS if props is not None else ()
+        return HybridAnalyzer(ClassicalAnalyzer(), props_net=props, props_net_maps=maps)
     except (ImportError, OSError, RuntimeError, KeyError):
         return ClassicalAnalyzer()
 
@@ -39,10 +39,12 @@ def _props_net():
         return None
 
 
-ANALYZER_NAMES = ("default", "classical", "net", "v2", "hybrid_v1", "hybrid_v2")
+ANALYZER_NAMES = (
+    "default", "classical", "net", "v2", "hybrid_v1", "hybrid_props", "hybrid_v2", "hybrid_v2all"
+)
 """Analyzers the evaluation tools can be asked for: the shipped default; image analysis alone;
-JewelNet v1 or v2 alone; the hybrid with v1 (no prop removal); the hybrid with v2 as its
-network (matte, metal, gem, shadow and props from v2)."""
+JewelNet v1 or v2 alone; the hybrid with v1 only (no prop removal); with v1 and v2's props;
+with v2's matte, metal and gem, v1's shadow and v2's props; with every map from v2."""
 
 
 def analyzer_by_name(name: str) -> Analyzer:
@@ -65,5 +67,7 @@ def analyzer_by_name(name: str) -> Analyzer:
         return V2Analyzer()
     if name == "hybrid_v1":
         return HybridAnalyzer(ClassicalAnalyzer())
-    v2 = V2Analyzer()
-    return HybridAnalyzer(ClassicalAnalyzer(), net=v2, props_net=v2)
+    maps = {"hybrid_props": (), "hybrid_v2": ("matte", "metal", "gem")}.get(
+        name, ("matte", "metal", "gem", "shadow")
+    )
+    return HybridAnalyzer(ClassicalAnalyzer(), props_net=V2Analyzer(), props_net_maps=maps)

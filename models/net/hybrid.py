@@ -129,13 +129,18 @@ class HybridAnalyzer:
         net: NetAnalyzer | None = None,
         extend: bool = True,
         props_net=None,
+        props_net_maps: tuple[str, ...] = (),
     ) -> None:
         """props_net: an analyzer whose Analysis has `props` (JewelNet v2), or None for no
-        prop removal."""
+        prop removal. props_net_maps: the maps of NET_MAPS taken from props_net instead of
+        `net` (each map from the network that won it on held-out renders)."""
+        if not set(props_net_maps) <= set(NET_MAPS) or (props_net_maps and props_net is None):
+            raise ValueError(f"props_net_maps must name maps of {NET_MAPS} of a props_net")
         self.classical = classical
         self.net = net or NetAnalyzer()
         self.extend = extend
         self.props_net = props_net
+        self.props_net_maps = tuple(props_net_maps)
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         # The analyses are independent; torch and numpy release the GIL, so the networks run
@@ -148,6 +153,10 @@ class HybridAnalyzer:
             base = self.classical.analyse(rgb_linear)
             learned = pending.result()
             supports = pending_props.result() if pending_props else None
+        if self.props_net_maps and supports is not None:
+            learned = dataclasses.replace(
+                learned, **{name: getattr(supports, name) for name in self.props_net_maps}
+            )
         prop = self._props(supports, rgb_linear.shape[:2])
         if self._implausible(learned.matte, base.matte):
             extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
@@ -219,6 +228,7 @@ class HybridAnalyzer:
             **base.extras,
             "analyzer": "hybrid",
             "net_maps": list(NET_MAPS),
+            "v2_maps": list(self.props_net_maps),
             "filled_from_classical": int(fill.sum()),
             "extended_from_classical": int((grown & ~solid & base_solid).sum()),
             "vetoed_by_classical": int((vetoed & solid).sum()),

@@ -284,3 +284,32 @@ def test_hybrid_removes_a_support_only_the_v2_network_knows():
         rgb
     )
     assert (merged.matte[pad == 1] == 1).all() and merged.extras["props_removed"] == 0
+
+
+def test_hybrid_takes_the_maps_it_is_told_from_the_v2_network():
+    import pytest
+
+    from models.net.hybrid import HybridAnalyzer
+
+    class Constant:
+        def __init__(self, value):
+            self.value = value
+
+        def analyse(self, rgb):
+            m = np.full(rgb.shape[:2], self.value, np.float32)
+            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver",
+                            props=np.zeros_like(m))
+
+    rgb = np.zeros((4, 5, 3), np.float32)
+    merged = HybridAnalyzer(
+        Constant(0.6), Constant(0.75), extend=False, props_net=Constant(0.9),
+        props_net_maps=("matte", "metal"),
+    ).analyse(rgb)
+    assert np.all(merged.matte == np.float32(0.9)) and np.all(merged.metal == np.float32(0.9))
+    assert np.all(merged.gem == np.float32(0.75)) and np.all(merged.shadow == np.float32(0.75))
+    assert merged.extras["v2_maps"] == ["matte", "metal"]
+    with pytest.raises(ValueError):
+        HybridAnalyzer(Constant(0.6), Constant(0.75), props_net_maps=("matte",))
+    with pytest.raises(ValueError):
+        HybridAnalyzer(Constant(0.6), Constant(0.75), props_net=Constant(0.9),
+                       props_net_maps=("defects",))

@@ -1,0 +1,48 @@
+"""The shipped JewelNet v2 file (models/weights/jewelnet_v2.pt): small, loadable, what its
+card says it is, and in the default analyzer as the prop finder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+
+def test_the_v2_weights_are_small_and_carry_their_recipe():
+    from models.net.analyzer_v2 import V2_WEIGHTS_PATH
+    from models.net.train_v2 import load_v2, tensor_digest
+
+    assert V2_WEIGHTS_PATH.exists()
+    assert V2_WEIGHTS_PATH.stat().st_size <= 30e6
+    model, meta = load_v2(V2_WEIGHTS_PATH)
+    assert meta["digest"] == tensor_digest(model)  # the numbers are the ones trained
+    config = meta["log"]["config"]
+    assert config["threads"] == 1 and config["device"] == "cpu"  # the CPU recipe
+    assert meta["log"]["samples"] >= 1000
+    blob = torch.load(V2_WEIGHTS_PATH, map_location="cpu", weights_only=True)
+    assert json.loads(blob["config"])  # the architecture is in the file
+
+
+def test_v2_analysis_has_every_map_at_the_photo_size():
+    from models.net.analyzer_v2 import V2Analyzer
+
+    rng = np.random.default_rng(0)
+    rgb = (0.6 + 0.05 * rng.standard_normal((190, 250, 3))).clip(0, 1).astype(np.float32)
+    rgb[60:130, 90:160] = [0.55, 0.42, 0.18]  # a gold-ish block on a grey sweep
+    a = V2Analyzer().analyse(rgb)
+    for name in ("matte", "metal", "gem", "defects", "shadow", "props"):
+        m = getattr(a, name)
+        assert m.shape == (190, 250) and m.dtype == np.float32, name
+        assert 0 <= m.min() and m.max() <= 1, name
+    assert (a.metal <= a.matte + 1e-6).all() and (a.props <= 1 - a.matte + 1e-6).all()
+    assert a.metal_kind in ("yellow_gold", "rose_gold", "white_gold", "silver", "platinum")
+    assert a.extras["analyzer"] == "jewelnet_v2" and len(a.extras["weights"]) == 64
+
+
+def test_the_default_analyzer_finds_props_with_v2():
+    from models.analyzers import default_analyzer
+    from models.net.analyzer_v2 import V2Analyzer
+
+    analyzer = default_analyzer()
+    assert isinstance(analyzer.props_net, V2Analyzer)
