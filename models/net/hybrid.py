@@ -64,6 +64,8 @@ UNSUPPORTED_SHARE = 0.15  # a blob image analysis calls piece on less than this 
 PROP_SURE = 0.5  # the v2 network's prop probability from which a pixel is a support, not piece
 PROP_NOT_PIECE = 0.3  # ... where its own matte, metal and gem maps stay under this
 PROP_MIN_AREA = 0.0005  # share of the frame a prop region needs (smaller: noise)
+PROP_OPEN_EDGE = 0.3  # share of a prop region's outline that must be backdrop to both methods
+PROP_EDGE_WIDTH = 3  # px of the outline ring around a prop region
 
 
 def _adopt(merged: dict, base: Analysis, region: np.ndarray, new: np.ndarray) -> None:
@@ -157,7 +159,7 @@ class HybridAnalyzer:
             learned = dataclasses.replace(
                 learned, **{name: getattr(supports, name) for name in self.props_net_maps}
             )
-        prop = self._props(supports, rgb_linear.shape[:2])
+        prop = self._props(supports, base.matte)
         if self._implausible(learned.matte, base.matte):
             extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
             return dataclasses.replace(base, extras=extras)
@@ -242,16 +244,20 @@ class HybridAnalyzer:
         return dataclasses.replace(base, extras=extras, props=props, **maps)
 
     @staticmethod
-    def _props(supports: Analysis | None, shape: tuple[int, int]) -> np.ndarray:
+    def _props(supports: Analysis | None, base_matte: np.ndarray) -> np.ndarray:
         """The supports to remove: bool (h, w).
 
-        supports: the v2 network's analysis (or None: nothing is removed). A pixel is a prop
-        where the network's prop map is at least PROP_SURE and its own matte, metal and gem
-        maps stay under PROP_NOT_PIECE (it does not also call the pixel piece), in connected
-        regions of at least PROP_MIN_AREA of the frame (single pixels are noise).
+        supports: the v2 network's analysis (or None: nothing is removed); base_matte: image
+        analysis's matte (h, w) 0..1. A pixel is a prop where the network's prop map is at
+        least PROP_SURE and its own matte, metal and gem maps stay under PROP_NOT_PIECE, in
+        connected regions of at least PROP_MIN_AREA of the frame (single pixels are noise)
+        whose outline (a PROP_EDGE_WIDTH ring inside the frame) is backdrop to both methods
+        over at least PROP_OPEN_EDGE of its length: a pad or a blob of wax stands on the
+        backdrop; a patch enclosed by the piece (a matte cabochon, a jasper pendant's face)
+        is part of the piece, whatever the network's prop map says.
         """
         if supports is None or supports.props is None:
-            return np.zeros(shape, bool)
+            return np.zeros(base_matte.shape, bool)
         sure = (
             (supports.props >= PROP_SURE)
             & (supports.matte < PROP_NOT_PIECE)
@@ -262,9 +268,21 @@ class HybridAnalyzer:
         if count == 0:
             return sure
         areas = np.bincount(labels.ravel())
-        big = areas >= PROP_MIN_AREA * sure.size
-        big[0] = False
-        return big[labels]
+        backdrop = (supports.matte < 0.5) & (base_matte < 0.5) & ~sure
+        keep = np.zeros(count + 1, bool)
+        slices = ndimage.find_objects(labels)
+        pad = PROP_EDGE_WIDTH
+        for k in np.flatnonzero(areas[1:] >= PROP_MIN_AREA * sure.size) + 1:
+            ys, xs = slices[k - 1]
+            window = (
+                slice(max(ys.start - pad, 0), ys.stop + pad),
+                slice(max(xs.start - pad, 0), xs.stop + pad),
+            )
+            region = labels[window] == k
+            ring = ndimage.binary_dilation(region, iterations=pad) & ~region
+            if ring.any() and float(backdrop[window][ring].mean()) >= PROP_OPEN_EDGE:
+                keep[k] = True
+        return keep[labels]
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:

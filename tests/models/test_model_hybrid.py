@@ -313,3 +313,31 @@ def test_hybrid_takes_the_maps_it_is_told_from_the_v2_network():
     with pytest.raises(ValueError):
         HybridAnalyzer(Constant(0.6), Constant(0.75), props_net=Constant(0.9),
                        props_net_maps=("defects",))
+
+
+def test_a_prop_map_inside_the_piece_removes_nothing():
+    """A matte cabochon (jasper, malachite) can look like felt to the v2 network: its prop map
+    fires on a patch of the stone and its matte drops there. The patch is enclosed by the
+    piece, not standing on the backdrop: it stays piece."""
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 60, 80
+    piece = np.zeros((h, w), np.float32)
+    piece[10:50, 20:60] = 1.0
+    patch = np.zeros((h, w), np.float32)
+    patch[25:38, 30:48] = 1.0
+
+    class Fixed:
+        def __init__(self, matte, props=None):
+            self.matte, self.props = matte, props
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, z, self.matte.copy(), z.copy(), z.copy(), None,
+                            props=self.props)
+
+    v2 = Fixed(piece * (1 - patch), props=patch)
+    merged = HybridAnalyzer(Fixed(piece), Fixed(piece), props_net=v2).analyse(
+        np.zeros((h, w, 3), np.float32)
+    )
+    assert (merged.matte[patch == 1] == 1).all() and merged.extras["props_removed"] == 0
