@@ -66,6 +66,7 @@ PROP_NOT_PIECE = 0.3  # ... where its own matte, metal and gem maps stay under t
 PROP_MIN_AREA = 0.0005  # share of the frame a prop region needs (smaller: noise)
 PROP_OPEN_EDGE = 0.3  # share of a prop region's outline that must be backdrop to both methods
 PROP_EDGE_WIDTH = 3  # px of the outline ring around a prop region
+PROP_NET_AGREE = 0.5  # IoU of v2's and v1's pieces (outside the supports) for v2 to be trusted
 
 
 def _adopt(merged: dict, base: Analysis, region: np.ndarray, new: np.ndarray) -> None:
@@ -155,11 +156,12 @@ class HybridAnalyzer:
             base = self.classical.analyse(rgb_linear)
             learned = pending.result()
             supports = pending_props.result() if pending_props else None
+        net_matte = learned.matte
         if self.props_net_maps and supports is not None:
             learned = dataclasses.replace(
                 learned, **{name: getattr(supports, name) for name in self.props_net_maps}
             )
-        prop = self._props(supports, base.matte)
+        prop = self._props(supports, base.matte, net_matte)
         if self._implausible(learned.matte, base.matte):
             extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
             return dataclasses.replace(base, extras=extras)
@@ -244,17 +246,23 @@ class HybridAnalyzer:
         return dataclasses.replace(base, extras=extras, props=props, **maps)
 
     @staticmethod
-    def _props(supports: Analysis | None, base_matte: np.ndarray) -> np.ndarray:
+    def _props(
+        supports: Analysis | None, base_matte: np.ndarray, net_matte: np.ndarray
+    ) -> np.ndarray:
         """The supports to remove: bool (h, w).
 
-        supports: the v2 network's analysis (or None: nothing is removed); base_matte: image
-        analysis's matte (h, w) 0..1. A pixel is a prop where the network's prop map is at
-        least PROP_SURE and its own matte, metal and gem maps stay under PROP_NOT_PIECE, in
+        supports: the v2 network's analysis (or None: nothing is removed); base_matte, net_matte:
+        image analysis's and the `net` analyzer's (v1's) mattes (h, w) 0..1. A pixel is a prop
+        where the network's prop map is at least PROP_SURE and its own matte, metal and gem
+        maps stay under PROP_NOT_PIECE, in
         connected regions of at least PROP_MIN_AREA of the frame (single pixels are noise)
         whose outline (a PROP_EDGE_WIDTH ring inside the frame) is backdrop to both methods
         over at least PROP_OPEN_EDGE of its length: a pad or a blob of wax stands on the
         backdrop; a patch enclosed by the piece (a matte cabochon, a jasper pendant's face)
-        is part of the piece, whatever the network's prop map says.
+        is part of the piece, whatever the network's prop map says. And only when v2 agrees
+        with v1 on the rest of the piece (IoU >= PROP_NET_AGREE of their pieces outside the
+        candidate supports): a v2 that misreads the whole photo (it took most of a
+        constructed silver bar for felt) removes nothing.
         """
         if supports is None or supports.props is None:
             return np.zeros(base_matte.shape, bool)
@@ -267,6 +275,8 @@ class HybridAnalyzer:
         labels, count = ndimage.label(sure)
         if count == 0:
             return sure
+        if _iou(supports.matte > 0.5, (net_matte > 0.5) & ~sure) < PROP_NET_AGREE:
+            return np.zeros_like(sure)
         areas = np.bincount(labels.ravel())
         backdrop = (supports.matte < 0.5) & (base_matte < 0.5) & ~sure
         keep = np.zeros(count + 1, bool)
