@@ -215,7 +215,9 @@ class HybridAnalyzer:
             backdrop |= self._unsupported_at_border(merged["matte"], base.matte)
 
         # A support (felt pad, wax, clip) is the backdrop's: it goes with it.
-        props_removed = int((prop & ~backdrop & (merged["matte"] > 0.5)).sum())
+        # (counted where image analysis or the merge called the support piece: what the user
+        # would otherwise have seen kept)
+        props_removed = int((prop & (base_solid | (merged["matte"] > 0.5))).sum())
         backdrop |= prop
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
@@ -253,8 +255,11 @@ class HybridAnalyzer:
 
         supports: the v2 network's analysis (or None: nothing is removed); base_matte, net_matte:
         image analysis's and the `net` analyzer's (v1's) mattes (h, w) 0..1. A pixel is a prop
-        where the network's prop map is at least PROP_SURE and its own matte, metal and gem
-        maps stay under PROP_NOT_PIECE, in
+        where the network's prop map is at least PROP_SURE, its own matte, metal and gem maps
+        stay under PROP_NOT_PIECE and v1 does not call it piece either (matte <= 0.5: on the
+        renders v1 already leaves most of a pad out, and what the hybrid kept of pads was
+        image analysis's piece grown into them; on real photos v2 alone took the inside of a
+        bangle, e11, and on constructed scenes flat silver, for felt), in
         connected regions of at least PROP_MIN_AREA of the frame (single pixels are noise)
         whose outline (a PROP_EDGE_WIDTH ring inside the frame) is backdrop to both methods
         over at least PROP_OPEN_EDGE of its length: a pad or a blob of wax stands on the
@@ -268,6 +273,7 @@ class HybridAnalyzer:
             return np.zeros(base_matte.shape, bool)
         sure = (
             (supports.props >= PROP_SURE)
+            & (net_matte <= 0.5)
             & (supports.matte < PROP_NOT_PIECE)
             & (supports.metal < PROP_NOT_PIECE)
             & (supports.gem < PROP_NOT_PIECE)

@@ -268,21 +268,23 @@ def test_hybrid_removes_a_support_only_the_v2_network_knows():
     speck[2, 2:4] = 1.0  # 2 px: under PROP_MIN_AREA of the frame
     assert speck.sum() < PROP_MIN_AREA * h * w
     v2 = Fixed(ring, props=np.maximum(pad, speck))
-    merged = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(both), props_net=v2).analyse(rgb)
+    # v1 leaves the pad out (as on the renders); image analysis calls ring and pad one piece.
+    merged = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(ring), props_net=v2).analyse(rgb)
     assert (merged.matte[pad == 1] == 0).all() and (merged.metal[pad == 1] == 0).all()
     assert (merged.matte[ring == 1] == 1).all()
     assert merged.extras["props_removed"] == int((pad == 1).sum())
     assert merged.props is not None and (merged.props[pad == 1] == 1).all()
     assert (merged.props[speck == 1] == 0).all()  # a speck is not a support
-    # Without v2 nothing is taken for a support.
-    kept = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(both)).analyse(rgb)
+    # Without v2 nothing is taken for a support: image analysis's pad is grown back in.
+    kept = HybridAnalyzer(Fixed(both), Fixed(ring)).analyse(rgb)
     assert (kept.matte[pad == 1] == 1).all() and "props_removed" not in kept.extras
     assert kept.props is None
     # v2 calling the same pixels piece as well as prop: not sure, nothing removed.
     unsure = Fixed(both, props=pad)
-    merged = HybridAnalyzer(Fixed(both, backdrop=sweep), Fixed(both), props_net=unsure).analyse(
-        rgb
-    )
+    merged = HybridAnalyzer(Fixed(both), Fixed(ring), props_net=unsure).analyse(rgb)
+    assert (merged.matte[pad == 1] == 1).all() and merged.extras["props_removed"] == 0
+    # v1 calling the pad piece: v2 alone is not enough to cut it away.
+    merged = HybridAnalyzer(Fixed(both), Fixed(both), props_net=v2).analyse(rgb)
     assert (merged.matte[pad == 1] == 1).all() and merged.extras["props_removed"] == 0
 
 
