@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from models.analysis import Analyzer
 
+PROPS_IN_DEFAULT = False
+"""Whether the default hybrid runs JewelNet v2 to remove supports. Off: on the 126 real
+development photos (2026-12-01) it changed three (e11, d104, d105), none visibly for the
+better (a wavy edge inside e11's bangle, a little of a table edge), and its warning came up
+where no support was; on held-out renders it removes most of what the hybrid kept of props
+(models/MODEL_CARD.md). `--analyzer hybrid_props` in the evaluation tools runs it."""
+
 V2_MAPS: tuple[str, ...] = ()
 """The maps the default hybrid takes from JewelNet v2 instead of v1 (of "matte", "metal",
 "gem", "shadow"), decided by the held-out renders and the real photos' verdicts
@@ -16,14 +23,14 @@ def default_analyzer() -> Analyzer:
     """The analyzer the pipeline uses: the trained network for the matte, metal, gem and
     shadow maps (where it won on held-out renders, see models/MODEL_CARD.md), the
     image-analysis method for the rest; the image-analysis method alone if the network cannot
-    be loaded. JewelNet v2 (when its weights are shipped) finds the supports to remove
-    (felt pads, wax, clips); without it nothing is taken for a support."""
+    be loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the supports to remove (felt
+    pads, wax, clips)."""
     from models.analysis.classical import ClassicalAnalyzer
 
     try:
         from models.net.hybrid import HybridAnalyzer
 
-        props = _props_net()
+        props = _props_net() if PROPS_IN_DEFAULT or V2_MAPS else None
         maps = V2_MAPS if props is not None else ()
         return HybridAnalyzer(ClassicalAnalyzer(), props_net=props, props_net_maps=maps)
     except (ImportError, OSError, RuntimeError, KeyError):

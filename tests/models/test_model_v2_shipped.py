@@ -1,5 +1,5 @@
 """The shipped JewelNet v2 file (models/weights/jewelnet_v2.pt): small, loadable, what its
-card says it is, and in the default analyzer as the prop finder."""
+card says it is, and the prop finder of the evaluation hybrid."""
 
 from __future__ import annotations
 
@@ -40,9 +40,10 @@ def test_v2_analysis_has_every_map_at_the_photo_size():
     assert a.extras["analyzer"] == "jewelnet_v2" and len(a.extras["weights"]) == 64
 
 
-def test_the_default_analyzer_finds_props_with_v2():
-    from models.analyzers import default_analyzer
+def test_v2_finds_props_in_the_evaluation_hybrid_and_the_default_says_whether():
+    from models.analyzers import PROPS_IN_DEFAULT, V2_MAPS, analyzer_by_name, default_analyzer
     from models.net.analyzer_v2 import V2Analyzer
 
-    analyzer = default_analyzer()
-    assert isinstance(analyzer.props_net, V2Analyzer)
+    assert isinstance(analyzer_by_name("hybrid_props").props_net, V2Analyzer)
+    default = default_analyzer()
+    assert isinstance(default.props_net, V2Analyzer) == bool(PROPS_IN_DEFAULT or V2_MAPS)
