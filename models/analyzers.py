@@ -10,8 +10,8 @@ PROPS_IN_DEFAULT = False
 """Whether the default hybrid runs JewelNet v2 to remove supports. Off: on the 126 real
 development photos (2026-12-01) it changed three (e11, d104, d105), none visibly for the
 better (a wavy edge inside e11's bangle, a little of a table edge), and its warning came up
-where no support was; on held-out renders it removes most of what the hybrid kept of props
-(models/MODEL_CARD.md). `--analyzer hybrid_props` in the evaluation tools runs it."""
+where no support was; with the guards those photos needed it removes almost nothing on the
+held-out renders either (models/MODEL_CARD.md). `--analyzer hybrid_props` runs it."""
 
 V2_MAPS: tuple[str, ...] = ()
 """The maps the default hybrid takes from JewelNet v2 instead of v1 (of "matte", "metal",

@@ -78,12 +78,15 @@ def test_ctrl_c_leaves_only_complete_files_and_the_run_resumes(tmp_path):
             in_dir / f"piece{i:02}.png"
         )
     out = tmp_path / "out"
+    # A run started in the background by a shell inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: restore the default so Ctrl-C means Ctrl-C.
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "batch", str(in_dir), str(out), "--quiet"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(out.glob("piece*.png")):
