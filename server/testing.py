@@ -1,6 +1,7 @@
 """Start a real `jewel-retouch serve` process for tests (any area), and always stop it; test
 models; and a WebSocket client on a bare socket that reads only when told to (for probes of
-clients that misbehave: `raw_ws`, `send_frame`, `read_json`, `hello`, `raw_job`).
+clients that misbehave: `raw_ws`, `send_frame`, `read_json`, `hello`, `raw_job`); and the
+server's side of one scripted job for tests of clients (`scripted_job`).
 
     from server.testing import run_server
 
@@ -290,6 +291,19 @@ def receive_result(ws, timeout: float):
             reader = ResultReader(message)
         elif message["type"] in ("done", "error", "cancelled"):
             return reader, message
+
+
+def scripted_job(ws) -> tuple[dict, bytes]:
+    """A scripted job channel's side of one job (ws: a server-side simple-websocket
+    connection): hello -> ready, then the job header and all its bytes; returns (header,
+    bytes)."""
+    assert json.loads(ws.recv())["type"] == "hello"
+    ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
+    job = json.loads(ws.recv())
+    received = b""
+    while len(received) < job["bytes"]:
+        received += ws.recv()
+    return job, received
 
 
 def host_port(url: str) -> tuple[str, int]:

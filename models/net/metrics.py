@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from models.analyzers import ANALYZER_NAMES
+from models.analyzers import ANALYZER_NAMES, analyzer_by_name
 from models.synth.dataset import load_sample
 from models.synth.degrade import srgb_decode
 
@@ -101,12 +101,6 @@ def evaluate(analyzer, paths: Iterable[Path]) -> dict:
         "metal_kind_accuracy": ratio(kinds_right, kinds),
         "seconds_per_image": ratio(seconds, n),
     }
-
-
-def analyzer_by_name(name: str):
-    from models.analyzers import analyzer_by_name as by_name
-
-    return by_name(name)
 
 
 def main(argv: list[str] | None = None) -> int:

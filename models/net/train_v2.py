@@ -287,10 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"step {step}/{total}  loss {loss:.4f}  ({time.time() - t0:.0f} s)", flush=True)
 
     def checkpoint(net: JewelNetV2, step: int) -> None:
-        copy = JewelNetV2()
-        copy.load_state_dict({k: v.detach().cpu() for k, v in net.state_dict().items()})
+        # save_v2 copies the tensors out; the network stays in training mode.
         path = args.weights.with_name(f"{args.weights.stem}.step{step}.pt")
-        save_v2(copy.eval(), path, {"step": step, "data": str(args.data)})
+        save_v2(net, path, {"step": step, "data": str(args.data)})
         print(f"checkpoint {path}", flush=True)
 
     model, log = train_v2(

@@ -30,6 +30,9 @@ PIECE_KINDS = (
 )
 """The v1 data set's kinds (its seeds map onto this tuple: keep it as it is)."""
 
+RING_KINDS = PIECE_KINDS[:7]
+"""The kinds that are rings (a single ring or stacked bands)."""
+
 EXTRA_KINDS = ("hoops", "pearl_strand", "chain", "wire_wrap")
 """Kinds only the v2 piece bank draws (`models.synth.pieces`)."""
 
@@ -250,7 +253,7 @@ def design(kind: str, metal: str, rng: np.random.Generator) -> Design:
         for p in d.parts:
             p.mesh = p.mesh.transformed(None, (0, -y / 2 + 0.25, 0))
         d.facts["bands"] = styles
-    elif kind in ("solitaire", "halo", "pave_band", "plain_band", "engraved_band", "milgrain_band"):
+    elif kind in RING_KINDS:  # (stacked is handled above)
         _ring(d, rng, kind)
     elif kind == "pendant":
         stone_r = rng.uniform(0.3, 0.6)

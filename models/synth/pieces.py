@@ -40,6 +40,7 @@ its seed for one Mitsuba variant on one machine (see `models.synth.render`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -477,26 +478,18 @@ def ensure_bank(
     """Renders every missing piece of `seeds` into `folder` (resumable; `workers` render
     processes, each single-threaded); returns the paths of the pieces on disk (a piece that
     fails its exactness check is logged and left out)."""
+    import multiprocessing as mp
+
     seeds = list(seeds)
     todo = [(str(folder), s, size, spp) for s in seeds if not bank_path(folder, s).exists()]
-    if workers <= 1:
+    with contextlib.ExitStack() as stack:
         results = map(_render_job, todo)
+        if workers > 1 and len(todo) > 1:
+            pool = stack.enter_context(mp.get_context("spawn").Pool(workers))
+            results = pool.imap_unordered(_render_job, todo)
         for seed, seconds, error in results:
-            log(
-                f"piece {seed} left out: {error}"
-                if error
-                else f"rendered piece {seed} in {seconds:.1f} s"
-            )
-    else:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for seed, seconds, error in pool.imap_unordered(_render_job, todo):
-                log(
-                    f"piece {seed} left out: {error}"
-                    if error
-                    else f"rendered piece {seed} in {seconds:.1f} s"
-                )
+            done = f"rendered piece {seed} in {seconds:.1f} s"
+            log(f"piece {seed} left out: {error}" if error else done)
     return [bank_path(folder, s) for s in seeds if bank_path(folder, s).exists()]
 
 

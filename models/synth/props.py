@@ -13,25 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from models.synth import geometry as g
-from models.synth.jewelry import Design, Part
-from models.synth.optics import PROPS
+from models.synth.jewelry import RING_KINDS, Design, Part, _pick
 
-RINGS = (
-    "solitaire",
-    "halo",
-    "pave_band",
-    "plain_band",
-    "engraved_band",
-    "milgrain_band",
-    "stacked",
-)
 PROP_SHARE = 0.4
 """The share of bank pieces that get a prop."""
-
-
-def _pick(rng: np.random.Generator, names, weights=None) -> str:
-    p = None if weights is None else np.asarray(weights, float) / np.sum(weights)
-    return names[int(rng.choice(len(names), p=p))]
 
 
 def _lift(d: Design, dz: float) -> None:
@@ -46,7 +31,7 @@ def add_prop(d: Design, rng: np.random.Generator) -> str | None:
         return None
     lo, hi = d.bounds()
     size = hi - lo
-    if d.kind in RINGS:
+    if d.kind in RING_KINDS:
         kind = _pick(rng, ["slot_pad", "flat_pad", "wax", "clip"], [4, 1, 2, 2])
     else:
         kind = "flat_pad"
@@ -94,7 +79,6 @@ def add_prop(d: Design, rng: np.random.Generator) -> str | None:
         )
     d.parts.append(Part(mesh, material, "prop", False, False))
     d.facts["prop"] = {"kind": kind, "material": material}
-    assert material in PROPS
     return kind
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from gimp_plugin.jewel_retouch_client import BUILTIN_OPTIONS
+from server.testing import scripted_job
 
 
 def _sibling(name: str):
@@ -86,12 +87,7 @@ class SilentServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def session(self, ws) -> None:
-        assert json.loads(ws.recv())["type"] == "hello"
-        ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
-        job = json.loads(ws.recv())
-        received = b""
-        while len(received) < job["bytes"]:
-            received += ws.recv()
+        job, received = scripted_job(ws)
         deadline = time.monotonic() + WAIT_FOR_TICKS_S
         while time.monotonic() < deadline:
             text = self.progress_log.read_text() if self.progress_log.exists() else ""

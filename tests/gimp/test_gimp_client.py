@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from server.testing import scripted_job
+
 # Seconds a `jewel-retouch serve` may take to start: generous, for a busy machine.
 SERVER_START_S = 300
 
@@ -44,19 +46,6 @@ def server(tmp_path_factory):
         yield srv
 
 
-
-def _receive_job(ws) -> tuple[dict, bytes]:
-    """A scripted job channel's side of one job: hello -> ready, then the job header and all
-    its bytes; returns (header, bytes)."""
-    import json
-
-    assert json.loads(ws.recv())["type"] == "hello"
-    ws.send(json.dumps({"type": "ready", "version": "0", "limits": {}}))
-    job = json.loads(ws.recv())
-    received = b""
-    while len(received) < job["bytes"]:
-        received += ws.recv()
-    return job, received
 
 def test_plugin_files_are_ascii_and_python27_compatible():
     for path in PLUGIN_FILES:
@@ -372,7 +361,7 @@ def test_warnings_come_from_the_websocket_result_and_done(jrc):
     second = {"code": "overexposed", "message": "Overexposed (ws)."}
 
     def session(ws):
-        job, received = _receive_job(ws)
+        job, received = scripted_job(ws)
         part = {"name": "image", "kind": "image", "channels": 4, "depth": 8, "bytes": len(received)}
         ws.send(
             json.dumps(
@@ -480,7 +469,7 @@ def test_a_silent_server_still_gets_progress_ticks(jrc):
         return True
 
     def session(ws):
-        job, received = _receive_job(ws)
+        job, received = scripted_job(ws)
         ws.send(
             json.dumps({"type": "progress", "id": job["id"], "stage": "segment", "fraction": 0.5})
         )
@@ -515,7 +504,7 @@ def test_a_silent_server_past_the_timeout_is_a_timeout(jrc):
     release = threading.Event()
 
     def session(ws):
-        _receive_job(ws)
+        scripted_job(ws)
         release.wait(60)  # silent until the test is over
 
     with serve(session, "127.0.0.1", 0) as server:

@@ -8,16 +8,20 @@ import numpy as np
 from models.analysis import Analysis, Backdrop
 
 
+class Constant:
+    """An analyzer whose every map is `value` everywhere (no supports)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def analyse(self, rgb):
+        m = np.full(rgb.shape[:2], self.value, np.float32)
+        return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", extras={"k": 1},
+                        props=np.zeros_like(m))
+
+
 def test_hybrid_takes_each_map_from_the_method_that_won_it():
     from models.net.hybrid import HybridAnalyzer
-
-    class Constant:
-        def __init__(self, value):
-            self.value = value
-
-        def analyse(self, rgb):
-            m = np.full(rgb.shape[:2], self.value, np.float32)
-            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver", extras={"k": 1})
 
     # (both call the whole frame piece, so neither repair nor the border check applies)
     merged = HybridAnalyzer(Constant(0.6), Constant(0.75), extend=False).analyse(
@@ -292,15 +296,6 @@ def test_hybrid_takes_the_maps_it_is_told_from_the_v2_network():
     import pytest
 
     from models.net.hybrid import HybridAnalyzer
-
-    class Constant:
-        def __init__(self, value):
-            self.value = value
-
-        def analyse(self, rgb):
-            m = np.full(rgb.shape[:2], self.value, np.float32)
-            return Analysis(m, m.copy(), m.copy(), m.copy(), m.copy(), "silver",
-                            props=np.zeros_like(m))
 
     rgb = np.zeros((4, 5, 3), np.float32)
     merged = HybridAnalyzer(

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from models.synth import geometry as g
-from models.synth.jewelry import ALL_KINDS, EXTRA_KINDS, PIECE_KINDS, design
+from models.synth.jewelry import ALL_KINDS, EXTRA_KINDS, PIECE_KINDS, RING_KINDS, design
 from models.synth.optics import PROPS
-from models.synth.props import RINGS, add_prop
+from models.synth.props import add_prop
 
 
 def test_box_faces_point_outward():
@@ -78,4 +78,6 @@ def test_props_are_seeded_and_only_some_pieces_get_one():
     for seed in range(40):
         d = design("pendant", "silver", np.random.default_rng(seed))
         assert add_prop(d, np.random.default_rng([seed, 13])) in (None, "flat_pad")
-    assert "solitaire" in RINGS and "pendant" not in RINGS
+    assert set(RING_KINDS) == {
+        "solitaire", "halo", "pave_band", "plain_band", "engraved_band", "milgrain_band", "stacked"
+    }
