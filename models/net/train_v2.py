@@ -47,6 +47,14 @@ class TrainConfigV2:
     edge_weight: float = 4.0
     defect_pos_weight: float = 8.0
     kind_weight: float = 0.2
+    # The cast-shadow head (0: the first recipe's plain BCE only). From the first run on,
+    # BCE alone left it a faint blur (strength <= 0.2 where the truth reaches 0.8), so the
+    # fine-tune adds an L1 on the strength, weighted where there is shadow, and a Dice term;
+    # and a matte over the piece's shadow costs shadow_matte_weight x more (a soft matte
+    # there is a grey blob on the white).
+    shadow_weight: float = 0.0
+    shadow_pos_weight: float = 8.0
+    shadow_matte_weight: float = 0.0
     device: str = "cpu"
     threads: int = 1  # two threads waited on each other on the shared 2-core machine
 
@@ -120,6 +128,11 @@ def loss_v2(
     unknown = ((alpha > 0.02) & (alpha < 0.98)).float()
     band = F.max_pool2d(unknown, 5, 1, 2)  # the unknown band, a couple of pixels wider
     weight = 1 + (config.edge_weight - 1) * band
+    sh = OUTPUTS.index("shadow")
+    shadow_true = target[:, sh : sh + 1]
+    shadow_zone = F.max_pool2d((shadow_true > 0.05).float(), 5, 1, 2)
+    if config.shadow_matte_weight:
+        weight = weight + config.shadow_matte_weight * shadow_zone * (alpha < 0.02).float()
     matte_l1 = ((torch.sigmoid(maps[:, :1]) - alpha).abs() * weight).mean()
     prob = torch.sigmoid(maps[:, d])
     inter = (prob * target[:, d]).sum()
@@ -129,11 +142,22 @@ def loss_v2(
     else:
         kind_loss = kind.sum() * 0.0
     total = bce_rest + bce_defects + matte_l1 + 0.5 * dice + config.kind_weight * kind_loss
+    shadow_loss = torch.zeros(())
+    if config.shadow_weight:
+        shadow_prob = torch.sigmoid(maps[:, sh : sh + 1])
+        pos_s = 1 + (config.shadow_pos_weight - 1) * shadow_zone
+        shadow_l1 = ((shadow_prob - shadow_true).abs() * pos_s).mean()
+        hard = (shadow_true > 0.15).float()
+        inter_s = (shadow_prob * hard).sum()
+        dice_s = 1 - (2 * inter_s + 1) / (shadow_prob.sum() + hard.sum() + 1)
+        shadow_loss = shadow_l1 + 0.5 * dice_s
+        total = total + config.shadow_weight * shadow_loss
     parts = {
         "bce": float(bce_rest.detach()),
         "matte_l1": float(matte_l1.detach()),
         "defects": float(bce_defects.detach() + 0.5 * dice.detach()),
         "kind": float(kind_loss.detach()),
+        "shadow": float(shadow_loss.detach()),
     }
     return total, parts
 
@@ -146,9 +170,9 @@ def train_v2(
     on_checkpoint: Callable[[JewelNetV2, int], None] | None = None,
     checkpoint_every: int = 0,
 ) -> tuple[JewelNetV2, dict]:
-    """Trains (a fresh, seeded) JewelNetV2 on `data` (from load_samples); returns (model in
-    eval mode, log with the loss curve). on_checkpoint(model, step) is called every
-    `checkpoint_every` steps (the model in train mode: copy it, do not keep it)."""
+    """Trains `model` (default: a fresh, seeded JewelNetV2) on `data` (from load_samples);
+    returns (model in eval mode, log with the loss curve). on_checkpoint(model, step) is
+    called every `checkpoint_every` steps (the model in train mode: copy it, do not keep it)."""
     before = torch.get_num_threads()
     try:
         torch.manual_seed(config.seed)
@@ -248,6 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device, help="cpu or cuda")
     p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from these v2 weights (a fine-tune) instead of a fresh seeded network",
+    )
+    p.add_argument("--shadow-weight", type=float, default=d.shadow_weight,
+                   help="weight of the cast-shadow L1 + Dice term (0: BCE only)")
+    p.add_argument("--shadow-matte-weight", type=float, default=d.shadow_matte_weight,
+                   help="extra matte weight over the piece's cast shadow")
+    p.add_argument(
         "--checkpoint-every",
         type=int,
         default=0,
@@ -275,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         crop=args.crop,
         device=args.device,
         threads=args.threads,
+        shadow_weight=args.shadow_weight,
+        shadow_matte_weight=args.shadow_matte_weight,
     )
+    if args.init is not None and not args.init.is_file():
+        print(f"train_v2: --init weights not found: {args.init}", file=sys.stderr)
+        return 2
     t0 = time.time()
     data = load_samples(args.data, args.limit)
     print(
@@ -292,10 +331,21 @@ def main(argv: list[str] | None = None) -> int:
         save_v2(net, path, {"step": step, "data": str(args.data)})
         print(f"checkpoint {path}", flush=True)
 
+    start = None
+    if args.init is not None:
+        start, start_meta = load_v2(args.init)
     model, log = train_v2(
-        data, config, show, on_checkpoint=checkpoint, checkpoint_every=args.checkpoint_every
+        data,
+        config,
+        show,
+        model=start,
+        on_checkpoint=checkpoint,
+        checkpoint_every=args.checkpoint_every,
     )
     meta = {"log": log, "data": str(args.data), "digest": tensor_digest(model)}
+    if start is not None:
+        # The recipe is two runs: record the first one's file and digest.
+        meta["init"] = {"path": str(args.init), "digest": start_meta.get("digest", "")}
     if args.heldout:
         from models.net.eval_v2 import evaluate_v2
 

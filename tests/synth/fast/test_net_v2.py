@@ -4,6 +4,7 @@ step on a tiny batch, the augmentation, and the weights file round trip (no rend
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,93 @@ def test_loss_weights_the_unknown_band_and_ignores_missing_kinds():
     # Both moves add 16 x 0.5 of absolute matte error (from 0.5 everywhere); unweighted they
     # would cost the same. The soft edge is in the unknown band (x4), the inside row mostly not.
     assert edge["matte_l1"] > inside["matte_l1"]
+
+
+def _shadow_scene():
+    """A 32 px target: a piece (matte 1) and its cast shadow of strength 0.6 beside it."""
+    target = torch.zeros(1, len(OUTPUTS), 32, 32)
+    target[:, 0, 8:24, 8:16] = 1.0
+    target[:, OUTPUTS.index("shadow"), 8:24, 16:26] = 0.6
+    return target
+
+
+def test_shadow_term_asks_for_the_shadow_strength():
+    """BCE alone barely tells a faint shadow (0.2, what the first run learned) from the true
+    0.6; the fine-tune's L1 + Dice term does, and it is off in the first recipe's config."""
+    target = _shadow_scene()
+    sh = OUTPUTS.index("shadow")
+    kind = torch.zeros(1, len(METAL_KINDS))
+    faint, right = torch.zeros_like(target), torch.zeros_like(target)
+    faint[:, sh, 8:24, 16:26] = math.log(0.2 / 0.8)
+    right[:, sh, 8:24, 16:26] = math.log(0.6 / 0.4)
+    faint[:, sh][target[:, sh] == 0] = right[:, sh][target[:, sh] == 0] = -6.0
+    ignore = torch.tensor([T.IGNORE])
+    plain = T.TrainConfigV2()
+    _, parts = T.loss_v2(faint, kind, target, ignore, plain)
+    assert parts["shadow"] == 0.0
+    tuned = T.TrainConfigV2(shadow_weight=2.0)
+    loss_faint, p_faint = T.loss_v2(faint, kind, target, ignore, tuned)
+    loss_right, p_right = T.loss_v2(right, kind, target, ignore, tuned)
+    assert p_faint["shadow"] > 2 * p_right["shadow"]
+    gap_plain = float(T.loss_v2(faint, kind, target, ignore, plain)[0]
+                      - T.loss_v2(right, kind, target, ignore, plain)[0])
+    assert float(loss_faint - loss_right) > 5 * gap_plain
+
+
+def test_shadow_matte_weight_makes_a_matte_over_the_shadow_costly():
+    target = _shadow_scene()
+    kind = torch.zeros(1, len(METAL_KINDS))
+    ignore = torch.tensor([T.IGNORE])
+    clean = torch.full_like(target, -6.0)
+    clean[:, 0, 8:24, 8:16] = 6.0
+    over_shadow, over_backdrop = clean.clone(), clean.clone()
+    over_shadow[:, 0, 8:24, 20:22] = 0.0  # a half-opaque matte on the shadow
+    over_backdrop[:, 0, 8:24, 28:30] = 0.0  # as much on the open backdrop
+    for weight, expect_more in ((0.0, False), (4.0, True)):
+        config = T.TrainConfigV2(shadow_matte_weight=weight)
+        _, on_shadow = T.loss_v2(over_shadow, kind, target, ignore, config)
+        _, on_backdrop = T.loss_v2(over_backdrop, kind, target, ignore, config)
+        if expect_more:
+            assert on_shadow["matte_l1"] > 3 * on_backdrop["matte_l1"]
+        else:
+            assert on_shadow["matte_l1"] == pytest.approx(on_backdrop["matte_l1"])
+
+
+def test_fine_tune_starts_from_the_init_weights(tmp_path: Path):
+    """--init: the run starts from the given file (not a fresh seeded network) and records it;
+    a missing file is refused before any work."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    photos, targets, _ = _tiny_data(n=2)
+    for i in range(2):
+        maps = {k: targets[i, j].numpy() for j, k in enumerate(OUTPUTS)}
+        np.savez(data_dir / f"{i:07d}.npz", shot=np.transpose(photos[i].numpy(), (1, 2, 0)),
+                 meta=np.array(json.dumps({"metal_kind": "yellow_gold"})), **maps)
+    torch.manual_seed(7)
+    start = JewelNetV2()
+    init = tmp_path / "init.pt"
+    T.save_v2(start, init, {"digest": T.tensor_digest(start)})
+    common = ["--data", str(data_dir), "--steps", "2", "--batch", "2", "--crop", "64",
+              "--lr", "1e-6", "--threads", "1"]
+    tuned, fresh = tmp_path / "tuned.pt", tmp_path / "fresh.pt"
+    assert T.main([*common, "--init", str(init), "--shadow-weight", "2",
+                   "--weights", str(tuned)]) == 0
+    assert T.main([*common, "--weights", str(fresh)]) == 0
+    model, meta = T.load_v2(tuned)
+    assert meta["init"]["digest"] == T.tensor_digest(start)
+    assert meta["log"]["config"]["shadow_weight"] == 2.0
+    # At a tiny learning rate two steps stay next to the start, far from a fresh network.
+    # (parameters only: batch-norm statistics follow the batch whatever the start)
+    start_params = dict(start.named_parameters())
+
+    def distance(other: JewelNetV2) -> float:
+        return max(float((p - start_params[k]).abs().max()) for k, p in other.named_parameters())
+
+    near = distance(model)
+    far = distance(T.load_v2(fresh)[0])
+    assert near < 0.05 < far
+    assert T.main([*common, "--init", str(tmp_path / "missing.pt"),
+                   "--weights", str(tmp_path / "x.pt")]) == 2
 
 
 def test_augment_warps_photo_and_truth_alike():
