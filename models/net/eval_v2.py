@@ -24,47 +24,59 @@ import numpy as np
 from models.net.analyzer_v2 import V2Analyzer
 from models.net.metrics import analyzer_by_name, evaluate
 from models.net.v2 import JewelNetV2
-from models.synth.degrade import srgb_decode
 
 
-def matte_errors(analyzer, paths: list[Path]) -> dict:
-    """SAD (per image, /1000) and MSE of the matte against the exact coverage, and on samples
-    with a prop (a felt pad, wax, a clip): "prop_kept", the share of the prop's pixels
+class MatteErrors:
+    """The matting measures, gathered one sample at a time (`add`, as evaluate's on_sample).
+
+    result(): SAD (per image, /1000) and MSE of the matte against the exact coverage, and on
+    samples with a prop (a felt pad, wax, a clip): "prop_kept", the share of the prop's pixels
     (coverage > 0.5) that the matte calls piece (> 0.5; lower is better: a retoucher removes
-    them all), and "prop_iou" of the analyzer's own prop map where it has one."""
-    sad, mse = [], []
-    prop_px = prop_kept = prop_inter = prop_union = 0
-    has_props = False
-    for path in paths:
-        with np.load(path) as s:
-            shot = s["shot"]
-            truth = (
-                (s["alpha"].astype(np.float32) / 65535) if "alpha" in s.files else s["piece"] / 255
-            )
-            prop = (s["prop"] > 127) if "prop" in s.files else np.zeros(truth.shape, bool)
-        rgb = srgb_decode(shot.astype(np.float32) / 255).astype(np.float32)
-        analysis = analyzer.analyse(rgb)
+    them all), and "prop_iou" of the analyzer's own prop map where it has one.
+    """
+
+    def __init__(self) -> None:
+        self.sad: list[float] = []
+        self.mse: list[float] = []
+        self.prop_px = self.prop_kept = self.prop_inter = self.prop_union = 0
+        self.has_props = False
+
+    def add(self, sample: dict, analysis) -> None:
+        truth = (
+            sample["alpha"].astype(np.float32) / 65535
+            if "alpha" in sample
+            else sample["piece"].astype(np.float32) / 255
+        )
+        prop = sample["prop"] > 127 if "prop" in sample else np.zeros(truth.shape, bool)
         matte = analysis.matte.astype(np.float32)
         err = matte - truth
-        sad.append(float(np.abs(err).sum()) / 1000)
-        mse.append(float((err**2).mean()))
-        prop_px += int(prop.sum())
-        prop_kept += int((prop & (matte > 0.5)).sum())
+        self.sad.append(float(np.abs(err).sum()) / 1000)
+        self.mse.append(float((err**2).mean()))
+        self.prop_px += int(prop.sum())
+        self.prop_kept += int((prop & (matte > 0.5)).sum())
         if analysis.props is not None:
-            has_props = True
+            self.has_props = True
             said = analysis.props > 0.5
-            prop_inter += int((said & prop).sum())
-            prop_union += int((said | prop).sum())
-    return {
-        "matte_sad": round(float(np.mean(sad)), 3),
-        "matte_mse": round(float(np.mean(mse)), 5),
-        "prop_kept": round(prop_kept / prop_px, 3) if prop_px else None,
-        "prop_iou": round(prop_inter / prop_union, 3) if has_props and prop_union else None,
-    }
+            self.prop_inter += int((said & prop).sum())
+            self.prop_union += int((said | prop).sum())
+
+    def result(self) -> dict:
+        return {
+            "matte_sad": round(float(np.mean(self.sad)), 3) if self.sad else None,
+            "matte_mse": round(float(np.mean(self.mse)), 5) if self.mse else None,
+            "prop_kept": round(self.prop_kept / self.prop_px, 3) if self.prop_px else None,
+            "prop_iou": (
+                round(self.prop_inter / self.prop_union, 3)
+                if self.has_props and self.prop_union
+                else None
+            ),
+        }
 
 
 def score(analyzer, paths: list[Path]) -> dict:
-    return {**evaluate(analyzer, paths), **matte_errors(analyzer, paths)}
+    """evaluate's figures and the matting measures, the analyzer run once per sample."""
+    errors = MatteErrors()
+    return {**evaluate(analyzer, paths, on_sample=errors.add), **errors.result()}
 
 
 def evaluate_v2(model: JewelNetV2, folder: Path, limit: int | None = None) -> dict:

@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +42,15 @@ def edge_band(piece: np.ndarray, width: int = 1) -> np.ndarray:
     return grown & ~shrunk
 
 
-def evaluate(analyzer, paths: Iterable[Path]) -> dict:
-    """Metrics of `analyzer` over the samples at `paths` (see the module docstring)."""
+def evaluate(
+    analyzer,
+    paths: Iterable[Path],
+    on_sample: Callable[[dict, object], None] | None = None,
+) -> dict:
+    """Metrics of `analyzer` over the samples at `paths` (see the module docstring).
+
+    on_sample(sample, analysis), when given, sees each loaded sample (`load_sample`'s dict)
+    with its Analysis, so further measures need not run the analyzer a second time."""
     inter = dict.fromkeys(MASKS, 0)
     union = dict.fromkeys(MASKS, 0)
     defect_px = defect_hit = blobs = blobs_hit = 0
@@ -60,6 +67,8 @@ def evaluate(analyzer, paths: Iterable[Path]) -> dict:
         a = analyzer.analyse(rgb)
         seconds += time.perf_counter() - start
         n += 1
+        if on_sample is not None:
+            on_sample(s, a)
         truth = {"matte": s["piece"] > 127, "metal": s["metal"] > 127, "gem": s["gem"] > 127}
         pred = {"matte": a.matte > 0.5, "metal": a.metal > 0.5, "gem": a.gem > 0.5}
         for k in MASKS:
