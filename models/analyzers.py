@@ -4,6 +4,8 @@ implementation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from models.analysis import Analyzer
 
 PROPS_IN_DEFAULT = False
@@ -54,12 +56,22 @@ JewelNet v1 or v2 alone; the hybrid with v1 only (no prop removal); with v1 and 
 with v2's matte, metal and gem, v1's shadow and v2's props; with every map from v2."""
 
 
-def analyzer_by_name(name: str) -> Analyzer:
-    """One of ANALYZER_NAMES (for the evaluation tools; the pipeline uses default_analyzer)."""
+USES_V2 = ("v2", "hybrid_props", "hybrid_v2", "hybrid_v2all")
+"""The names of ANALYZER_NAMES that run JewelNet v2 (and so take other v2 weights)."""
+
+
+def analyzer_by_name(name: str, v2_weights: Path | None = None) -> Analyzer:
+    """One of ANALYZER_NAMES (for the evaluation tools; the pipeline uses default_analyzer).
+    v2_weights: a JewelNet v2 file to use instead of the shipped one (a candidate being
+    judged); refused for analyzers without v2."""
     from models.analysis.classical import ClassicalAnalyzer
 
     if name not in ANALYZER_NAMES:
         raise ValueError(f"unknown analyzer {name!r} (one of {', '.join(ANALYZER_NAMES)})")
+    if v2_weights is not None and name in ANALYZER_NAMES and name not in USES_V2:
+        raise ValueError(f"analyzer {name!r} does not use JewelNet v2 weights")
+    if v2_weights is not None and not Path(v2_weights).is_file():
+        raise ValueError(f"v2 weights not found: {v2_weights}")
     if name == "default":
         return default_analyzer()
     if name == "classical":
@@ -71,10 +83,12 @@ def analyzer_by_name(name: str) -> Analyzer:
     if name == "net":
         return NetAnalyzer()
     if name == "v2":
-        return V2Analyzer()
+        return V2Analyzer(weights=v2_weights)
     if name == "hybrid_v1":
         return HybridAnalyzer(ClassicalAnalyzer())
     maps = {"hybrid_props": (), "hybrid_v2": ("matte", "metal", "gem")}.get(
         name, ("matte", "metal", "gem", "shadow")
     )
-    return HybridAnalyzer(ClassicalAnalyzer(), props_net=V2Analyzer(), props_net_maps=maps)
+    return HybridAnalyzer(
+        ClassicalAnalyzer(), props_net=V2Analyzer(weights=v2_weights), props_net_maps=maps
+    )

@@ -187,9 +187,10 @@ def evaluate_folder(
     limit: int | None = None,
     match: str | None = None,
     analyzer: str = "default",
+    v2_weights: Path | None = None,
 ) -> list[dict]:
     """Retouch every photo of `folder`, write the images and tables to `out`; the rows.
-    analyzer: a name of models.analyzers.ANALYZER_NAMES."""
+    analyzer: a name of models.analyzers.ANALYZER_NAMES (v2_weights: its JewelNet v2 file)."""
     out.mkdir(parents=True, exist_ok=True)
     opts = RetouchOptions.from_mapping(options or {})
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
@@ -198,7 +199,7 @@ def evaluate_folder(
     paths = paths[:limit] if limit else paths
     if not paths:
         raise SystemExit(f"no photos ({', '.join(sorted(SUFFIXES))}) in {folder}")
-    retoucher = _retoucher(analyzer)
+    retoucher = _retoucher(analyzer, v2_weights)
     rows, pairs = [], []
     for index, path in enumerate(paths, 1):
         try:
@@ -321,17 +322,18 @@ def triptych(images: list[np.ndarray], labels: list[str], side: int) -> Image.Im
     return sheet
 
 
-def _retoucher(analyzer: str):
+def _retoucher(analyzer: str, v2_weights: Path | None = None):
     """The shipped retoucher, or the pipeline with the named analyzer."""
-    if analyzer == "default":
+    if analyzer == "default" and v2_weights is None:
         return load()
     from models.pipeline import Retoucher
 
-    return Retoucher(analyzer=analyzer_by_name(analyzer))
+    return Retoucher(analyzer=analyzer_by_name(analyzer, v2_weights))
 
 
 def evaluate_pairs(folder: Path, out: Path, options: dict | None = None,
-                   match: str | None = None, analyzer: str = "default") -> list[dict]:
+                   match: str | None = None, analyzer: str = "default",
+                   v2_weights: Path | None = None) -> list[dict]:
     """Pairs mode: retouch every pair's before, compare with its after; the rows."""
     out.mkdir(parents=True, exist_ok=True)
     opts = RetouchOptions.from_mapping(options or {})
@@ -340,7 +342,7 @@ def evaluate_pairs(folder: Path, out: Path, options: dict | None = None,
         pairs = [p for p in pairs if match in p[0].name]
     if not pairs:
         raise SystemExit(f"no before/after pairs in {folder}")
-    retoucher = _retoucher(analyzer)
+    retoucher = _retoucher(analyzer, v2_weights)
     rows, sheets = [], []
     for index, (before_path, after_path) in enumerate(pairs, 1):
         try:
@@ -393,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with a retoucher's before/after pairs in the folder")
     parser.add_argument("--analyzer", default="default", choices=ANALYZER_NAMES,
                         help="the analysis to retouch with (default: the shipped one)")
+    parser.add_argument("--v2-weights", type=Path, default=None,
+                        help="JewelNet v2 weights for an analyzer that uses v2 (a candidate)")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"not a folder: {args.folder}")
@@ -401,13 +405,19 @@ def main(argv: list[str] | None = None) -> int:
         RetouchOptions.from_mapping(options)
     except ValueError as exc:
         parser.error(f"--options: {exc}")
+    try:
+        _retoucher(args.analyzer, args.v2_weights)  # refuse a bad pair before any work
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.pairs:
-        rows = evaluate_pairs(args.folder, args.out, options, args.match, args.analyzer)
+        rows = evaluate_pairs(
+            args.folder, args.out, options, args.match, args.analyzer, args.v2_weights
+        )
         print((args.out / "pairs.md").read_text())
         print(f"{len(rows)} pairs; sheets and figures in {args.out}")
         return 0
     rows = evaluate_folder(
-        args.folder, args.out, options, args.limit, args.match, args.analyzer
+        args.folder, args.out, options, args.limit, args.match, args.analyzer, args.v2_weights
     )
     print((args.out / "figures.md").read_text())
     print(f"{len(rows)} photos; images and figures in {args.out}")

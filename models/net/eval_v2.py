@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from models.analyzers import USES_V2, analyzer_by_name
 from models.net.analyzer_v2 import V2Analyzer
-from models.net.metrics import analyzer_by_name, evaluate
+from models.net.metrics import evaluate
 from models.net.v2 import JewelNetV2
 
 
@@ -134,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"(no v2 weights at {args.weights}; scoring the others only)", file=sys.stderr)
     for name in filter(None, args.compare.split(",")):
+        # The hybrids that use v2 get the same v2 weights as the column above.
+        weights = args.weights if name in USES_V2 and args.weights.exists() else None
         results[{"net": "v1", "classical": "image analysis"}.get(name, name)] = score(
-            analyzer_by_name(name), paths
+            analyzer_by_name(name, weights), paths
         )
     print(table(results))
     print(json.dumps({"samples": len(paths), "seconds": round(time.time() - t, 1)}))

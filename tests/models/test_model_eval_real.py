@@ -45,3 +45,19 @@ def test_figures_measure_the_piece_and_the_islands():
     assert row["lum"] > 1.05 and row["border255"] == 1.0
     assert abs(row["islands"] - 9 / (h * w)) < 1e-4
     assert row["clip_in"] == 0.0 and row["clip_out"] == 0.0
+
+
+def test_the_command_refuses_v2_weights_for_an_analyzer_without_v2(tmp_path, capsys):
+    import pytest
+
+    from models.eval.real import main
+
+    weights = tmp_path / "candidate.pt"
+    weights.write_bytes(b"")  # never read: the pairing is refused first
+    for analyzer, words in (("hybrid_v1", "does not use"), ("v2", "not found")):
+        path = weights if analyzer == "hybrid_v1" else tmp_path / "missing.pt"
+        with pytest.raises(SystemExit) as exc:
+            main([str(tmp_path), "--out", str(tmp_path / "out"), "--analyzer", analyzer,
+                  "--v2-weights", str(path)])
+        assert exc.value.code == 2 and words in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # no work done

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 
@@ -47,3 +48,27 @@ def test_v2_finds_props_in_the_evaluation_hybrid_and_the_default_says_whether():
     assert isinstance(analyzer_by_name("hybrid_props").props_net, V2Analyzer)
     default = default_analyzer()
     assert isinstance(default.props_net, V2Analyzer) == bool(PROPS_IN_DEFAULT or V2_MAPS)
+
+
+def test_evaluation_analyzers_take_candidate_v2_weights(tmp_path):
+    """A candidate v2 file is judged through the same analyzers as the shipped one; asking it
+    of an analyzer without v2, or naming a missing file, is an error, not a silent fallback."""
+    from models.analyzers import analyzer_by_name
+    from models.net.train_v2 import save_v2, tensor_digest
+    from models.net.v2 import JewelNetV2
+
+    torch.manual_seed(3)
+    candidate = JewelNetV2()
+    path = tmp_path / "candidate.pt"
+    save_v2(candidate, path, {"sha256": "candidate"})
+    v2 = analyzer_by_name("v2", path)
+    assert tensor_digest(v2.model) == tensor_digest(candidate)
+    hybrid = analyzer_by_name("hybrid_v2all", path)
+    assert tensor_digest(hybrid.props_net.model) == tensor_digest(candidate)
+    assert hybrid.props_net_maps == ("matte", "metal", "gem", "shadow")
+    shipped = analyzer_by_name("hybrid_v2")
+    assert tensor_digest(shipped.props_net.model) != tensor_digest(candidate)
+    with pytest.raises(ValueError, match="does not use"):
+        analyzer_by_name("hybrid_v1", path)
+    with pytest.raises(ValueError, match="not found"):
+        analyzer_by_name("v2", tmp_path / "missing.pt")
