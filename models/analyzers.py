@@ -49,14 +49,23 @@ def _props_net():
 
 
 ANALYZER_NAMES = (
-    "default", "classical", "net", "v2", "hybrid_v1", "hybrid_props", "hybrid_v2", "hybrid_v2all"
+    "default",
+    "classical",
+    "net",
+    "v2",
+    "hybrid_v1",
+    "hybrid_props",
+    "hybrid_v2",
+    "hybrid_v2all",
+    "hybrid_v2shadow",
 )
 """Analyzers the evaluation tools can be asked for: the shipped default; image analysis alone;
 JewelNet v1 or v2 alone; the hybrid with v1 only (no prop removal); with v1 and v2's props;
-with v2's matte, metal and gem, v1's shadow and v2's props; with every map from v2."""
+with v2's matte, metal and gem, v1's shadow and v2's props; with every map from v2; with v1's
+matte, metal and gem and v2's cast shadow (no prop removal)."""
 
 
-USES_V2 = ("v2", "hybrid_props", "hybrid_v2", "hybrid_v2all")
+USES_V2 = ("v2", "hybrid_props", "hybrid_v2", "hybrid_v2all", "hybrid_v2shadow")
 """The names of ANALYZER_NAMES that run JewelNet v2 (and so take other v2 weights)."""
 
 
@@ -86,6 +95,13 @@ def analyzer_by_name(name: str, v2_weights: Path | None = None) -> Analyzer:
         return V2Analyzer(weights=v2_weights)
     if name == "hybrid_v1":
         return HybridAnalyzer(ClassicalAnalyzer())
+    if name == "hybrid_v2shadow":
+        return HybridAnalyzer(
+            ClassicalAnalyzer(),
+            props_net=V2Analyzer(weights=v2_weights),
+            props_net_maps=("shadow",),
+            find_props=False,
+        )
     maps = {"hybrid_props": (), "hybrid_v2": ("matte", "metal", "gem")}.get(
         name, ("matte", "metal", "gem", "shadow")
     )

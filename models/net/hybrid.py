@@ -133,10 +133,12 @@ class HybridAnalyzer:
         extend: bool = True,
         props_net=None,
         props_net_maps: tuple[str, ...] = (),
+        find_props: bool = True,
     ) -> None:
         """props_net: an analyzer whose Analysis has `props` (JewelNet v2), or None for no
         prop removal. props_net_maps: the maps of NET_MAPS taken from props_net instead of
-        `net` (each map from the network that won it on held-out renders)."""
+        `net` (each map from the network that won it on held-out renders). find_props: False
+        uses props_net for its maps only and removes no supports."""
         if not set(props_net_maps) <= set(NET_MAPS) or (props_net_maps and props_net is None):
             raise ValueError(f"props_net_maps must name maps of {NET_MAPS} of a props_net")
         self.classical = classical
@@ -144,6 +146,7 @@ class HybridAnalyzer:
         self.extend = extend
         self.props_net = props_net
         self.props_net_maps = tuple(props_net_maps)
+        self.find_props = find_props
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         # The analyses are independent; torch and numpy release the GIL, so the networks run
@@ -161,7 +164,8 @@ class HybridAnalyzer:
             learned = dataclasses.replace(
                 learned, **{name: getattr(supports, name) for name in self.props_net_maps}
             )
-        prop = self._props(supports, base.matte, net_matte)
+        finder = supports if self.find_props else None
+        prop = self._props(finder, base.matte, net_matte)
         if self._implausible(learned.matte, base.matte):
             extras = {**base.extras, "analyzer": "hybrid", "net_rejected": True}
             return dataclasses.replace(base, extras=extras)
@@ -241,10 +245,10 @@ class HybridAnalyzer:
             "precise_backdrop": bool(precise),
             "net_classical_iou": round(agreement, 4),
         }
-        if supports is not None:
+        if finder is not None:
             extras["props_removed"] = props_removed
         maps = {name: value.astype(np.float32) for name, value in merged.items()}
-        props = prop.astype(np.float32) if supports is not None else None
+        props = prop.astype(np.float32) if finder is not None else None
         return dataclasses.replace(base, extras=extras, props=props, **maps)
 
     @staticmethod

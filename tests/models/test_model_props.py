@@ -103,3 +103,24 @@ def test_without_the_v2_network_the_pad_is_not_cleanly_removed(results):
     inner_pad = ndimage.binary_erosion(pad, iterations=4)
     assert float((res.image.pixels[inner_pad] < 250).any(axis=-1).mean()) > 0.05
     assert "props_removed" not in [w["code"] for w in res.warnings]
+
+
+def test_a_v2_used_for_its_maps_only_removes_no_support(scenes):
+    """find_props=False (the hybrid that takes only v2's shadow): the same prop map is
+    ignored, nothing is counted as removed, and the analysis has no props map."""
+    from models.analysis.classical import ClassicalAnalyzer
+    from models.net.hybrid import HybridAnalyzer
+    from models.pipeline import Retoucher
+
+    photo, visible, _, pad = _scene(scenes)
+    image = ImageData(scenes.to_codes(photo))
+    options = RetouchOptions(background="white", shadow="none", finish="natural")
+    analyzer = HybridAnalyzer(ClassicalAnalyzer(), net=RingOnly(visible),
+                              props_net=PadMap(visible, pad), props_net_maps=("shadow",),
+                              find_props=False)
+    res = Retoucher(analyzer=analyzer).retouch(image, options)
+    inner_pad = ndimage.binary_erosion(pad, iterations=4)
+    assert float((res.image.pixels[inner_pad] < 250).any(axis=-1).mean()) > 0.05
+    assert "props_removed" not in [w["code"] for w in res.warnings]
+    analysis = analyzer.analyse(photo.astype(np.float32))  # the linear photo
+    assert analysis.props is None and "props_removed" not in analysis.extras
