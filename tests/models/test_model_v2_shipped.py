@@ -21,6 +21,8 @@ def test_the_v2_weights_are_small_and_carry_their_recipe():
     config = meta["log"]["config"]
     assert config["threads"] == 1 and config["device"] == "cpu"  # the CPU recipe
     assert meta["log"]["samples"] >= 1000
+    if "init" in meta:  # a fine-tune: its first run is named by digest (train_v2 --compare)
+        assert len(meta["init"]["digest"]) == 64 and meta["init"]["digest"] != meta["digest"]
     blob = torch.load(V2_WEIGHTS_PATH, map_location="cpu", weights_only=True)
     assert json.loads(blob["config"])  # the architecture is in the file
 

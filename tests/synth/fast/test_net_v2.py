@@ -216,6 +216,13 @@ def test_fine_tune_starts_from_the_init_weights(tmp_path: Path):
     near = distance(model)
     far = distance(T.load_v2(fresh)[0])
     assert near < 0.05 < far
+    # A first stage is checked against the digest the fine-tuned file records.
+    stage_one = [*common, "--seed", "5", "--weights", str(tmp_path / "stage1.pt")]
+    assert T.main(stage_one) == 0
+    assert T.main([*common, "--init", str(tmp_path / "stage1.pt"), "--weights", str(tuned)]) == 0
+    assert T.main([*stage_one, "--compare", str(tuned)]) == 0
+    assert T.main([*common, "--seed", "6", "--weights", str(tmp_path / "other.pt"),
+                   "--compare", str(tuned)]) == 1
     assert T.main([*common, "--init", str(tmp_path / "missing.pt"),
                    "--weights", str(tmp_path / "x.pt")]) == 2
 
