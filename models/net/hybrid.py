@@ -50,6 +50,10 @@ EXTEND_SOFT_EDGE = 2  # pixels around an image-analysis component that carry its
 SHADOW_SURE = 0.15  # network shadow strength from which a pixel is the piece's shadow
 SHADOW_SURE_CLEAN = 0.04  # the same on a clean sweep (tau <= CLEAN_SWEEP_TAU)
 CLEAN_SWEEP_TAU = 0.25
+# v2's shadow map is calibrated and ~0 over the piece (its fine-tune), so the shadow rules
+# that v1's noisy map needed a clean sweep for apply up to this looser fit.
+CLEAN_SWEEP_TAU_V2_SHADOW = 1.0
+V2_ONLY_SMOOTH = 0.02  # median log-gradient under which a v2-only region is flat backdrop
 # A shadow on the sweep: darker than the backdrop model by this (log), within this of its
 # colour, and with a gradient energy under this (models/analysis/classical.py's shadows).
 SHADOW_LIKE_DARKER, SHADOW_LIKE_TINT, SHADOW_LIKE_SMOOTH = 0.05, 0.06, 0.05
@@ -173,6 +177,8 @@ class HybridAnalyzer:
         # full working size is then precise, and its evidence overrules the 192-px network.
         model = base.backdrop
         precise = model is not None and model.tau <= VETO_MAX_TAU
+        v2_shadow = "shadow" in self.props_net_maps and supports is not None
+        clean_tau = CLEAN_SWEEP_TAU_V2_SHADOW if v2_shadow else CLEAN_SWEEP_TAU
         solid = learned.matte > 0.5
         base_solid = base.matte > 0.5
         fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid & ~prop
@@ -187,7 +193,7 @@ class HybridAnalyzer:
             # image analysis attaches the piece's shadow to it, and even a faint network
             # shadow is the better word. On a loose fit the network's shadow map is noisy
             # over the piece itself (a coin's engraving), and only a clear one counts.
-            clean = model is not None and model.tau <= CLEAN_SWEEP_TAU
+            clean = model is not None and model.tau <= clean_tau
             grown = self._extension(
                 base_solid, solid, not_shadow, SHADOW_SURE_CLEAN if clean else SHADOW_SURE
             )
@@ -206,14 +212,19 @@ class HybridAnalyzer:
         # that shadow and is not sure of the piece, the pixel is the backdrop's (a half-opaque
         # shadow over white is a grey blob with a hard edge).
         # (On a clean sweep only: on a loose fit its shadow map is noisy over the piece.)
-        if model is not None and model.tau <= CLEAN_SWEEP_TAU:
+        if model is not None and model.tau <= clean_tau:
             clear = (learned.shadow >= SHADOW_CLEAR) & (merged["matte"] < SHADOW_SOFT_MATTE)
             backdrop |= clear
+        if "matte" in self.props_net_maps and supports is not None:
+            # v2's matte, alone against v1 and the backdrop model, on a flat patch of the
+            # backdrop (a paper disc inside a necklace, e09; a soft shadow beside a stud, e02):
+            # no piece is that smooth.
+            backdrop |= self._flat_v2_only(rgb_linear, merged["matte"], net_matte, base.matte)
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
             backdrop |= vetoed
-        if model is not None and model.tau <= CLEAN_SWEEP_TAU:
+        if model is not None and model.tau <= clean_tau:
             # On a clean sweep: what only the network calls piece, apart from the piece,
             # running into the frame's edge, is the sweep's own horizon or edge.
             backdrop |= self._unsupported_at_border(merged["matte"], base.matte)
@@ -303,6 +314,28 @@ class HybridAnalyzer:
             if ring.any() and float(backdrop[window][ring].mean()) >= PROP_OPEN_EDGE:
                 keep[k] = True
         return keep[labels]
+
+    @staticmethod
+    def _flat_v2_only(
+        rgb: np.ndarray, matte: np.ndarray, v1_matte: np.ndarray, base_matte: np.ndarray
+    ) -> np.ndarray:
+        """Regions only v2 calls piece that are flat backdrop: bool (h, w).
+
+        rgb: float32 (h, w, 3) linear photo; matte: the merged (v2) matte; v1_matte,
+        base_matte: v1's and image analysis's (h, w) 0..1. Connected regions where the merged
+        matte is over 0.5 while v1 stays under 0.2 and image analysis calls the pixel backdrop
+        (matte < BACKDROP_SURE), whose median log-gradient is under V2_ONLY_SMOOTH: metal,
+        stones and pearls all have texture, highlights or noise above that; a paper disc or a
+        soft shadow does not. Where v1 and image analysis agree that it is backdrop, the
+        default's result there is backdrop too, so this never removes what v1 kept.
+        """
+        only = (matte > 0.5) & (v1_matte < 0.2) & (base_matte < BACKDROP_SURE)
+        labels, count = ndimage.label(only)
+        if count == 0:
+            return only
+        grad = log_gradient(rgb)
+        typical = np.asarray(ndimage.median(grad, labels, range(1, count + 1)))
+        return np.concatenate([[False], typical < V2_ONLY_SMOOTH])[labels]
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:

@@ -50,3 +50,57 @@ def test_the_cast_shadow_stays_out_and_the_chain_comes_in():
     loose = Backdrop(light, np.zeros((h, w), np.float32), 0.4)
     merged = HybridAnalyzer(_Fixed(classical, loose), _Fixed(net)).analyse(rgb)
     assert merged.matte[shadow_core].min() == 1.0
+
+
+class _V2:
+    """Stands in for JewelNet v2: a matte and a calibrated cast-shadow map."""
+
+    def __init__(self, matte, shadow):
+        self.matte, self.shadow = matte, shadow
+
+    def analyse(self, rgb):
+        zero = np.zeros_like(self.matte)
+        return Analysis(self.matte, self.matte.copy(), zero, zero, self.shadow, None,
+                        props=zero.copy())
+
+
+def test_v2s_calibrated_shadow_keeps_the_shadow_out_on_a_loose_fit():
+    """With v2's shadow map (hybrid_v2shadow's split) the shadow rules hold on a backdrop fit
+    that is not clean (tau 0.4): the v1-only hybrid takes the attached shadow in there."""
+    from models.net.hybrid import HybridAnalyzer
+
+    rgb, light, net, classical, soft = _scene()
+    h, w = net.shape
+    loose = Backdrop(light, np.zeros((h, w), np.float32), 0.4)
+    shadow = (0.3 * soft * (net < 0.5)).astype(np.float32)
+    merged = HybridAnalyzer(_Fixed(classical, loose), _Fixed(net),
+                            props_net=_V2(net, shadow), props_net_maps=("shadow",),
+                            find_props=False).analyse(rgb)
+    # All of what image analysis attached, its faint fringe too (strength 0.06-0.15, under
+    # the threshold a loose fit asks of v1's map).
+    attached = (classical > 0.5) & (net < 0.5) & (soft > 0.2)
+    assert merged.matte[attached].max() == 0.0
+    assert (merged.matte[30, 1:9] == 1.0).all()  # the chain still comes in
+
+
+def test_a_flat_patch_only_v2_calls_piece_is_backdrop():
+    """v2's matte alone (v1 and image analysis: backdrop) on a flat patch is backdrop; on a
+    textured one (a piece both others missed) it stays."""
+    from models.net.hybrid import HybridAnalyzer
+
+    rgb, light, net, classical, soft = _scene()
+    h, w = net.shape
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+    v2 = net.copy()
+    v2[45:55, 50:60] = 1.0  # a flat paper patch: the photo is plain backdrop there
+    v2[45:55, 70:80] = 1.0  # and a textured one
+    rng = np.random.default_rng(0)
+    rgb = rgb.copy()
+    rgb[45:55, 70:80] *= rng.uniform(0.5, 1.0, (10, 10, 1)).astype(np.float32)
+    zero = np.zeros((h, w), np.float32)
+    merged = HybridAnalyzer(_Fixed(classical, sweep), _Fixed(net),
+                            props_net=_V2(v2, zero), props_net_maps=("matte", "shadow"),
+                            find_props=False).analyse(rgb)
+    assert merged.matte[46:54, 51:59].max() == 0.0
+    assert merged.matte[46:54, 71:79].min() == 1.0
+    assert merged.matte[22:38, 12:28].min() == 1.0  # the piece itself untouched
