@@ -34,7 +34,12 @@ def default_analyzer() -> Analyzer:
 
         props = _props_net() if PROPS_IN_DEFAULT or V2_MAPS else None
         maps = V2_MAPS if props is not None else ()
-        return HybridAnalyzer(ClassicalAnalyzer(), props_net=props, props_net_maps=maps)
+        return HybridAnalyzer(
+            ClassicalAnalyzer(),
+            props_net=props,
+            props_net_maps=maps,
+            find_props=PROPS_IN_DEFAULT,
+        )
     except (ImportError, OSError, RuntimeError, KeyError):
         return ClassicalAnalyzer()
 

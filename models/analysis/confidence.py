@@ -124,6 +124,10 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
         ramp(float(parts), PARTS_MANY, PARTS_FEW),
         ramp(border_piece, BORDER_PIECE_HIGH, BORDER_PIECE_LOW),
     )
+    attached = analysis.extras.get("attached_border_piece")
+    if attached is not None:  # (the hybrid with v2's shadow map: see models/net/hybrid.py)
+        facts["attached_border_piece"] = attached
+        certainty = min(certainty, ramp(float(attached), BORDER_PIECE_HIGH, BORDER_PIECE_LOW))
     agreement = analysis.extras.get("net_classical_iou")
     if agreement is not None:
         facts["agreement"] = agreement

@@ -41,6 +41,7 @@ from scipy import ndimage
 
 from models.analysis import Analysis
 from models.analysis.classical import against_backdrop, log_gradient
+from models.analysis.confidence import border_mask
 from models.colour import LUMA
 from models.net.analyzer import NetAnalyzer
 
@@ -52,7 +53,7 @@ SHADOW_SURE_CLEAN = 0.04  # the same on a clean sweep (tau <= CLEAN_SWEEP_TAU)
 CLEAN_SWEEP_TAU = 0.25
 # v2's shadow map is calibrated and ~0 over the piece (its fine-tune), so the shadow rules
 # that v1's noisy map needed a clean sweep for apply up to this looser fit.
-CLEAN_SWEEP_TAU_V2_SHADOW = 1.0
+CLEAN_SWEEP_TAU_V2_SHADOW = 0.45
 V2_ONLY_SMOOTH = 0.02  # median log-gradient under which a v2-only region is flat backdrop
 # A shadow on the sweep: darker than the backdrop model by this (log), within this of its
 # colour, and with a gradient energy under this (models/analysis/classical.py's shadows).
@@ -258,6 +259,14 @@ class HybridAnalyzer:
         }
         if finder is not None:
             extras["props_removed"] = props_removed
+        if v2_shadow and self.extend:
+            # v2's shadow trims image analysis's piece where v1's did not; the confidence
+            # still asks how much of the frame's border that piece, grown from the network's,
+            # would cover (on a scene that is no sweep it runs off the frame: d084).
+            attached = self._extension(base_solid, solid, np.zeros_like(learned.shadow))
+            extras["attached_border_piece"] = round(
+                float(attached[border_mask(attached.shape)].mean()), 4
+            )
         maps = {name: value.astype(np.float32) for name, value in merged.items()}
         props = prop.astype(np.float32) if finder is not None else None
         return dataclasses.replace(base, extras=extras, props=props, **maps)

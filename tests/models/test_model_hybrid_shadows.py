@@ -3,6 +3,8 @@ still takes in the fine parts the network misses (models/net/hybrid.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import ndimage
 
@@ -104,3 +106,33 @@ def test_a_flat_patch_only_v2_calls_piece_is_backdrop():
     assert merged.matte[46:54, 51:59].max() == 0.0
     assert merged.matte[46:54, 71:79].min() == 1.0
     assert merged.matte[22:38, 12:28].min() == 1.0  # the piece itself untouched
+
+
+def test_the_confidence_still_sees_a_piece_run_off_the_frame_when_v2s_shadow_trims_it():
+    """On a scene that is no sweep, image analysis's piece (grown from the network's) runs off
+    the frame; v2's shadow map can trim that growth away, and the cut-out would look safe.
+    The hybrid reports the untrimmed piece's border share and the confidence reads it."""
+    from models.analysis.confidence import assess
+    from models.net.hybrid import HybridAnalyzer
+
+    rgb, light, net, classical, soft = _scene()
+    h, w = net.shape
+    classical = net.copy()
+    classical[29:32, 30:] = 1.0  # image analysis: a strip from the piece to the frame's edge
+    classical[-2:, :] = 1.0  # and on along the bottom and right edges (a table's edge)
+    classical[:, -2:] = 1.0
+    shadow = np.where(classical > net, 0.5, 0.0).astype(np.float32)  # v2: all of it shadow
+    loose = Backdrop(light, np.zeros((h, w), np.float32), 0.4)
+    v1_only = HybridAnalyzer(_Fixed(classical, loose), _Fixed(net)).analyse(rgb)
+    with_v2 = HybridAnalyzer(_Fixed(classical, loose), _Fixed(net),
+                             props_net=_V2(net, shadow), props_net_maps=("shadow",),
+                             find_props=False).analyse(rgb)
+    assert with_v2.matte[:, 45:].max() == 0.0  # v2's shadow trimmed the growth...
+    assert v1_only.matte[-1, :].min() == 1.0  # ...which v1's hybrid took in
+    assert with_v2.extras["attached_border_piece"] > 0.35
+    assert "attached_border_piece" not in v1_only.extras
+    assert assess(with_v2, rgb).matte_certainty == 0.0
+    assert assess(v1_only, rgb).matte_certainty == 0.0
+    trimmed = {k: v for k, v in with_v2.extras.items() if k != "attached_border_piece"}
+    unguarded = dataclasses.replace(with_v2, extras=trimmed)
+    assert assess(unguarded, rgb).matte_certainty > 0.5  # what the guard is for

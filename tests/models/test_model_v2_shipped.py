@@ -50,6 +50,7 @@ def test_v2_finds_props_in_the_evaluation_hybrid_and_the_default_says_whether():
     assert isinstance(analyzer_by_name("hybrid_props").props_net, V2Analyzer)
     default = default_analyzer()
     assert isinstance(default.props_net, V2Analyzer) == bool(PROPS_IN_DEFAULT or V2_MAPS)
+    assert default.props_net_maps == V2_MAPS and default.find_props == PROPS_IN_DEFAULT
 
 
 def test_evaluation_analyzers_take_candidate_v2_weights(tmp_path):
