@@ -211,7 +211,10 @@ def test_fine_tune_starts_from_the_init_weights(tmp_path: Path):
     start_params = dict(start.named_parameters())
 
     def distance(other: JewelNetV2) -> float:
-        return max(float((p - start_params[k]).abs().max()) for k, p in other.named_parameters())
+        return max(
+            float((p.detach() - start_params[k].detach()).abs().max())
+            for k, p in other.named_parameters()
+        )
 
     near = distance(model)
     far = distance(T.load_v2(fresh)[0])
