@@ -1,7 +1,8 @@
 """The analyzer the pipeline uses by default: each map from whichever method won it.
 
-Held-out results (models/MODEL_CARD.md) decide the split: JewelNet gives the piece matte, the
-metal and gem masks and the cast shadow; the image-analysis method keeps the defect map (the
+Held-out results (models/MODEL_CARD.md) and the real photos decide the split: JewelNet v1
+gives the piece matte and the metal and gem masks, JewelNet v2 the cast shadow (v1's when v2
+is not loaded); the image-analysis method keeps the defect map (the
 network finds far more defects but also flags some prong, pave and edge pixels, which the
 retouch must never touch), the metal kind (no clear winner) and its backdrop model.
 
@@ -18,6 +19,14 @@ Two repairs on top, both from the image-analysis maps, which work at the full wo
   shadow: image analysis tends to keep a contact shadow attached. On the held-out renders this
   costs little (matte IoU 0.836 against 0.845 for the network alone) and on the procedural
   benchmark it removes most of the detail damage on chains and pearls (models/README.md).
+
+JewelNet v2 (`props_net`) can supply maps of its own (`props_net_maps`): the default takes its
+cast shadow (fine-tuned, calibrated and about zero over the piece, so the shadow rules that
+v1's noisy map kept to clean sweeps apply up to CLEAN_SWEEP_TAU_V2_SHADOW). Then the
+confidence is also told how much of the frame's border image analysis's piece, grown from
+the network's, would cover (`attached_border_piece`): v2's shadow can trim that growth on a
+scene that is no sweep, and the smaller piece must not make a cut-out look safe. With v2's
+matte (evaluation only) a flat region that only v2 calls piece is backdrop (`_flat_v2_only`).
 
 Props (felt and foam pads, museum wax, acrylic clips: `_props`) come from JewelNet v2, the
 only method trained on them (models/synth/props.py), when its weights are shipped: a support
