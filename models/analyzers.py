@@ -20,17 +20,17 @@ V2_MAPS: tuple[str, ...] = ("shadow",)
 "gem", "shadow"), decided by the held-out renders and the real photos' verdicts
 (models/MODEL_CARD.md): v2's cast shadow (fine-tuned, held-out shadow IoU 0.21 against v1's
 0.16) changed 13 of the 126 development photos, for the better on e02 (a post v1 cut), d041,
-e04 and d025 (less attached shadow), about the same on the others (e07: a faint band under the
-studs, a little bumpier). v2's matte is not used: on real
-photos it erased part of e05's shank, holed d010's coin and left shadow blobs on d009."""
+e04 and d025 (less attached shadow), about the same on the others (e07: a faint band under
+the studs, a little bumpier). v2's matte is not used: on real photos it erased part of e05's
+shank, holed d010's coin and matte stones (d015, d016) and left shadow blobs on d009."""
 
 
 def default_analyzer() -> Analyzer:
-    """The analyzer the pipeline uses: the trained network for the matte, metal, gem and
-    shadow maps (where it won on held-out renders, see models/MODEL_CARD.md), the
-    image-analysis method for the rest; the image-analysis method alone if the network cannot
-    be loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the supports to remove (felt
-    pads, wax, clips)."""
+    """The analyzer the pipeline uses: JewelNet v1 for the matte, metal and gem maps,
+    JewelNet v2 for the maps of V2_MAPS (v1's if v2 cannot be loaded; see
+    models/MODEL_CARD.md), the image-analysis method for the rest; the image-analysis method
+    alone if the network cannot be loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the
+    supports to remove (felt pads, wax, clips)."""
     from models.analysis.classical import ClassicalAnalyzer
 
     try:
@@ -86,7 +86,7 @@ def analyzer_by_name(name: str, v2_weights: Path | None = None) -> Analyzer:
 
     if name not in ANALYZER_NAMES:
         raise ValueError(f"unknown analyzer {name!r} (one of {', '.join(ANALYZER_NAMES)})")
-    if v2_weights is not None and name in ANALYZER_NAMES and name not in USES_V2:
+    if v2_weights is not None and name not in USES_V2:
         raise ValueError(f"analyzer {name!r} does not use JewelNet v2 weights")
     if v2_weights is not None and not Path(v2_weights).is_file():
         raise ValueError(f"v2 weights not found: {v2_weights}")

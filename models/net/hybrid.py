@@ -195,6 +195,7 @@ class HybridAnalyzer:
         merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
         _adopt(merged, base, fill, fill)
         grown = np.zeros_like(solid)
+        reach = None  # image analysis's piece grown from the network's, before shadow trims
         if self.extend:
             # On a clean sweep image analysis separates shadows itself (its piece excludes them),
             # and the network's shadow map can cover the shaded side of a white pearl.
@@ -204,9 +205,8 @@ class HybridAnalyzer:
             # shadow is the better word. On a loose fit the network's shadow map is noisy
             # over the piece itself (a coin's engraving), and only a clear one counts.
             clean = model is not None and model.tau <= clean_tau
-            grown = self._extension(
-                base_solid, solid, not_shadow, SHADOW_SURE_CLEAN if clean else SHADOW_SURE
-            )
+            reach = self._reach(base_solid, solid)
+            grown = reach & (not_shadow < (SHADOW_SURE_CLEAN if clean else SHADOW_SURE))
             if clean:
                 # What image analysis adds beyond the network's piece and looks like a shadow
                 # on the sweep (darker than the backdrop model, its colour, smooth) is the
@@ -268,13 +268,12 @@ class HybridAnalyzer:
         }
         if finder is not None:
             extras["props_removed"] = props_removed
-        if v2_shadow and self.extend:
+        if v2_shadow and reach is not None:
             # v2's shadow trims image analysis's piece where v1's did not; the confidence
             # still asks how much of the frame's border that piece, grown from the network's,
             # would cover (on a scene that is no sweep it runs off the frame: d084).
-            attached = self._extension(base_solid, solid, np.zeros_like(learned.shadow))
             extras["attached_border_piece"] = round(
-                float(attached[border_mask(attached.shape)].mean()), 4
+                float(reach[border_mask(reach.shape)].mean()), 4
             )
         maps = {name: value.astype(np.float32) for name, value in merged.items()}
         props = prop.astype(np.float32) if finder is not None else None
@@ -438,23 +437,18 @@ class HybridAnalyzer:
         return np.isin(labels, drop) if drop else np.zeros(matte.shape, bool)
 
     @staticmethod
-    def _extension(
-        base_solid: np.ndarray,
-        net_solid: np.ndarray,
-        net_shadow: np.ndarray,
-        shadow_sure: float = SHADOW_SURE,
-    ) -> np.ndarray:
-        """Pixels to add to the network's piece: bool (h, w).
+    def _reach(base_solid: np.ndarray, net_solid: np.ndarray) -> np.ndarray:
+        """Image analysis's piece components that touch the network's piece, with their soft
+        outline: bool (h, w); base_solid, net_solid: bool (h, w).
 
         The network works at 192 px and misses fine parts (chain links, a white pearl on a
-        white backdrop); image analysis sees them at the full working size. Its piece
-        components that touch the network's piece are taken in, except where the network
-        sees the piece's own shadow (image analysis tends to keep a contact shadow attached).
+        white backdrop); image analysis sees them at the full working size. The caller takes
+        them in except where the network sees the piece's own shadow (image analysis tends to
+        keep a contact shadow attached).
         """
         labels, count = ndimage.label(base_solid)
         if count == 0:
             return np.zeros_like(base_solid)
         touching = np.unique(labels[ndimage.binary_dilation(net_solid) & base_solid])
         keep = np.isin(labels, touching[touching > 0])
-        keep = ndimage.binary_dilation(keep, iterations=EXTEND_SOFT_EDGE)  # its soft outline
-        return keep & (net_shadow < shadow_sure)
+        return ndimage.binary_dilation(keep, iterations=EXTEND_SOFT_EDGE)  # its soft outline
