@@ -264,10 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m models.net.train_v2", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--data", type=Path, required=True, help="folder of composited samples")
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="folder(s) of composited samples (several: trained on all, in the order given)",
+    )
     p.add_argument("--heldout", type=Path, default=None, help="held-out folder to score at the end")
     p.add_argument("--weights", type=Path, default=Path("out/jewelnet_v2.pt"))
-    p.add_argument("--limit", type=int, default=None, help="use the first N samples only")
+    p.add_argument(
+        "--limit", type=int, default=None, help="use the first N samples (of each folder) only"
+    )
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--crop", type=int, default=d.crop, help="training window, px (multiple of 32)")
@@ -319,10 +327,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.init is not None and not args.init.is_file():
         print(f"train_v2: --init weights not found: {args.init}", file=sys.stderr)
         return 2
+    missing = [str(f) for f in args.data if not f.is_dir()]
+    if missing:
+        print(f"train_v2: --data folder not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
     t0 = time.time()
-    data = load_samples(args.data, args.limit)
+    parts = [load_samples(folder, args.limit) for folder in args.data]
+    data = tuple(torch.cat([part[i] for part in parts]) for i in range(3)) if len(parts) > 1 \
+        else parts[0]
+    data_name = " ".join(str(f) for f in args.data)
     print(
-        f"{data[0].shape[0]} samples from {args.data} loaded in {time.time() - t0:.1f} s",
+        f"{data[0].shape[0]} samples from {data_name} loaded in {time.time() - t0:.1f} s",
         flush=True,
     )
 
@@ -332,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     def checkpoint(net: JewelNetV2, step: int) -> None:
         # save_v2 copies the tensors out; the network stays in training mode.
         path = args.weights.with_name(f"{args.weights.stem}.step{step}.pt")
-        save_v2(net, path, {"step": step, "data": str(args.data)})
+        save_v2(net, path, {"step": step, "data": data_name})
         print(f"checkpoint {path}", flush=True)
 
     start = None
@@ -346,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         on_checkpoint=checkpoint,
         checkpoint_every=args.checkpoint_every,
     )
-    meta = {"log": log, "data": str(args.data), "digest": tensor_digest(model)}
+    meta = {"log": log, "data": data_name, "digest": tensor_digest(model)}
     if start is not None:
         # The recipe is two runs: record the first one's file and digest.
         meta["init"] = {"path": str(args.init), "digest": start_meta.get("digest", "")}

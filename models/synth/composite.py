@@ -30,6 +30,11 @@ Each sample is an exact function of (sample seed, piece bank file). Written file
 
     python -m models.synth.composite --count 2000 --out synth_data/v2/train
     python -m models.synth.composite --count 200 --heldout --out synth_data/v2/heldout
+
+`--catalog 2` draws the second catalog (`models.synth.catalog2`: textured and pale cabochons,
+coins, filigree, bar drops, curb/rope/box/ball chains) from its own seed range, and its
+samples also lie in a hand or an open jewelry box (`models.synth.backdrops2`); the first
+catalog's seeds, pieces and backdrops are unchanged by it.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from models.synth import backdrops2
 from models.synth import degrade as dg
+from models.synth.catalog2 import CATALOG2_SEED_BASE, HELDOUT_OFFSET, catalog_of
 from models.synth.dataset import HELDOUT_SEED_BASE, sample_path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -83,6 +90,9 @@ BACKDROPS: dict[str, float] = {
     "leather": 0.025,
     "stone": 0.025,
 }
+
+BACKDROPS2: dict[str, float] = {**BACKDROPS, "hand": 0.08, "box": 0.07}
+"""The second catalog's samples (`models.synth.catalog2`) also lie in a hand or a box."""
 
 BANK_PIECES = 64
 """Pieces in the default training bank (each rendered once, about 7 s at 448 px, 32 spp)."""
@@ -136,6 +146,11 @@ def _floor_uv(floor_xy: np.ndarray, rng: np.random.Generator, period: float, px:
 def make_backdrop(kind: str, floor_xy: np.ndarray, rng: np.random.Generator) -> Backdrop:
     """A backdrop of `kind` (a key of BACKDROPS) for a piece whose floor coordinates (in piece
     radii, (H, W, 2)) are `floor_xy`."""
+    if kind in backdrops2.KINDS:
+        albedo, strength = backdrops2.make(
+            kind, floor_xy, rng, lambda k, xy, r: make_backdrop(k, xy, r).albedo
+        )
+        return Backdrop(kind, albedo, strength)
     h, w = floor_xy.shape[:2]
     fy = floor_xy[:, :, 1]  # towards the camera is +y
     depth = (fy - fy.min()) / max(float(np.ptp(fy)), 1e-6)  # 0 at the back, 1 at the front
@@ -198,7 +213,7 @@ def make_backdrop(kind: str, floor_xy: np.ndarray, rng: np.random.Generator) -> 
         albedo = np.clip(_sample_texture(tex, uv) * gain, 0.003, 0.95)
         strength = rng.uniform(0.7, 1.0)
         return Backdrop(kind, albedo.astype(np.float32), strength)
-    raise ValueError(f"unknown backdrop {kind!r}; known: {sorted(BACKDROPS)}")
+    raise ValueError(f"unknown backdrop {kind!r}; known: {sorted(BACKDROPS2)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,9 +393,9 @@ def camera(
 # Samples and data sets
 
 
-def pick_backdrop(rng: np.random.Generator) -> str:
-    kinds = list(BACKDROPS)
-    p = np.array([BACKDROPS[k] for k in kinds])
+def pick_backdrop(rng: np.random.Generator, table: dict[str, float] = BACKDROPS) -> str:
+    kinds = list(table)
+    p = np.array([table[k] for k in kinds])
     return kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
 
 
@@ -390,7 +405,8 @@ def make_composite(
     """The sample of `seed` from one bank piece (`models.synth.pieces.load_piece`)."""
     rng = np.random.default_rng([seed, 21])
     layers, framing = frame_layers(piece, rng, size)
-    kind = backdrop or pick_backdrop(rng)
+    table = BACKDROPS2 if catalog_of(seed) == 2 else BACKDROPS
+    kind = backdrop or pick_backdrop(rng, table)
     bd = make_backdrop(kind, layers["floor_xy"], rng)
     bd.blur = float(rng.uniform(1.0, 7.0)) * size / 384 if rng.random() < 0.3 else 0.0
     piece_blur = float(rng.uniform(0.5, 1.5)) if rng.random() < 0.15 else 0.0
@@ -513,6 +529,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render-size", type=int, default=448, help="bank render side in px")
     parser.add_argument("--spp", type=int, default=32, help="samples per pixel of the renders")
     parser.add_argument("--workers", type=int, default=1, help="render and compositing processes")
+    parser.add_argument(
+        "--catalog",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="1: the first catalog's pieces and backdrops (seeds 0+, held-out 1e6+); 2: also "
+        "textured cabochons, coins, filigree, bar drops, fancy chains, hands and boxes "
+        "(seeds 2e6+, held-out 3e6+)",
+    )
     args = parser.parse_args(argv)
     if args.count < 0 or args.size < 64 or args.pieces < 1 or args.render_size < args.size // 2:
         print(
@@ -521,9 +546,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    base = HELDOUT_SEED_BASE if args.heldout else 0
+    if args.catalog == 2:
+        base = CATALOG2_SEED_BASE + (HELDOUT_OFFSET if args.heldout else 0)
+        bank_name = "bank2_heldout" if args.heldout else "bank2"
+    else:
+        base = HELDOUT_SEED_BASE if args.heldout else 0
+        bank_name = "bank_heldout" if args.heldout else "bank"
     start = base if args.start is None else args.start
-    bank_dir = args.bank or args.out.parent / ("bank_heldout" if args.heldout else "bank")
+    last = start + max(args.count - 1, 0)
+    if catalog_of(start) != args.catalog or catalog_of(last) != args.catalog:
+        print(f"composite: seeds from {start} are not in catalog {args.catalog}", file=sys.stderr)
+        return 2
+    bank_dir = args.bank or args.out.parent / bank_name
     os.environ.setdefault("DRJIT_LIBLLVM_PATH", "/usr/lib/x86_64-linux-gnu/libLLVM-19.so")
     from models.synth.pieces import ensure_bank
 

@@ -46,6 +46,7 @@ class Part:
     role: str  # "metal" | "gem" | "prop" (a support that is not the piece)
     detail: bool = False
     frame: bool = True  # counted when the camera frames the piece (chains run off-frame)
+    texture: np.ndarray | None = None  # (n, n, 3) linear albedo map over the mesh's uv
 
 
 @dataclass
@@ -55,12 +56,14 @@ class Design:
     parts: list[Part] = field(default_factory=list)
     facts: dict = field(default_factory=dict)
 
-    def add(self, mesh, material="metal", role="metal", detail=False, frame=True) -> None:
+    def add(
+        self, mesh, material="metal", role="metal", detail=False, frame=True, texture=None
+    ) -> None:
         if material != "metal":
             role = "gem"
         if material in GEMS:
             mesh = g.orient_outward(mesh)
-        self.parts.append(Part(mesh, material, role, detail, frame))
+        self.parts.append(Part(mesh, material, role, detail, frame, texture))
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         framed = [p.mesh for p in self.parts if p.frame] or [p.mesh for p in self.parts]

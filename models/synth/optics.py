@@ -114,6 +114,16 @@ OPAQUE: dict[str, OpaqueStone] = {
     "pearl_white": OpaqueStone("pearl_white", (0.86, 0.84, 0.80), 1.53, 0.0),
     "pearl_cream": OpaqueStone("pearl_cream", (0.88, 0.80, 0.66), 1.53, 0.0),
     "pearl_black": OpaqueStone("pearl_black", (0.07, 0.07, 0.08), 1.53, 0.0),
+    # The second catalog's textured stones (models.synth.stones draws their albedo maps; the
+    # colour here is the map's mean, for a render without the map).
+    "opal": OpaqueStone("opal", (0.74, 0.74, 0.72), 1.45, 0.0),
+    "moonstone": OpaqueStone("moonstone", (0.70, 0.72, 0.76), 1.52, 0.0),
+    "jade": OpaqueStone("jade", (0.22, 0.45, 0.25), 1.66, 0.04),
+    "jade_pale": OpaqueStone("jade_pale", (0.55, 0.66, 0.50), 1.66, 0.04),
+    "turquoise_matrix": OpaqueStone("turquoise_matrix", (0.20, 0.52, 0.50), 1.62, 0.12),
+    "howlite": OpaqueStone("howlite", (0.80, 0.80, 0.78), 1.59, 0.15),
+    "agate": OpaqueStone("agate", (0.45, 0.42, 0.40), 1.54, 0.02),
+    "mother_of_pearl": OpaqueStone("mother_of_pearl", (0.82, 0.81, 0.80), 1.53, 0.03),
 }
 
 

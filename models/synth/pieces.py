@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from models.synth import catalog2
 from models.synth import geometry as g
 from models.synth.dataset import HELDOUT_SEED_BASE
 from models.synth.jewelry import ALL_KINDS, Design, Part, design
@@ -226,7 +227,7 @@ def _parts(design_: Design, folder: Path, roughness: float, masks: str | None) -
                 "material": {"type": "diffuse", "reflectance": {"type": "rgb", "value": colour}},
             }
         else:
-            entry["bsdf"] = _material(part.material, design_.metal, roughness)
+            entry["bsdf"] = _material(part.material, design_.metal, roughness, part.texture)
         scene[f"part{k}"] = entry
     return scene
 
@@ -266,11 +267,18 @@ def piece_setup(seed: int) -> tuple[Design, Studio, float]:
     cards, ambient) and its metal roughness."""
     rng_design = np.random.default_rng([seed, 11])
     rng_studio = np.random.default_rng([seed, 12])
-    kind = ALL_KINDS[int(rng_design.integers(len(ALL_KINDS)))]
-    metal = list(METALS)[int(rng_design.integers(len(METALS)))]
-    piece = design(kind, metal, rng_design)
-    add_prop(piece, np.random.default_rng([seed, 13]))
-    roughness = 0.0 if rng_design.random() < 0.6 else float(rng_design.uniform(0.02, 0.12))
+    if catalog2.catalog_of(seed) == 2:  # the second catalog's seed range and kinds
+        kind = catalog2.pick_kind(rng_design)
+        metal = list(METALS)[int(rng_design.integers(len(METALS)))]
+        piece = catalog2.design2(kind, metal, rng_design)
+        add_prop(piece, np.random.default_rng([seed, 13]))
+        roughness = catalog2.pick_roughness(rng_design, kind)
+    else:  # the first catalog, drawn exactly as its bank was made
+        kind = ALL_KINDS[int(rng_design.integers(len(ALL_KINDS)))]
+        metal = list(METALS)[int(rng_design.integers(len(METALS)))]
+        piece = design(kind, metal, rng_design)
+        add_prop(piece, np.random.default_rng([seed, 13]))
+        roughness = 0.0 if rng_design.random() < 0.6 else float(rng_design.uniform(0.02, 0.12))
     lo, hi = piece.bounds()
     studio = random_studio(rng_studio, (lo + hi) / 2, float(np.linalg.norm(hi - lo) / 2))
     return piece, studio, roughness
@@ -431,6 +439,8 @@ def render_piece(seed: int, size: int = 448, spp: int = 32) -> dict:
         "elevation_deg": float(np.degrees(np.arcsin(-cam_dir[2] / np.linalg.norm(cam_dir)))),
         "white_level": level,
     }
+    if catalog2.catalog_of(seed) == 2:  # (the first catalog's meta stays as its bank has it)
+        out["meta"]["catalog"] = 2
     return out
 
 

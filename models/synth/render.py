@@ -123,7 +123,9 @@ def _look_at(mi, origin, target, up=(0.0, 0.0, 1.0)):
     )
 
 
-def _material(name: str, metal: str, roughness: float) -> dict:
+def _material(name: str, metal: str, roughness: float, texture=None) -> dict:
+    """The Mitsuba BSDF of a part of material `name`; `texture` ((n, n, 3) linear albedo, the
+    part's uv mapped onto it) replaces an opaque stone's flat colour."""
     if name == "metal":
         optics = METALS[metal]
         inner = {
@@ -154,9 +156,14 @@ def _material(name: str, metal: str, roughness: float) -> dict:
         reflectance = {"type": "rgb", "value": list(prop.colour)}
         return {"type": "twosided", "material": {"type": "diffuse", "reflectance": reflectance}}
     stone = OPAQUE[name]
+    diffuse: dict = {"type": "rgb", "value": list(stone.colour)}
+    if texture is not None:
+        mi = mitsuba()
+        diffuse = {"type": "bitmap", "bitmap": mi.Bitmap(texture), "raw": True}
+        diffuse["filter_type"] = "bilinear"
     inner = {
         "type": "roughplastic" if stone.roughness > 0 else "plastic",
-        "diffuse_reflectance": {"type": "rgb", "value": list(stone.colour)},
+        "diffuse_reflectance": diffuse,
         "int_ior": stone.ior,
     }
     if stone.roughness > 0:
@@ -249,7 +256,7 @@ def build_scene(
                     },
                 }
             else:
-                entry["bsdf"] = _material(part.material, design.metal, roughness)
+                entry["bsdf"] = _material(part.material, design.metal, roughness, part.texture)
             scene[f"part{k}"] = entry
     # optimize=False: merging identical objects (the lights' black BSDFs) leaves the shapes, and
     # so the emitters, in a different order from run to run. parallel=False: the order must not

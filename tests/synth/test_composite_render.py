@@ -90,6 +90,39 @@ def test_a_prop_is_rendered_with_the_piece_but_not_in_its_coverage():
     assert layers["meta"]["prop"]["kind"] == "slot_pad"
 
 
+def test_a_textured_stone_is_rendered_with_its_albedo_map(monkeypatch):
+    """The second catalog's cabochons carry an albedo map: the same piece with the map's mean
+    colour instead shows a flatter stone, and the bank file records its catalog."""
+    from models.synth import catalog2, stones
+
+    def veined(seed: int) -> bool:
+        piece = pieces.piece_setup(seed)[0]
+        return piece.kind == "cabochon_pendant" and "prop" not in piece.facts and (
+            piece.facts["centre_stone"] in ("agate", "turquoise_matrix", "howlite")
+        )
+
+    seed = next(s for s in range(catalog2.CATALOG2_SEED_BASE, catalog2.CATALOG2_SEED_BASE + 400)
+                if veined(s))
+    size = 96
+    textured = pieces.render_piece(seed, size, SPP)
+    assert textured["meta"]["catalog"] == 2 and textured["meta"]["kind"] == "cabochon_pendant"
+    def flat_map(name, rng, n=stones.TEXTURE_SIZE):  # the same draws, the map's mean colour
+        real = stones.stone_texture(name, rng, n)
+        return np.broadcast_to(real.mean(axis=(0, 1)), real.shape).astype(np.float32).copy()
+
+    monkeypatch.setattr(catalog2, "stone_texture", flat_map)
+    flat = pieces.render_piece(seed, size, SPP)
+    np.testing.assert_array_equal(textured["alpha"], flat["alpha"])  # the same piece
+    stone = textured["gem"] > 0.99
+    assert stone.sum() > 50
+
+    # The renders are deterministic per seed: only the stone's albedo differs between them.
+    change = np.abs(textured["lights"] - flat["lights"]).mean(-1)
+    away = textured["alpha"] < 1e-3
+    assert change[stone].mean() > 0.02 * flat["lights"][stone].mean()
+    assert change[stone].mean() > 5 * change[away].mean()
+
+
 def test_the_bank_renders_the_same_pieces_with_two_workers(tmp_path: Path):
     seeds = [_seed_with("wax"), EARRINGS]
     one = pieces.ensure_bank(tmp_path / "one", seeds, 48, 4, log=lambda m: None)

@@ -285,3 +285,25 @@ def test_load_samples_reads_composite_files(tmp_path: Path):
     assert kinds.tolist() == [silver, T.IGNORE, silver]  # no metal: no kind
     with pytest.raises(FileNotFoundError):
         T.load_samples(tmp_path / "empty")
+
+
+def test_training_on_several_data_folders_uses_them_all(tmp_path: Path, capsys):
+    photos, targets, _ = _tiny_data(n=3)
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for f, ids in zip(folders, ([0, 1], [2]), strict=True):
+        f.mkdir()
+        for i in ids:
+            maps = {k: targets[i, j].numpy() for j, k in enumerate(OUTPUTS)}
+            np.savez(f / f"{i:07d}.npz", shot=np.transpose(photos[i].numpy(), (1, 2, 0)),
+                     meta=np.array(json.dumps({"metal_kind": "silver"})), **maps)
+    common = ["--steps", "1", "--batch", "2", "--crop", "64", "--threads", "1"]
+    both, one = tmp_path / "both.pt", tmp_path / "one.pt"
+    assert T.main(["--data", *map(str, folders), *common, "--weights", str(both)]) == 0
+    assert f"3 samples from {folders[0]} {folders[1]}" in capsys.readouterr().out
+    assert T.main(["--data", str(folders[0]), *common, "--weights", str(one)]) == 0
+    assert "2 samples from" in capsys.readouterr().out
+    assert T.load_v2(both)[1]["data"] == f"{folders[0]} {folders[1]}"
+    assert T.tensor_digest(T.load_v2(both)[0]) != T.tensor_digest(T.load_v2(one)[0])
+    missing = tmp_path / "nowhere"
+    rc = T.main(["--data", str(folders[0]), str(missing), *common, "--weights", str(one)])
+    assert rc == 2 and "nowhere" in capsys.readouterr().err
