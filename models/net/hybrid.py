@@ -67,6 +67,11 @@ V2_ONLY_SMOOTH = 0.02  # median log-gradient under which a v2-only region is fla
 # A shadow on the sweep: darker than the backdrop model by this (log), within this of its
 # colour, and with a gradient energy under this (models/analysis/classical.py's shadows).
 SHADOW_LIKE_DARKER, SHADOW_LIKE_TINT, SHADOW_LIKE_SMOOTH = 0.05, 0.06, 0.05
+# A cast shadow lies on the floor beside the piece: a region the network's shadow map claims
+# whose outline ring is backdrop to image analysis on under this share is inside the piece
+# (a pale stone's face, d016), not its shadow, unless it looks like a shadow on the sweep.
+ENCLOSED_BACKDROP_SHARE = 0.1
+ENCLOSED_RING = 3  # px of the outline ring around such a region
 SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
@@ -206,12 +211,15 @@ class HybridAnalyzer:
             # over the piece itself (a coin's engraving), and only a clear one counts.
             clean = model is not None and model.tau <= clean_tau
             reach = self._reach(base_solid, solid)
-            grown = reach & (not_shadow < (SHADOW_SURE_CLEAN if clean else SHADOW_SURE))
+            shaded = not_shadow >= (SHADOW_SURE_CLEAN if clean else SHADOW_SURE)
+            grown = reach & ~shaded
             if clean:
                 # What image analysis adds beyond the network's piece and looks like a shadow
                 # on the sweep (darker than the backdrop model, its colour, smooth) is the
                 # piece's cast shadow, not a part the network missed.
-                grown &= ~(_shadow_like(rgb_linear, model.light, solid) & ~solid)
+                like = _shadow_like(rgb_linear, model.light, solid) & ~solid
+                grown |= self._enclosed(reach & shaded & ~solid, base.matte, like)
+                grown &= ~like
             grown &= ~prop
             _adopt(merged, base, grown, grown & ~solid)  # the network's piece keeps its maps
         # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
@@ -435,6 +443,30 @@ class HybridAnalyzer:
             if k not in (0, piece) and support[k] < UNSUPPORTED_SHARE * areas[k]
         ]
         return np.isin(labels, drop) if drop else np.zeros(matte.shape, bool)
+
+    @staticmethod
+    def _enclosed(shaded: np.ndarray, base_matte: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """The regions of `shaded` that are inside the piece, not its cast shadow: bool (h, w).
+
+        shaded: bool (h, w), image analysis's piece that the network's shadow map claims;
+        base_matte: float32 (h, w) image analysis's matte; like: bool (h, w), pixels that look
+        like a shadow on the sweep. A cast shadow falls on the floor beside the piece, so its
+        outline meets the backdrop; a region whose outline ring (ENCLOSED_RING px) is sure
+        backdrop on under ENCLOSED_BACKDROP_SHARE is surrounded by the piece (the face of a pale
+        stone, where the network's shadow fires: d016's jade donut), and it is piece unless
+        most of it looks like a shadow (the floor seen through a ring, in the ring's shadow).
+        """
+        labels, count = ndimage.label(shaded)
+        if count == 0:
+            return np.zeros_like(shaded)
+        index = np.arange(1, count + 1)
+        ring = ndimage.grey_dilation(labels, size=2 * ENCLOSED_RING + 1) * ~shaded
+        open_share = np.asarray(
+            ndimage.mean(base_matte < BACKDROP_SURE, ring, index), dtype=float
+        )
+        like_share = np.asarray(ndimage.mean(like, labels, index), dtype=float)
+        inside = (np.nan_to_num(open_share, nan=1.0) < ENCLOSED_BACKDROP_SHARE) & (like_share < 0.5)
+        return np.concatenate([[False], inside])[labels]
 
     @staticmethod
     def _reach(base_solid: np.ndarray, net_solid: np.ndarray) -> np.ndarray:

@@ -136,3 +136,61 @@ def test_the_confidence_still_sees_a_piece_run_off_the_frame_when_v2s_shadow_tri
     trimmed = {k: v for k, v in with_v2.extras.items() if k != "attached_border_piece"}
     unguarded = dataclasses.replace(with_v2, extras=trimmed)
     assert assess(unguarded, rgb).matte_certainty > 0.5  # what the guard is for
+
+
+def _stone_scene():
+    """A pale stone (beige on grey paper) set in a metal frame: the network's matte holes its
+    face, image analysis has it whole, and a faint network shadow lies over the hole and
+    over the real cast shadow beside the piece."""
+    h, w = 70, 100
+    light = np.full((h, w, 3), 0.8, np.float32)
+    rgb = light.copy()
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = np.hypot(yy - 35, xx - 40) < 22
+    frame = disc & ~(np.hypot(yy - 35, xx - 40) < 18)
+    face = disc & ~frame
+    rgb[disc] = (0.62, 0.55, 0.38)  # the stone: darker and far warmer than the paper
+    rgb[frame] = (0.7, 0.7, 0.72)
+    cast = (np.hypot(yy - 38, xx - 66) < 6) & ~disc  # a small cast shadow beside it
+    rgb[cast] *= 0.75
+    net = np.zeros((h, w), np.float32)
+    net[frame] = 1.0
+    hole = face & (np.hypot(yy - 35, xx - 40) < 12)  # the network misses the face's middle
+    net[face & ~hole] = 1.0
+    net[disc & (np.abs(xx - 40) <= 1) & (yy < 35)] = 0.0  # ...through a gap to the paper
+    classical = disc.astype(np.float32)
+    classical[cast] = 1.0
+    classical[(yy == 38) & (xx >= 62) & (xx < 66)] = 1.0  # the shadow touches the piece
+    shadow = np.zeros((h, w), np.float32)
+    shadow[hole] = 0.1  # the network's shadow fires faintly over the pale face
+    shadow[cast] = 0.4
+    return rgb, light, net, classical, shadow, hole, cast
+
+
+def test_a_shadow_the_piece_surrounds_is_the_piece_not_its_shadow():
+    """The network's shadow map over a pale stone's face (d016) must not hole it: a region
+    surrounded by the piece is inside it. The real cast shadow beside the piece stays out."""
+    from models.net import hybrid
+    from models.net.hybrid import HybridAnalyzer
+
+    rgb, light, net, classical, shadow, hole, cast = _stone_scene()
+    h, w = net.shape
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.3)  # clean for v2's shadow
+
+    def run():
+        return HybridAnalyzer(_Fixed(classical, sweep), _Fixed(net),
+                              props_net=_V2(net, shadow), props_net_maps=("shadow",),
+                              find_props=False).analyse(rgb)
+
+    merged = run()
+    assert merged.matte[hole].min() == 1.0  # the face is whole
+    assert merged.matte[cast].max() == 0.0  # the cast shadow is not piece
+    # The floor seen through a ring, in its shadow, looks like a shadow: it stays out.
+    grey = rgb.copy()
+    grey[hole] = light[hole] * 0.8
+    enclosed = HybridAnalyzer._enclosed(
+        hole, classical, hybrid._shadow_like(grey, light, net > 0.5) & ~(net > 0.5)
+    )
+    assert not enclosed.any()
+    assert HybridAnalyzer._enclosed(hole, classical, np.zeros_like(hole))[hole].all()
+    assert not HybridAnalyzer._enclosed(cast, classical, np.zeros_like(cast)).any()
