@@ -20,6 +20,12 @@ Two repairs on top, both from the image-analysis maps, which work at the full wo
   costs little (matte IoU 0.836 against 0.845 for the network alone) and on the procedural
   benchmark it removes most of the detail damage on chains and pearls (models/README.md).
 
+Where the network's shadow map claims a part of image analysis's piece that the piece
+surrounds (its outline meets the backdrop on under ENCLOSED_BACKDROP_SHARE) and that does
+not look like a shadow on the sweep, it is piece (`_enclosed`): a cast shadow lies on the
+floor beside the piece, and the map's faint response over a pale stone's face (d016's jade
+donut, d010's coin) had holed it.
+
 JewelNet v2 (`props_net`) can supply maps of its own (`props_net_maps`): the default takes its
 cast shadow (fine-tuned, calibrated and about zero over the piece, so the shadow rules that
 v1's noisy map kept to clean sweeps apply up to CLEAN_SWEEP_TAU_V2_SHADOW). Then the
@@ -461,11 +467,12 @@ class HybridAnalyzer:
             return np.zeros_like(shaded)
         index = np.arange(1, count + 1)
         ring = ndimage.grey_dilation(labels, size=2 * ENCLOSED_RING + 1) * ~shaded
-        open_share = np.asarray(
-            ndimage.mean(base_matte < BACKDROP_SURE, ring, index), dtype=float
-        )
+        ring_px = np.asarray(ndimage.sum(np.ones_like(base_matte), ring, index), dtype=float)
+        open_px = np.asarray(ndimage.sum(base_matte < BACKDROP_SURE, ring, index), dtype=float)
+        # (a region without a ring of its own, e.g. filling the frame, counts as open)
+        open_share = np.where(ring_px > 0, open_px / np.maximum(ring_px, 1), 1.0)
         like_share = np.asarray(ndimage.mean(like, labels, index), dtype=float)
-        inside = (np.nan_to_num(open_share, nan=1.0) < ENCLOSED_BACKDROP_SHARE) & (like_share < 0.5)
+        inside = (open_share < ENCLOSED_BACKDROP_SHARE) & (like_share < 0.5)
         return np.concatenate([[False], inside])[labels]
 
     @staticmethod

@@ -194,3 +194,14 @@ def test_a_shadow_the_piece_surrounds_is_the_piece_not_its_shadow():
     assert not enclosed.any()
     assert HybridAnalyzer._enclosed(hole, classical, np.zeros_like(hole))[hole].all()
     assert not HybridAnalyzer._enclosed(cast, classical, np.zeros_like(cast)).any()
+
+
+def test_a_shadow_region_without_an_outline_is_not_enclosed(recwarn):
+    """A region that fills the frame has no outline ring: it counts as open (no piece around
+    it), and judging it raises no warning."""
+    from models.net.hybrid import HybridAnalyzer
+
+    everything = np.ones((20, 30), bool)
+    out = HybridAnalyzer._enclosed(everything, np.ones((20, 30), np.float32), ~everything)
+    assert not out.any()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
