@@ -35,11 +35,6 @@ _CUSHIONS = {  # sRGB colour of the box's cushion: velvet or satin
 }
 
 
-def _smooth(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
-    n = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
-    return n / max(float(n.std()), 1e-6)
-
-
 def _capsule_distance(xy: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distance (H, W) of each floor point to the segment a-b."""
     ab = b - a
@@ -75,9 +70,10 @@ def hand_albedo(floor_xy: np.ndarray, rng: np.random.Generator, surround: np.nda
     inside = hand_inside(floor_xy, rng)
     tone = rng.uniform(0, 1)
     skin = dg.srgb_decode(np.array(SKIN_LIGHT) * (1 - tone) + np.array(SKIN_DARK) * tone)
-    blotch = _smooth(rng, (h, w), 12)
+    blotch = dg.smooth_noise(rng, (h, w), 12)
     redness = np.array([1.0, 0.94, 0.94]) ** np.clip(blotch, -2, 2)[..., None]
-    creases = np.exp(-((_smooth(rng, (h, w), 5) / 0.08) ** 2))  # fine lines where noise is 0
+    # fine lines where the noise crosses 0
+    creases = np.exp(-((dg.smooth_noise(rng, (h, w), 5) / 0.08) ** 2))
     # a curved body: darker towards the outline, where the surface turns from the light
     round_ = 0.6 + 0.4 * np.clip(inside / 0.35, 0, 1) ** 0.5
     albedo = skin * redness * (round_ * (1 - 0.25 * creases))[..., None]
@@ -94,7 +90,7 @@ def box_albedo(floor_xy: np.ndarray, rng: np.random.Generator, table: np.ndarray
     x, y = floor_xy[..., 0], floor_xy[..., 1]
     half = rng.uniform([1.4, 1.2], [3.2, 2.6])
     centre = rng.uniform(-0.3, 0.3, 2)
-    pile = 1 + 0.25 * _smooth(rng, (h, w), 0.7) + 0.15 * _smooth(rng, (h, w), 8)
+    pile = 1 + 0.25 * dg.smooth_noise(rng, (h, w), 0.7) + 0.15 * dg.smooth_noise(rng, (h, w), 8)
     slit_y = rng.uniform(-0.4, 0.1)
     slit = np.exp(-(((y - slit_y) / rng.uniform(0.03, 0.08)) ** 2))
     # the cushion bulges either side of the slit: lighter on top, darker into it

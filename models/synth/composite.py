@@ -114,12 +114,6 @@ class Backdrop:
 # Backdrops
 
 
-def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
-    """Smooth noise, zero mean, unit standard deviation, features about `sigma` px."""
-    n = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
-    return n / max(float(n.std()), 1e-6)
-
-
 @lru_cache(maxsize=16)
 def _texture(name: str) -> np.ndarray:
     """A CC0 albedo texture as linear float32 (h, w, 3)."""
@@ -154,7 +148,7 @@ def make_backdrop(kind: str, floor_xy: np.ndarray, rng: np.random.Generator) -> 
     h, w = floor_xy.shape[:2]
     fy = floor_xy[:, :, 1]  # towards the camera is +y
     depth = (fy - fy.min()) / max(float(np.ptp(fy)), 1e-6)  # 0 at the back, 1 at the front
-    grain = _noise(rng, (h, w), 0.7)
+    grain = dg.smooth_noise(rng, (h, w), 0.7)
     ones = np.ones((h, w, 3), np.float32)
     if kind in ("white_sweep", "light_tent", "white_card"):
         level = rng.uniform(0.82, 0.95) if kind != "white_card" else rng.uniform(0.78, 0.9)
@@ -175,7 +169,7 @@ def make_backdrop(kind: str, floor_xy: np.ndarray, rng: np.random.Generator) -> 
             if kind == "black_velvet"
             else np.array([0.010, 0.014, 0.045])
         ) * rng.uniform(0.7, 1.6)
-        pile = 1 + 0.35 * grain + 0.2 * _noise(rng, (h, w), 6.0)  # fibres and crushed pile
+        pile = 1 + 0.35 * grain + 0.2 * dg.smooth_noise(rng, (h, w), 6.0)  # fibres and crushed pile
         sheen = 1 + rng.uniform(0, 1.5) * (1 - depth) ** 2  # brighter towards grazing angles
         albedo = base * np.clip(pile * sheen, 0.2, None)[:, :, None]
         return Backdrop(kind, albedo.astype(np.float32), rng.uniform(0.6, 1.0))
@@ -200,7 +194,7 @@ def make_backdrop(kind: str, floor_xy: np.ndarray, rng: np.random.Generator) -> 
         period = rng.uniform(0.05, 0.12)  # thread spacing in piece radii
         uv = _floor_uv(floor_xy, rng, period, 1)
         weave = 0.5 + 0.25 * (np.sin(2 * np.pi * uv[:, :, 0]) + np.sin(2 * np.pi * uv[:, :, 1]))
-        slub = _noise(rng, (h, w), 2.0)
+        slub = dg.smooth_noise(rng, (h, w), 2.0)
         col = dg.srgb_decode(np.array([0.86, 0.82, 0.74]) * rng.uniform(0.7, 1.05))
         albedo = col * (0.82 + 0.18 * weave + 0.05 * slub)[:, :, None]
         return Backdrop(kind, albedo.astype(np.float32), rng.uniform(0.7, 1.0))

@@ -13,6 +13,13 @@ from PIL import Image
 from scipy import ndimage
 
 
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Smooth noise (H, W) float32, zero mean, unit standard deviation, features about `sigma`
+    px (backdrop grain, velvet pile, skin blotches)."""
+    n = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+    return n / max(float(n.std()), 1e-6)
+
+
 def jpeg_roundtrip(encoded: np.ndarray, quality: int) -> np.ndarray:
     """uint8 (h, w, 3) sRGB codes as they come back from a JPEG of `quality` (the camera's or
     the phone's compression artefacts)."""

@@ -53,7 +53,7 @@ from scipy import ndimage
 from models.synth import catalog2
 from models.synth import geometry as g
 from models.synth.dataset import HELDOUT_SEED_BASE
-from models.synth.jewelry import ALL_KINDS, Design, Part, design
+from models.synth.jewelry import ALL_KINDS, Design, Part
 from models.synth.optics import METAL_KIND, METALS
 from models.synth.props import add_prop
 from models.synth.render import (
@@ -267,17 +267,19 @@ def piece_setup(seed: int) -> tuple[Design, Studio, float]:
     cards, ambient) and its metal roughness."""
     rng_design = np.random.default_rng([seed, 11])
     rng_studio = np.random.default_rng([seed, 12])
-    if catalog2.catalog_of(seed) == 2:  # the second catalog's seed range and kinds
+    # The second catalog has its own seed range and kind list; the first draws exactly as its
+    # bank was made (design2 builds the first catalog's kinds with jewelry.design).
+    second = catalog2.catalog_of(seed) == 2
+    if second:
         kind = catalog2.pick_kind(rng_design)
-        metal = list(METALS)[int(rng_design.integers(len(METALS)))]
-        piece = catalog2.design2(kind, metal, rng_design)
-        add_prop(piece, np.random.default_rng([seed, 13]))
-        roughness = catalog2.pick_roughness(rng_design, kind)
-    else:  # the first catalog, drawn exactly as its bank was made
+    else:
         kind = ALL_KINDS[int(rng_design.integers(len(ALL_KINDS)))]
-        metal = list(METALS)[int(rng_design.integers(len(METALS)))]
-        piece = design(kind, metal, rng_design)
-        add_prop(piece, np.random.default_rng([seed, 13]))
+    metal = list(METALS)[int(rng_design.integers(len(METALS)))]
+    piece = catalog2.design2(kind, metal, rng_design)
+    add_prop(piece, np.random.default_rng([seed, 13]))
+    if second:
+        roughness = catalog2.pick_roughness(rng_design, kind)
+    else:
         roughness = 0.0 if rng_design.random() < 0.6 else float(rng_design.uniform(0.02, 0.12))
     lo, hi = piece.bounds()
     studio = random_studio(rng_studio, (lo + hi) / 2, float(np.linalg.norm(hi - lo) / 2))

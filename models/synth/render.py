@@ -123,7 +123,9 @@ def _look_at(mi, origin, target, up=(0.0, 0.0, 1.0)):
     )
 
 
-def _material(name: str, metal: str, roughness: float, texture=None) -> dict:
+def _material(
+    name: str, metal: str, roughness: float, texture: np.ndarray | None = None
+) -> dict:
     """The Mitsuba BSDF of a part of material `name`; `texture` ((n, n, 3) linear albedo, the
     part's uv mapped onto it) replaces an opaque stone's flat colour."""
     if name == "metal":
