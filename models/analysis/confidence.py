@@ -35,6 +35,9 @@ BORDER_PIECE_LOW, BORDER_PIECE_HIGH = 0.2, 0.35
 AGREEMENT_LOW, AGREEMENT_HIGH = 0.15, 0.4
 # Without a backdrop model: share of the frame where the matte is decisive (< 0.1 or > 0.9).
 DECISIVE_LOW, DECISIVE_HIGH = 0.85, 0.95
+# A dark backdrop's border luminance (linear, 95th percentile): velvet measures 0.002 to 0.03;
+# models/net/dark_backdrop.py takes none over 0.06.
+DARK_BORDER_CLEAN, DARK_BORDER_BUSY = 0.03, 0.06
 # Both scores at least this: the cut-out is done; otherwise the background is kept.
 CUTOUT_MIN = 0.5
 # A frame whose border is this white (linear >= 0.98 in every channel) is already on white.
@@ -105,6 +108,16 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
         )
         backdrop_fit = min(ramp(tau, TAU_BUSY, TAU_CLEAN),
                            ramp(border_fit, BORDER_FIT_LOW, BORDER_FIT_HIGH))
+    elif "dark_backdrop" in analysis.extras:
+        # A dark backdrop (models/net/dark_backdrop.py): its matte is binary at the working
+        # size, so its decisiveness says nothing; the network's own matte's does, and so does
+        # how dark the frame's border is (a lit object at the edge is a scene).
+        dark = analysis.extras["dark_backdrop"]
+        facts.update(dark_backdrop=dark)
+        backdrop_fit = min(
+            ramp(float(dark["v2_decisive"]), DECISIVE_LOW, DECISIVE_HIGH),
+            ramp(float(dark["border_lum_p95"]), DARK_BORDER_BUSY, DARK_BORDER_CLEAN),
+        )
     else:
         # No backdrop model (the network alone): how decisive the matte is, pixel by pixel.
         decisive = float(((analysis.matte < 0.1) | (analysis.matte > 0.9)).mean())

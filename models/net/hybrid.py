@@ -40,6 +40,10 @@ it is sure of is backdrop, whatever image analysis or v1 call it, and image anal
 is never extended or hole-filled into it; where it hid part of the piece that part stays
 hidden. The pixels that were piece before are counted ("props_removed") for the warning.
 
+On a dark backdrop (black or navy velvet: models/net/dark_backdrop.py) none of the above
+applies: image analysis's backdrop model does not fit the velvet's folds, and the matte is
+v2's outline settled by the velvet's measured colour (`_on_dark`).
+
 On a clean sweep (the backdrop model fits within VETO_MAX_TAU) image analysis is precise and
 overrules the network on the backdrop (`_sure_backdrop`), adds its stones to the gem mask and
 caps the network's shadow by the measured darkening (`_shadow`). A network that calls most of
@@ -58,6 +62,7 @@ from models.analysis import Analysis
 from models.analysis.classical import against_backdrop, log_gradient
 from models.analysis.confidence import border_mask
 from models.colour import LUMA
+from models.net import dark_backdrop
 from models.net.analyzer import NetAnalyzer
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
@@ -159,11 +164,14 @@ class HybridAnalyzer:
         props_net=None,
         props_net_maps: tuple[str, ...] = (),
         find_props: bool = True,
+        dark_backdrops: bool = True,
     ) -> None:
         """props_net: an analyzer whose Analysis has `props` (JewelNet v2), or None for no
         prop removal. props_net_maps: the maps of NET_MAPS taken from props_net instead of
         `net` (each map from the network that won it on held-out renders). find_props: False
-        uses props_net for its maps only and removes no supports."""
+        uses props_net for its maps only and removes no supports. dark_backdrops: on a dark
+        backdrop (models/net/dark_backdrop.py) the matte comes from props_net's matte and the
+        velvet's colour (needs props_net)."""
         if not set(props_net_maps) <= set(NET_MAPS) or (props_net_maps and props_net is None):
             raise ValueError(f"props_net_maps must name maps of {NET_MAPS} of a props_net")
         self.classical = classical
@@ -172,6 +180,7 @@ class HybridAnalyzer:
         self.props_net = props_net
         self.props_net_maps = tuple(props_net_maps)
         self.find_props = find_props
+        self.dark_backdrops = dark_backdrops
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         # The analyses are independent; torch and numpy release the GIL, so the networks run
@@ -189,6 +198,10 @@ class HybridAnalyzer:
             learned = dataclasses.replace(
                 learned, **{name: getattr(supports, name) for name in self.props_net_maps}
             )
+        if self.dark_backdrops and supports is not None:
+            dark = dark_backdrop.measure(rgb_linear, supports.matte)
+            if dark is not None:
+                return self._on_dark(rgb_linear, base, learned, supports, dark)
         finder = supports if self.find_props else None
         prop = self._props(finder, base.matte, net_matte)
         if self._implausible(learned.matte, base.matte):
@@ -292,6 +305,47 @@ class HybridAnalyzer:
         maps = {name: value.astype(np.float32) for name, value in merged.items()}
         props = prop.astype(np.float32) if finder is not None else None
         return dataclasses.replace(base, extras=extras, props=props, **maps)
+
+    @staticmethod
+    def _on_dark(
+        rgb: np.ndarray,
+        base: Analysis,
+        learned: Analysis,
+        supports: Analysis,
+        dark: dark_backdrop.DarkBackdrop,
+    ) -> Analysis:
+        """The analysis of a photo on a dark backdrop (models/net/dark_backdrop.py).
+
+        rgb: float32 (h, w, 3) linear; base, learned, supports: image analysis's, the
+        network maps the hybrid uses (v1's, with v2's where asked) and v2's analyses. The
+        matte is `dark_backdrop.cutout_matte`'s; the metal and gem maps are `learned`'s
+        within it; no cast shadow (on dark velvet a shadow is only darker velvet, nothing a
+        white cut-out keeps); no backdrop model (image analysis's does not fit velvet: its
+        cast, edge matting and confidence would be wrong). The confidence reads how
+        decisive v2's own matte was over the backdrop and how dark the border is (extras
+        "dark_backdrop").
+        """
+        matte = dark_backdrop.cutout_matte(rgb, supports.matte, dark)
+        inside = matte > 0
+        # Over the backdrop (away from the piece, whose softness the velvet's colour settled):
+        # soft ghosts of v2's matte there are velvet it was unsure of.
+        away = ~ndimage.binary_dilation(inside, iterations=2 * dark_backdrop.SAMPLE_GAP)
+        v2 = supports.matte[away]
+        decisive = float(((v2 < 0.1) | (v2 > 0.9)).mean()) if v2.size else 0.0
+        extras = {
+            **base.extras,
+            "analyzer": "hybrid",
+            "dark_backdrop": {**dark.facts(), "v2_decisive": round(decisive, 4)},
+        }
+        return dataclasses.replace(
+            base,
+            matte=matte,
+            metal=np.where(inside, learned.metal, 0.0).astype(np.float32),
+            gem=np.where(inside, learned.gem, 0.0).astype(np.float32),
+            shadow=np.zeros_like(matte),
+            backdrop=None,
+            extras=extras,
+        )
 
     @staticmethod
     def _props(

@@ -1,0 +1,192 @@
+"""Cut-outs on a dark backdrop: black or navy velvet, dark fabric, a dark display.
+
+A dark backdrop is no studio sweep to the backdrop model: its folds and the velvet's pile
+make the light field anything but smooth (its texture scale tau reaches the cap), so image
+analysis cannot tell piece from velvet and the photo would keep its background. But on a
+dark backdrop the piece is the easy part of the frame: metal and stones are brighter than
+the velvet or of another colour. JewelNet v2, trained with black and navy velvet among its
+backdrops, gives the piece's outline; its matte is soft over dark stones (an emerald reads
+half velvet) and leaves a faint skirt of velvet around the piece (a grey halo on white). The
+velvet's own colour, measured where v2 sees backdrop, settles both: a pixel that is clearly
+not velvet inside v2's piece is piece, a velvet-coloured pixel at v2's soft edge is backdrop.
+
+Everything here works at the working resolution on linear RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from models.colour import LUMA
+
+# The frame's open border is dark: its luminance (linear) at the 95th percentile under
+# DARK_BORDER_HIGH, its median under DARK_BORDER_MEDIAN. Black and navy velvet measure
+# 0.002 to 0.03 at the 95th percentile; a grey sweep 0.1 or more; a dark scene with a lit
+# object at the edge (a plate, a rock) far more.
+DARK_BORDER_HIGH = 0.06
+DARK_BORDER_MEDIAN = 0.025
+# v2's matte above this at the frame's border is piece running off it, not backdrop.
+OPEN_MATTE = 0.1
+# px kept between v2's piece and the velvet sampled for its colour
+SAMPLE_GAP = 3
+# A pixel is not velvet when it is brighter than the velvet's VELVET_QUANTILE luminance by
+# BRIGHTER, or when its chromaticity (rgb / sum) differs from the velvet's by TINT (largest
+# channel difference) and it is bright enough for its colour to mean something (NOISE_LUM,
+# or NOISE_FACTOR times the velvet's median, whichever is more).
+VELVET_QUANTILE = 0.995
+BRIGHTER = 1.5
+TINT = 0.15
+NOISE_LUM, NOISE_FACTOR = 0.004, 2.0
+# v2's matte from which a not-velvet pixel is whole piece (the soft middle of a dark stone),
+# and from which a velvet-coloured pixel inside the piece's outline is piece.
+SOLID_FROM = 0.25
+SKIRT_UNDER = 0.5
+# A velvet whose chromaticity spreads over this (largest minus smallest channel) is coloured.
+COLOURED_VELVET = 0.2
+# A part of v2's soft matte (> PART_MATTE) without any pixel at or over PART_CORE is a ghost
+# of velvet, not a piece.
+PART_MATTE, PART_CORE = 0.1, 0.5
+
+
+@dataclass(frozen=True)
+class DarkBackdrop:
+    """The velvet's measured colour. chromaticity: float32 (3,) rgb / sum; lum_high: its
+    VELVET_QUANTILE luminance; lum_median: its median luminance; border_high, border_median:
+    the open border's luminance at the 95th percentile and median (the test's inputs)."""
+
+    chromaticity: np.ndarray
+    lum_high: float
+    lum_median: float
+    border_high: float
+    border_median: float
+
+    def facts(self) -> dict:
+        return {
+            "border_lum_p95": round(self.border_high, 4),
+            "border_lum_median": round(self.border_median, 4),
+            "velvet_lum_high": round(self.lum_high, 4),
+        }
+
+
+def _border(shape: tuple[int, int], fraction: float = 0.02) -> np.ndarray:
+    h, w = shape
+    band = max(1, int(round(fraction * min(h, w))))
+    mask = np.zeros((h, w), bool)
+    mask[:band], mask[-band:], mask[:, :band], mask[:, -band:] = True, True, True, True
+    return mask
+
+
+def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
+    """The dark backdrop of a photo, or None when its backdrop is not dark.
+
+    rgb: float32 (h, w, 3) linear 0..1; v2_matte: float32 (h, w) 0..1, JewelNet v2's matte.
+    The open border (the outermost 2 % where v2 sees no piece) must be dark (DARK_BORDER_HIGH,
+    DARK_BORDER_MEDIAN) and cover at least half of the border; the velvet's colour is then
+    measured on every pixel at least SAMPLE_GAP px outside v2's piece and its holes.
+    """
+    lum = np.maximum(rgb, 0.0) @ LUMA
+    border = _border(lum.shape)
+    open_border = border & (v2_matte <= OPEN_MATTE)
+    if open_border.sum() < 0.5 * border.sum():
+        return None
+    border_high = float(np.quantile(lum[open_border], 0.95))
+    border_median = float(np.median(lum[open_border]))
+    if border_high > DARK_BORDER_HIGH or border_median > DARK_BORDER_MEDIAN:
+        return None
+    # (outside v2's filled outline: a stone v2 reads as a hole is no velvet)
+    outline = ndimage.binary_fill_holes(v2_matte > OPEN_MATTE)
+    velvet = ~ndimage.binary_dilation(outline, iterations=SAMPLE_GAP)
+    if velvet.sum() < 0.25 * velvet.size:
+        return None
+    chroma = _chromaticity(rgb)
+    return DarkBackdrop(
+        chromaticity=np.median(chroma[velvet], axis=0).astype(np.float32),
+        lum_high=float(np.quantile(lum[velvet], VELVET_QUANTILE)),
+        lum_median=float(np.median(lum[velvet])),
+        border_high=border_high,
+        border_median=border_median,
+    )
+
+
+def _chromaticity(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.maximum(rgb, 0.0)
+    return rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)
+
+
+def not_velvet(rgb: np.ndarray, dark: DarkBackdrop) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels that are clearly not the velvet, two ways: (brighter, coloured), bool (h, w)
+    each. rgb: float32 (h, w, 3) linear. brighter: over BRIGHTER x the velvet's high
+    luminance; coloured: another chromaticity than the velvet's (by TINT) and bright enough
+    for it to mean something. A fold of velvet catching the light is only brighter; metal
+    and stones on navy velvet are coloured too (on black velvet silver is only brighter)."""
+    lum = np.maximum(rgb, 0.0) @ LUMA
+    brighter = lum > BRIGHTER * dark.lum_high
+    tint = np.abs(_chromaticity(rgb) - dark.chromaticity).max(axis=-1)
+    coloured = (tint > TINT) & (lum > max(NOISE_LUM, NOISE_FACTOR * dark.lum_median))
+    return brighter, coloured
+
+
+def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
+    """The piece's matte on a dark backdrop: float32 (h, w) 0 or 1.
+
+    rgb: float32 (h, w, 3) linear 0..1; v2_matte: float32 (h, w) 0..1 (JewelNet v2's);
+    dark: `measure`'s result.
+
+    - Parts of v2's matte without a solid core go (ghosts of lit velvet).
+    - In what stays, a pixel that is not velvet (`not_velvet`) and that v2 gives SOLID_FROM
+      or more is piece: a dark emerald that v2 left half transparent is whole.
+    - Coloured regions touching that piece are piece whatever v2 says (v2 can read a ruby
+      as a hole in the piece).
+    - Velvet-coloured pixels outside the piece's outline are backdrop, whatever v2 says (its
+      soft skirt and the dark velvet in the piece's shadow: a grey halo on white).
+    - Inside the outline, coloured pixels are piece; the others (a dark sapphire, or velvet
+      seen through openwork: their colours can be alike) are v2's to decide, at SKIRT_UNDER
+      (a stricter limit, 0.8, took parts of d047's sapphires and left the velvet seen
+      through d053's openwork as it was).
+    - Separate parts of the velvet's own colour are lit folds (`_lit_velvet`).
+
+    The outline is binary at the working size; the pipeline's guided upsampling gives it
+    its soft edge at full resolution, following the photo.
+    """
+    labels, count = ndimage.label(v2_matte > PART_MATTE)
+    if count == 0:
+        return np.zeros_like(v2_matte, dtype=np.float32)
+    cored = np.zeros(count + 1, bool)
+    cored[np.unique(labels[v2_matte >= PART_CORE])] = True
+    cored[0] = False
+    brighter, coloured = not_velvet(rgb, dark)
+    piece = cored[labels] & (brighter | coloured) & (v2_matte >= SOLID_FROM)
+    touching, count = ndimage.label(coloured & ~piece)
+    if count:
+        near = np.unique(touching[ndimage.binary_dilation(piece) & (touching > 0)])
+        piece |= np.isin(touching, near)
+    enclosed = ndimage.binary_fill_holes(piece) & ~piece
+    solid = piece | (enclosed & (coloured | (v2_matte >= SKIRT_UNDER)))
+    return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
+
+
+def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
+    """Separate parts of `solid` (not the largest) of the velvet's own colour: bool (h, w).
+
+    A fold of velvet catching the light is brighter than the velvet around it, so it passes
+    as "not velvet", but it keeps the velvet's chromaticity (median tint under TINT). Only on
+    a coloured velvet (navy, burgundy: chromaticity spread over COLOURED_VELVET): on black
+    velvet silver and diamonds are as neutral as the velvet.
+    """
+    if float(np.ptp(dark.chromaticity)) < COLOURED_VELVET:
+        return np.zeros_like(solid)
+    labels, count = ndimage.label(solid)
+    if count < 2:
+        return np.zeros_like(solid)
+    index = np.arange(1, count + 1)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    tint = np.abs(_chromaticity(rgb) - dark.chromaticity).max(axis=-1)
+    typical = np.asarray(ndimage.median(tint, labels, index))
+    lit = (typical < TINT) & (index != index[np.argmax(areas)])
+    return np.concatenate([[False], lit])[labels]
+
+
+__all__ = ["DarkBackdrop", "cutout_matte", "measure", "not_velvet"]

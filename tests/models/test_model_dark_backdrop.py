@@ -1,0 +1,202 @@
+"""Cut-outs on dark velvet (models/net/dark_backdrop.py and the hybrid's dark path).
+
+The scene is constructed: navy velvet with folds (smooth, strong light variation that no
+studio-sweep model fits), a gold piece with a dark emerald (which a soft network matte leaves
+half transparent), a dark sapphire of nearly the velvet's colour, a ruby at the rim that the
+network misses, an opening through which the velvet shows; beside it the piece's dark
+shadow, which the network's matte spreads over, a lit fold of velvet and a faint ghost. The
+stand-in for JewelNet v2 returns a matte with exactly those faults.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from models.analysis import Analysis, Backdrop
+from models.api import ImageData, RetouchOptions
+from models.colour import srgb_encode
+
+H, W = 220, 260
+NAVY = np.array([0.003, 0.009, 0.025], np.float32)
+
+
+def _box(y0, y1, x0, x1):
+    m = np.zeros((H, W), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def _scene(velvet_colour=NAVY, piece_colour=(0.5, 0.3, 0.06)):
+    rng = np.random.default_rng(3)
+    folds = ndimage.gaussian_filter(rng.standard_normal((H, W)), 12)
+    folds = 1.0 + 0.7 * folds / np.abs(folds).max()  # 0.3x to 1.7x: the pile's light
+    rgb = velvet_colour[None, None, :] * folds[..., None]
+    rgb = rgb * (1 + 0.05 * rng.standard_normal((H, W, 1)))  # sensor noise
+    parts = {
+        "piece": _box(60, 160, 70, 170),
+        "emerald": _box(75, 100, 85, 115),
+        "sapphire": _box(75, 100, 125, 155),
+        "ruby": _box(50, 72, 128, 152),  # on the rim, half outside the metal
+        "opening": _box(120, 145, 125, 155),
+        "shadow": _box(70, 150, 170, 195),  # the piece's shadow on the velvet, to its right
+        "fold": _box(20, 40, 200, 240),  # a fold catching the light, apart from the piece
+        "ghost": _box(180, 200, 20, 50),
+    }
+    gold = np.array(piece_colour, np.float32) * (1 + 0.2 * rng.standard_normal((H, W, 1)))
+    rgb = np.where(parts["piece"][..., None], gold, rgb)
+    rgb[parts["emerald"]] = (0.006, 0.08, 0.04)
+    rgb[parts["sapphire"]] = (0.003, 0.008, 0.03)  # the velvet's own chromaticity, a bit brighter
+    rgb[parts["ruby"]] = (0.2, 0.001, 0.01)
+    rgb[parts["opening"]] = NAVY * folds[parts["opening"]][:, None]
+    rgb[parts["shadow"]] *= 0.4
+    rgb[parts["fold"]] = NAVY * 4.0
+    rgb = np.clip(rgb, 0, 1).astype(np.float32)
+
+    v2 = np.zeros((H, W), np.float32)
+    v2[parts["piece"]] = 0.97
+    v2[parts["emerald"]] = 0.35  # soft over the dark stone
+    v2[parts["sapphire"]] = 0.9
+    v2[parts["ruby"]] = 0.0  # missed
+    v2[parts["opening"]] = 0.3
+    v2[parts["shadow"]] = 0.7  # spread over the dark shadow beside the piece
+    v2[parts["fold"]] = 0.7
+    v2[parts["ghost"]] = 0.3
+    return rgb, v2, parts
+
+
+def test_a_navy_velvet_is_found_dark_and_a_grey_sweep_or_a_lit_scene_is_not():
+    from models.net.dark_backdrop import measure
+
+    rgb, v2, _ = _scene()
+    dark = measure(rgb, v2)
+    assert dark is not None
+    assert dark.chromaticity.argmax() == 2  # navy: blue
+    grey = np.full((H, W, 3), 0.2, np.float32)
+    assert measure(grey, np.zeros((H, W), np.float32)) is None
+    lit = rgb.copy()
+    lit[:, :12] = 0.6  # a lit plate along the frame's edge: a dark scene, not velvet
+    assert measure(lit, v2) is None
+
+
+def test_the_cutout_keeps_the_stones_and_drops_the_skirt_the_fold_and_the_ghost():
+    from models.net.dark_backdrop import cutout_matte, measure
+
+    rgb, v2, parts = _scene()
+    matte = cutout_matte(rgb, v2, measure(rgb, v2))
+    inner = {k: ndimage.binary_erosion(m, iterations=2) for k, m in parts.items()}
+    assert matte[inner["emerald"]].min() == 1.0  # whole, though v2 was soft over it
+    assert matte[inner["ruby"]].min() == 1.0  # v2 missed it: a red stone at the rim
+    assert matte[inner["sapphire"]].min() == 1.0  # velvet-coloured, but v2 is sure of it
+    assert matte[inner["opening"]].max() == 0.0  # the velvet seen through the piece
+    assert matte[inner["shadow"]].max() == 0.0  # v2's skirt over the shadow: velvet
+    assert matte[inner["fold"]].max() == 0.0  # a lit fold of the velvet's own colour
+    assert matte[inner["ghost"]].max() == 0.0
+    gold = inner["piece"] & ~(parts["emerald"] | parts["sapphire"] | parts["ruby"]
+                              | parts["opening"])
+    gold = ndimage.binary_erosion(gold, iterations=2)
+    assert matte[gold].min() == 1.0
+    # v2's own matte would have left all of these as they were (the comparison that shows
+    # the rules are what does it).
+    assert v2[inner["emerald"]].max() < 0.5 and v2[inner["shadow"]].min() > 0.5
+
+
+def test_on_black_velvet_a_second_silver_piece_is_not_taken_for_a_fold():
+    """Black velvet is as neutral as silver: the lit-fold rule (a part of the velvet's own
+    colour) applies only on a coloured velvet, or a second stud would be dropped."""
+    from models.net.dark_backdrop import cutout_matte, measure
+
+    black = np.array([0.006, 0.006, 0.006], np.float32)
+    rgb, v2, parts = _scene(velvet_colour=black, piece_colour=(0.45, 0.45, 0.45))
+    stud = parts["fold"]  # in place of the fold, a silver stud
+    rgb[stud] = 0.45
+    v2[stud] = 0.95
+    matte = cutout_matte(rgb, v2, measure(rgb, v2))
+    assert matte[ndimage.binary_erosion(stud, iterations=2)].min() == 1.0
+    assert matte[ndimage.binary_erosion(parts["piece"] & ~parts["opening"]
+                                        & ~parts["sapphire"], iterations=2)].mean() > 0.95
+
+
+class _Fixed:
+    """Stands in for image analysis (with a backdrop model) or v1: a fixed matte."""
+
+    def __init__(self, matte, backdrop=None):
+        self.matte, self.backdrop = matte, backdrop
+
+    def analyse(self, rgb):
+        zero = np.zeros_like(self.matte)
+        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, "yellow_gold",
+                        self.backdrop)
+
+
+class _V2(_Fixed):
+    def analyse(self, rgb):
+        zero = np.zeros_like(self.matte)
+        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, None, props=zero)
+
+
+def _hybrid(rgb, v2, dark_backdrops=True):
+    from models.net.hybrid import HybridAnalyzer
+
+    # Image analysis on velvet: its backdrop model cannot fit the folds (tau at its cap) and
+    # it takes the lit velvet for piece.
+    loose = Backdrop(rgb.copy(), np.full((H, W), 0.7, np.float32), 0.6)
+    classical = (v2 > 0.2).astype(np.float32)
+    return HybridAnalyzer(_Fixed(classical, loose), _Fixed(classical), props_net=_V2(v2),
+                          props_net_maps=("shadow",), find_props=False,
+                          dark_backdrops=dark_backdrops)
+
+
+def test_the_hybrid_takes_the_dark_path_and_the_confidence_allows_the_cutout():
+    from models.analysis.confidence import assess
+
+    rgb, v2, parts = _scene()
+    analysis = _hybrid(rgb, v2).analyse(rgb)
+    assert analysis.backdrop is None and "dark_backdrop" in analysis.extras
+    assert analysis.shadow.max() == 0.0
+    assert analysis.matte[ndimage.binary_erosion(parts["emerald"], iterations=2)].min() == 1
+    assert assess(analysis, rgb).cutout_ok
+    # Without the dark path the same photo is no clean sweep: the background would be kept.
+    plain = _hybrid(rgb, v2, dark_backdrops=False).analyse(rgb)
+    assert plain.backdrop is not None and not assess(plain, rgb).cutout_ok
+
+
+def test_an_unsure_network_over_the_velvet_keeps_the_background():
+    """v2 soft over much of the backdrop (it does not know this velvet): the confidence
+    reads its indecision there and the cut-out is not promised."""
+    from models.analysis.confidence import assess
+
+    rgb, v2, parts = _scene()
+    unsure = v2.copy()
+    unsure[:, :60] = np.maximum(unsure[:, :60], 0.45)
+    analysis = _hybrid(rgb, unsure).analyse(rgb)
+    assert "dark_backdrop" in analysis.extras
+    assert not assess(analysis, rgb).cutout_ok
+
+
+@pytest.fixture(scope="module")
+def retouched():
+    from models.pipeline import Retoucher
+
+    rgb, v2, parts = _scene()
+    codes = np.round(srgb_encode(rgb) * 255).astype(np.uint8)
+    image = ImageData(codes)
+    options = RetouchOptions(background="white", finish="natural")
+    result = Retoucher(analyzer=_hybrid(rgb, v2)).retouch(image, options)
+    return result, parts, image, codes
+
+
+def test_the_retouch_cuts_the_piece_out_onto_clean_white(retouched):
+    result, parts, image, codes = retouched
+    codes_out = [w["code"] for w in result.warnings]
+    assert "background_kept" not in codes_out and "unsure_cutout" not in codes_out
+    out = result.image.pixels.astype(int)
+    velvet = ~ndimage.binary_dilation(parts["piece"] | parts["shadow"], iterations=6)
+    assert float((out[velvet] == 255).all(axis=-1).mean()) > 0.99
+    assert (out[ndimage.binary_erosion(parts["shadow"], iterations=3)] >= 250).all()
+    emerald = out[ndimage.binary_erosion(parts["emerald"], iterations=3)]
+    assert (emerald[:, 1] > emerald[:, 0] + 20).all() and (emerald.max(axis=-1) < 200).all()
+    ruby = out[ndimage.binary_erosion(parts["ruby"], iterations=3)]
+    assert (ruby[:, 0] > ruby[:, 1] + 60).all()
+    assert np.array_equal(image.pixels, codes)  # the original is untouched
