@@ -44,6 +44,9 @@ NOISE_LUM, NOISE_FACTOR = 0.004, 2.0
 # and from which a velvet-coloured pixel inside the piece's outline is piece.
 SOLID_FROM = 0.25
 SKIRT_UNDER = 0.5
+# Inside the piece's outline the colour test also runs on the mean over this window, down to
+# this multiple of the velvet's median luminance (a deep stone's black heart).
+DARK_COLOUR_WINDOW, DARK_COLOUR_LUM = 5, 0.5
 # A velvet whose chromaticity spreads over this (largest minus smallest channel) is coloured.
 COLOURED_VELVET = 0.2
 # A part of v2's soft matte (> PART_MATTE) without any pixel at or over PART_CORE is a ghost
@@ -164,8 +167,18 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
         near = np.unique(touching[ndimage.binary_dilation(piece) & (touching > 0)])
         piece |= np.isin(touching, near)
     enclosed = ndimage.binary_fill_holes(piece) & ~piece
-    solid = piece | (enclosed & (coloured | (v2_matte >= SKIRT_UNDER)))
+    solid = piece | (enclosed & (coloured | _dark_colour(rgb, dark) | (v2_matte >= SKIRT_UNDER)))
     return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
+
+
+def _dark_colour(rgb: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
+    """Pixels too dark for `not_velvet`'s colour test whose neighbourhood has another colour
+    than the velvet: bool (h, w). The black heart of a deep emerald is as dark as the velvet;
+    its own pixels' chromaticity is noise, but averaged over DARK_COLOUR_WINDOW px it is
+    still green. Asked only inside the piece's outline."""
+    mean = ndimage.uniform_filter(np.maximum(rgb, 0.0), size=(DARK_COLOUR_WINDOW,) * 2 + (1,))
+    tint = np.abs(_chromaticity(mean) - dark.chromaticity).max(axis=-1)
+    return (tint > TINT) & (mean @ LUMA > DARK_COLOUR_LUM * dark.lum_median)
 
 
 def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
