@@ -47,6 +47,8 @@ SKIRT_UNDER = 0.5
 # Inside the piece's outline the colour test also runs on the mean over this window, down to
 # this multiple of the velvet's median luminance (a deep stone's black heart).
 DARK_COLOUR_WINDOW, DARK_COLOUR_LUM = 5, 0.5
+# Velvet-coloured and enclosed by the piece over this share of the frame: the velvet itself.
+HOLE_LARGE = 0.003
 # A velvet whose chromaticity spreads over this (largest minus smallest channel) is coloured.
 COLOURED_VELVET = 0.2
 # A part of v2's soft matte (> PART_MATTE) without any pixel at or over PART_CORE is a ghost
@@ -148,7 +150,8 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
     - Inside the outline, coloured pixels are piece; the others (a dark sapphire, or velvet
       seen through openwork: their colours can be alike) are v2's to decide, at SKIRT_UNDER
       (a stricter limit, 0.8, took parts of d047's sapphires and left the velvet seen
-      through d053's openwork as it was).
+      through d053's openwork as it was); such a region over HOLE_LARGE of the frame is
+      the velvet itself (a chain's loop, d058).
     - Separate parts of the velvet's own colour are lit folds (`_lit_velvet`).
 
     The outline is binary at the working size; the pipeline's guided upsampling gives it
@@ -167,8 +170,24 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
         near = np.unique(touching[ndimage.binary_dilation(piece) & (touching > 0)])
         piece |= np.isin(touching, near)
     enclosed = ndimage.binary_fill_holes(piece) & ~piece
-    solid = piece | (enclosed & (coloured | _dark_colour(rgb, dark) | (v2_matte >= SKIRT_UNDER)))
+    velvet_holes = _large_parts(enclosed & ~coloured & ~_dark_colour(rgb, dark))
+    solid = piece | (
+        enclosed & ~velvet_holes & (coloured | _dark_colour(rgb, dark) | (v2_matte >= SKIRT_UNDER))
+    )
     return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
+
+
+def _large_parts(mask: np.ndarray) -> np.ndarray:
+    """The connected parts of `mask` covering at least HOLE_LARGE of the frame: bool (h, w).
+    A stone is small; velvet of the velvet's colour enclosed by the piece over a larger area
+    is the velvet (the loop between a chain's two strands, which v2 can fill)."""
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return mask
+    areas = np.bincount(labels.ravel())
+    large = areas >= HOLE_LARGE * mask.size
+    large[0] = False
+    return large[labels]
 
 
 def _dark_colour(rgb: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
