@@ -28,8 +28,10 @@ shank, holed d010's coin and matte stones (d015, d016) and left shadow blobs on 
 def default_analyzer() -> Analyzer:
     """The analyzer the pipeline uses: JewelNet v1 for the matte, metal and gem maps,
     JewelNet v2 for the maps of V2_MAPS (v1's if v2 cannot be loaded; see
-    models/MODEL_CARD.md), the image-analysis method for the rest; the image-analysis method
-    alone if the network cannot be loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the
+    models/MODEL_CARD.md), the image-analysis method for the rest; on a dark backdrop (black
+    or navy velvet) JewelNet v2's matte settled by the velvet's colour
+    (models/net/dark_backdrop.py); the image-analysis method alone if the network cannot be
+    loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the
     supports to remove (felt pads, wax, clips)."""
     from models.analysis.classical import ClassicalAnalyzer
 
