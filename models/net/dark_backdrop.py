@@ -30,6 +30,9 @@ DARK_BORDER_HIGH = 0.06
 DARK_BORDER_MEDIAN = 0.025
 # v2's matte above this at the frame's border is piece running off it, not backdrop.
 OPEN_MATTE = 0.1
+# At least this share of v2's sure piece (matte over SURE_PIECE) must be unlike the velvet
+# (0.8 to 0.97 on the 14 dark development photos).
+SURE_PIECE, SEPARATES = 0.9, 0.5
 # px kept between v2's piece and the velvet sampled for its colour
 SAMPLE_GAP = 3
 # A pixel is not velvet when it is brighter than the velvet's VELVET_QUANTILE luminance by
@@ -90,7 +93,8 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
     rgb: float32 (h, w, 3) linear 0..1; v2_matte: float32 (h, w) 0..1, JewelNet v2's matte.
     The open border (the outermost 2 % where v2 sees no piece) must be dark (DARK_BORDER_HIGH,
     DARK_BORDER_MEDIAN) and cover at least half of the border; the velvet's colour is then
-    measured on every pixel at least SAMPLE_GAP px outside v2's piece and its holes.
+    measured on every pixel at least SAMPLE_GAP px outside v2's piece and its holes, and it
+    must tell most of v2's sure piece from the velvet (SEPARATES).
     """
     lum = np.maximum(rgb, 0.0) @ LUMA
     border = _border(lum.shape)
@@ -107,13 +111,19 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
     if velvet.sum() < 0.25 * velvet.size:
         return None
     chroma = _chromaticity(rgb)
-    return DarkBackdrop(
+    dark = DarkBackdrop(
         chromaticity=np.median(chroma[velvet], axis=0).astype(np.float32),
         lum_high=float(np.quantile(lum[velvet], VELVET_QUANTILE)),
         lum_median=float(np.median(lum[velvet])),
         border_high=border_high,
         border_median=border_median,
     )
+    # The velvet's colour must tell the piece from the velvet: over most of what v2 is sure
+    # of (a black piece on black velvet, or a frame all dark, is not this path's to judge).
+    sure = v2_matte > SURE_PIECE
+    if not sure.any() or float(np.logical_or(*not_velvet(rgb, dark))[sure].mean()) < SEPARATES:
+        return None
+    return dark
 
 
 def _chromaticity(rgb: np.ndarray) -> np.ndarray:

@@ -83,6 +83,20 @@ def test_a_navy_velvet_is_found_dark_and_a_grey_sweep_or_a_lit_scene_is_not():
     assert measure(lit, v2) is None
 
 
+def test_a_piece_as_dark_as_the_velvet_is_not_this_paths_to_judge():
+    """Black onyx on black velvet: the velvet's colour cannot tell the piece from it, so the
+    dark path is not taken (the ordinary analysis and its confidence decide)."""
+    from models.net.dark_backdrop import measure
+
+    black = np.array([0.006, 0.006, 0.006], np.float32)
+    rgb, v2, parts = _scene(velvet_colour=black, piece_colour=(0.006, 0.006, 0.006))
+    for name in ("emerald", "sapphire", "ruby"):
+        rgb[parts[name]] = 0.006
+    assert measure(rgb, v2) is None
+    rgb[parts["piece"]] = 0.45  # the same frame with a silver piece: the path applies
+    assert measure(rgb, v2) is not None
+
+
 def test_the_cutout_keeps_the_stones_and_drops_the_skirt_the_fold_and_the_ghost():
     from models.net.dark_backdrop import cutout_matte, measure
 
