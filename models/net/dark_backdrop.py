@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from models.analysis.confidence import border_mask
 from models.colour import LUMA
 
 # The frame's open border is dark: its luminance (linear) at the 95th percentile under
@@ -79,14 +80,6 @@ class DarkBackdrop:
         }
 
 
-def _border(shape: tuple[int, int], fraction: float = 0.02) -> np.ndarray:
-    h, w = shape
-    band = max(1, int(round(fraction * min(h, w))))
-    mask = np.zeros((h, w), bool)
-    mask[:band], mask[-band:], mask[:, :band], mask[:, -band:] = True, True, True, True
-    return mask
-
-
 def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
     """The dark backdrop of a photo, or None when its backdrop is not dark.
 
@@ -97,7 +90,7 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
     must tell most of v2's sure piece from the velvet (SEPARATES).
     """
     lum = np.maximum(rgb, 0.0) @ LUMA
-    border = _border(lum.shape)
+    border = border_mask(lum.shape)
     open_border = border & (v2_matte <= OPEN_MATTE)
     if open_border.sum() < 0.5 * border.sum():
         return None
@@ -180,10 +173,9 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
         near = np.unique(touching[ndimage.binary_dilation(piece) & (touching > 0)])
         piece |= np.isin(touching, near)
     enclosed = ndimage.binary_fill_holes(piece) & ~piece
-    velvet_holes = _large_parts(enclosed & ~coloured & ~_dark_colour(rgb, dark))
-    solid = piece | (
-        enclosed & ~velvet_holes & (coloured | _dark_colour(rgb, dark) | (v2_matte >= SKIRT_UNDER))
-    )
+    coloured |= _dark_colour(rgb, dark)  # inside the outline, a deep stone's heart counts
+    velvet_holes = _large_parts(enclosed & ~coloured)
+    solid = piece | (enclosed & ~velvet_holes & (coloured | (v2_matte >= SKIRT_UNDER)))
     return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
 
 
