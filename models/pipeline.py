@@ -75,6 +75,7 @@ from models.ops.metal import metal_gains, wanted_chroma
 from models.ops.shadows import REFLECTION_DEPTH, add_reflection, shadow_style
 from models.ops.smudges import find_smudges, smooth_smudges
 from models.ops.specks import find_specks, inpaint
+from models.ops.unmix import backdrop_colour, unmix
 from models.ops.variants import MetalPixels
 
 MAX_PIXELS = 100_000_000
@@ -114,6 +115,8 @@ class _Plan:
     backdrop_gain: np.ndarray  # (3,): tone of a kept backdrop (ones: as shot)
     matting: np.ndarray | None  # (h, w, 4): backdrop light RGB + cast shadow, for edge alpha
     matting_floor: float  # residual under which an edge pixel is backdrop
+    unmix: np.ndarray | None  # (h, w, 3): a coloured backdrop's colour, unmixed from the edge
+    key_channel: int | None  # the channel that backdrop lacks (its edge alpha's)
     speck_threshold: float
     noise: float  # sensor noise of sqrt-luminance (smudge detection)
 
@@ -445,6 +448,24 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         cast_shadow = np.clip(analysis.shadow, 0, 1)[..., None]
         matting = np.concatenate([model.light, cast_shadow], axis=-1).astype(np.float32)
         matting_floor = max(MATTING_MIN_FLOOR, 0.5 * model.tau, 8.0 * noise)
+    # On a backdrop of one strong colour the edge's colour is unmixed from it
+    # (models/ops/unmix.py): magenta paper would leave a lilac fringe on the white.
+    unmix_backdrop, key_channel = None, None
+    if (
+        "coloured_backdrop" in analysis.extras
+        and options.background in ("white", "transparent")
+        and not already_white
+    ):
+        unmix_backdrop = backdrop_colour(small, matte)
+        # The edge's alpha from the same colour (models/ops/matting.py): the paper's own
+        # texture, measured where it is clear of the piece, is the floor.
+        clear = ~ndimage.binary_dilation(matte > 0, iterations=4)
+        if clear.sum() >= 64:
+            key_channel = int(np.argmin(np.median(unmix_backdrop[clear], axis=0)))
+            residual = np.abs(np.maximum(small[clear, key_channel], 0)
+                              - unmix_backdrop[clear, key_channel])
+            matting_floor = max(float(np.quantile(residual, 0.95)), 8.0 * noise)
+            matting = np.concatenate([unmix_backdrop, np.zeros_like(matte)[..., None]], axis=-1)
     plan = _Plan(
         factor,
         np.ascontiguousarray(guided[..., [0, 1, 3, 4]]),
@@ -460,6 +481,8 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         tone_rgb if tone_backdrop else np.ones(3, np.float32),
         matting,
         matting_floor,
+        unmix_backdrop,
+        key_channel,
         threshold,
         float(noise),
     )
@@ -564,6 +587,10 @@ class _Run:
         masks = _sample_masks(tile, self.plan)
         cleaned, defect_mask, protect = _clean_up(tile, masks, self.plan, self.options,
                                                   self.matte_only)
+        if self.plan.unmix is not None and masks.box[0].stop > masks.box[0].start:
+            cleaned = cleaned.copy() if cleaned is rgb_in else cleaned
+            box = masks.box
+            cleaned[box] = unmix(cleaned[box], masks.matte[box], tile.sample(self.plan.unmix, box))
         toned_box = _tone_piece(tile, masks, cleaned, self.plan, self.options, self.codec)
         result, out_alpha, backdrop_rgb = _composite(tile, masks, cleaned, toned_box,
                                                      self.plan, self.options)
@@ -697,7 +724,7 @@ def _sample_masks(tile: _Tile, plan: _Plan) -> _Masks:
             maps = tile.sample(plan.matting, edge)
             matte[edge] = edge_alpha(
                 rgb_in[edge], np.maximum(maps[..., :3], 1e-4), maps[..., 3], matte[edge],
-                plan.matting_floor, 2 * plan.factor + 1,
+                plan.matting_floor, 2 * plan.factor + 1, key_channel=plan.key_channel,
             )
     # Metal and gem matter only where the matte is non-zero: sample them in that box (plus
     # the gem contrast's blur context) and nowhere else.

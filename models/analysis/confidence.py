@@ -38,6 +38,14 @@ DECISIVE_LOW, DECISIVE_HIGH = 0.85, 0.95
 # A dark backdrop's border luminance (linear, 95th percentile): velvet measures 0.002 to 0.03;
 # models/net/dark_backdrop.py takes none over 0.06.
 DARK_BORDER_CLEAN, DARK_BORDER_BUSY = 0.03, 0.06
+# A coloured backdrop's border spread (90th percentile chromaticity distance from its median):
+# magenta tissue measures 0.04 to 0.06; models/net/coloured_backdrop.py takes none over 0.08.
+COLOURED_BORDER_CLEAN, COLOURED_BORDER_BUSY = 0.06, 0.08
+# On such a backdrop the matte follows the paper's colour exactly, so what runs off the frame
+# is seldom the piece: a hand holding it, a prop (d044's tube and fingers cover 0.13 of the
+# border, the pieces on magenta paper 0 to 0.01); a piece covering more of the border than
+# this is no cut-out.
+COLOURED_BORDER_PIECE_LOW, COLOURED_BORDER_PIECE_HIGH = 0.02, 0.05
 # Both scores at least this: the cut-out is done; otherwise the background is kept.
 CUTOUT_MIN = 0.5
 # A frame whose border is this white (linear >= 0.98 in every channel) is already on white.
@@ -118,6 +126,15 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
             ramp(float(dark["v2_decisive"]), DECISIVE_LOW, DECISIVE_HIGH),
             ramp(float(dark["border_lum_p95"]), DARK_BORDER_BUSY, DARK_BORDER_CLEAN),
         )
+    elif "coloured_backdrop" in analysis.extras:
+        # A backdrop of one strong colour (models/net/coloured_backdrop.py): as on a dark
+        # one, with how even the border's colour is.
+        paper = analysis.extras["coloured_backdrop"]
+        facts.update(coloured_backdrop=paper)
+        backdrop_fit = min(
+            ramp(float(paper["v2_decisive"]), DECISIVE_LOW, DECISIVE_HIGH),
+            ramp(float(paper["border_spread"]), COLOURED_BORDER_BUSY, COLOURED_BORDER_CLEAN),
+        )
     else:
         # No backdrop model (the network alone): how decisive the matte is, pixel by pixel.
         decisive = float(((analysis.matte < 0.1) | (analysis.matte > 0.9)).mean())
@@ -137,6 +154,9 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
         ramp(float(parts), PARTS_MANY, PARTS_FEW),
         ramp(border_piece, BORDER_PIECE_HIGH, BORDER_PIECE_LOW),
     )
+    if "coloured_backdrop" in analysis.extras:
+        certainty = min(certainty, ramp(border_piece, COLOURED_BORDER_PIECE_HIGH,
+                                        COLOURED_BORDER_PIECE_LOW))
     attached = analysis.extras.get("attached_border_piece")
     if attached is not None:  # (the hybrid with v2's shadow map: see models/net/hybrid.py)
         facts["attached_border_piece"] = attached

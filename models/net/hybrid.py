@@ -42,7 +42,10 @@ hidden. The pixels that were piece before are counted ("props_removed") for the 
 
 On a dark backdrop (black or navy velvet: models/net/dark_backdrop.py) none of the above
 applies: image analysis's backdrop model does not fit the velvet's folds, and the matte is
-v2's outline settled by the velvet's measured colour (`_on_dark`).
+v2's outline settled by the velvet's measured colour (`_on_dark`). On a backdrop of one
+strong colour (magenta tissue, coloured card: models/net/coloured_backdrop.py) the same
+holds, with the outline from the paper's measured colour and v2 saying where the piece is
+(`_on_coloured`).
 
 On a clean sweep (the backdrop model fits within VETO_MAX_TAU) image analysis is precise and
 overrules the network on the backdrop (`_sure_backdrop`), adds its stones to the gem mask and
@@ -62,7 +65,7 @@ from models.analysis import Analysis
 from models.analysis.classical import against_backdrop, log_gradient
 from models.analysis.confidence import border_mask
 from models.colour import LUMA
-from models.net import dark_backdrop
+from models.net import coloured_backdrop, dark_backdrop
 from models.net.analyzer import NetAnalyzer
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
@@ -165,13 +168,15 @@ class HybridAnalyzer:
         props_net_maps: tuple[str, ...] = (),
         find_props: bool = True,
         dark_backdrops: bool = True,
+        coloured_backdrops: bool = True,
     ) -> None:
         """props_net: an analyzer whose Analysis has `props` (JewelNet v2), or None for no
         prop removal. props_net_maps: the maps of NET_MAPS taken from props_net instead of
         `net` (each map from the network that won it on held-out renders). find_props: False
         uses props_net for its maps only and removes no supports. dark_backdrops: on a dark
         backdrop (models/net/dark_backdrop.py) the matte comes from props_net's matte and the
-        velvet's colour (needs props_net)."""
+        velvet's colour (needs props_net). coloured_backdrops: the same on a backdrop of one
+        strong colour (models/net/coloured_backdrop.py)."""
         if not set(props_net_maps) <= set(NET_MAPS) or (props_net_maps and props_net is None):
             raise ValueError(f"props_net_maps must name maps of {NET_MAPS} of a props_net")
         self.classical = classical
@@ -181,6 +186,7 @@ class HybridAnalyzer:
         self.props_net_maps = tuple(props_net_maps)
         self.find_props = find_props
         self.dark_backdrops = dark_backdrops
+        self.coloured_backdrops = coloured_backdrops
 
     def analyse(self, rgb_linear: np.ndarray) -> Analysis:
         # The analyses are independent; torch and numpy release the GIL, so the networks run
@@ -202,6 +208,10 @@ class HybridAnalyzer:
             dark = dark_backdrop.measure(rgb_linear, supports.matte)
             if dark is not None:
                 return self._on_dark(rgb_linear, base, learned, supports, dark)
+        if self.coloured_backdrops and supports is not None:
+            paper = coloured_backdrop.measure(rgb_linear, supports.matte)
+            if paper is not None:
+                return self._on_coloured(rgb_linear, base, learned, supports, paper)
         finder = supports if self.find_props else None
         prop = self._props(finder, base.matte, net_matte)
         if self._implausible(learned.matte, base.matte):
@@ -326,16 +336,51 @@ class HybridAnalyzer:
         "dark_backdrop").
         """
         matte = dark_backdrop.cutout_matte(rgb, supports.matte, dark)
+        return HybridAnalyzer._keyed(
+            base, learned, supports, matte, "dark_backdrop", dark.facts(),
+            2 * dark_backdrop.SAMPLE_GAP,
+        )
+
+    @staticmethod
+    def _on_coloured(
+        rgb: np.ndarray,
+        base: Analysis,
+        learned: Analysis,
+        supports: Analysis,
+        paper: coloured_backdrop.ColouredBackdrop,
+    ) -> Analysis:
+        """The analysis of a photo on a backdrop of one strong colour
+        (models/net/coloured_backdrop.py): as `_on_dark`, with
+        `coloured_backdrop.cutout_matte`'s matte (extras "coloured_backdrop")."""
+        matte = coloured_backdrop.cutout_matte(rgb, supports.matte, paper)
+        return HybridAnalyzer._keyed(
+            base, learned, supports, matte, "coloured_backdrop", paper.facts(),
+            2 * coloured_backdrop.SAMPLE_GAP,
+        )
+
+    @staticmethod
+    def _keyed(
+        base: Analysis,
+        learned: Analysis,
+        supports: Analysis,
+        matte: np.ndarray,
+        key: str,
+        facts: dict,
+        gap: int,
+    ) -> Analysis:
+        """A cut-out whose matte came from the backdrop's measured colour: the metal and gem
+        maps `learned`'s within it, no cast shadow, no backdrop model; extras[key] holds the
+        backdrop's facts and how decisive v2's own matte was over the backdrop (`gap` px
+        away from the piece, whose softness the backdrop's colour settled: soft ghosts of
+        v2's matte there are backdrop it was unsure of)."""
         inside = matte > 0
-        # Over the backdrop (away from the piece, whose softness the velvet's colour settled):
-        # soft ghosts of v2's matte there are velvet it was unsure of.
-        away = ~ndimage.binary_dilation(inside, iterations=2 * dark_backdrop.SAMPLE_GAP)
+        away = ~ndimage.binary_dilation(inside, iterations=gap)
         v2 = supports.matte[away]
         decisive = float(((v2 < 0.1) | (v2 > 0.9)).mean()) if v2.size else 0.0
         extras = {
             **base.extras,
             "analyzer": "hybrid",
-            "dark_backdrop": {**dark.facts(), "v2_decisive": round(decisive, 4)},
+            key: {**facts, "v2_decisive": round(decisive, 4)},
         }
         return dataclasses.replace(
             base,

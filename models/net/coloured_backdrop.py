@@ -1,0 +1,294 @@
+"""Cut-outs on a coloured backdrop: tissue or card paper, felt or a sweep of one strong colour.
+
+Sellers shoot on coloured paper (magenta tissue is a classic under gold) as often as on a
+sweep. Crumpled paper is no smooth light field to the backdrop model (its texture scale tau
+reaches the cap), so image analysis cannot separate piece and paper and the photo would keep
+its background; JewelNet v2 finds the piece's outline but, never having seen such paper,
+reads gold filigree and stones on it as holes. The paper's colour settles it: its folds and
+shading change its brightness, hardly its chromaticity, while gold, silver and most stones
+lie far from it. The backdrop's chromaticities are measured where v2 sees paper; a pixel is
+piece when it lies far outside their spread (a Mahalanobis distance, so the paper's own
+spread along its shading direction is allowed for).
+
+Everything here works at the working resolution on linear RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from models.analysis.confidence import border_mask
+from models.colour import LUMA
+
+# v2's matte above this at the frame's border is piece running off it, not backdrop.
+OPEN_MATTE = 0.1
+# The open border's median chromaticity (rgb / sum) spreads over at least this (largest minus
+# smallest channel): a coloured backdrop. Magenta tissue measures about 0.45, navy paper 0.5;
+# white, grey and cream sweeps, linen and wood under 0.1.
+COLOURED = 0.2
+# ... and is one colour: 90 % of the open border within this of its median (largest channel
+# difference). Magenta tissue measures 0.04 to 0.06; a card on a wooden table or paper that
+# leaves the frame 0.2 or more.
+# (models/analysis/confidence.py ramps its backdrop fit down to 0 at this spread)
+UNIFORM_HIGH = 0.08
+# ... and lit: the open border's median luminance (linear) at least this. A dark backdrop's
+# colour is mostly noise, and velvet is models/net/dark_backdrop.py's (navy velvet 0.002 to
+# 0.02; magenta tissue 0.1 to 0.16).
+LIT_MEDIAN = 0.04
+# px kept between v2's piece and the paper sampled for its colour
+SAMPLE_GAP = 3
+# The spread of the paper's chromaticity is taken as at least this (standard deviation), so
+# that a very even paper does not make camera noise look like piece.
+CHROMA_NOISE = 0.01
+# A pixel is piece when its chromaticity is over UNLIKE standard deviations (Mahalanobis)
+# from the paper's and differs from its median by TINT_MIN (largest channel), and it is bright
+# enough for its colour to mean something (over DARK_FACTOR x the paper's median luminance:
+# the gaps of a chain are as dark as a shadow).
+UNLIKE, TINT_MIN, DARK_FACTOR = 8.0, 0.06, 0.15
+# Enclosed by the piece, a region is the paper seen through openwork or between a chain's
+# strands when it covers HOLE_LARGE of the frame or more, or when its median colour is lit
+# paper (`_paper_like`) and it is not in shade (SHADE); every other enclosed region is piece:
+# a stone can be the paper's very colour, only darker (a purple ruby on magenta paper, d042),
+# and the dark inside of openwork is kept dark rather than cut into.
+# Regions up to TINY px are piece whatever their colour: a stone's pale highlight can be
+# lit-paper coloured (a ruby's on magenta, d042), and paper seen through an opening that small
+# is a speck either way.
+HOLE_LARGE, TINY = 0.003, 12
+# A mix of paper and piece (an edge pixel, paper lit by the gold's bounce light) lies within
+# OFF_MIX of the line between their chromaticities; nearer the paper than MOSTLY_PAPER along
+# it, the pixel is paper, except where v2 is sure of the piece (V2_SURE: gold mirroring the
+# paper). Paper seen through d039's chain measures 0.02 to 0.1 off the line, 0.05 to 0.3
+# along.
+OFF_MIX, MOSTLY_PAPER, V2_SURE = 0.15, 0.35, 0.9
+# The paper in the piece's shade: darker than SHADE x its median luminance and up to
+# SHADE_ALONG along that line (d039's and d031's shade between a chain's strands: 0.17 to
+# 0.4 x, 0.45 to 0.55 along; a ruby there: 0.6 x or brighter).
+SHADE, SHADE_ALONG = 0.5, 0.7
+# (d031's shade: green share 0.03 on paper of 0.06; d039's 0.09 to 0.12 on 0.0, its rubies
+# 0.17; gold 0.35 or more)
+WEAK_MARGIN = 0.12
+# px from the plain paper over which its shade reaches (d031's shade bands: 3 to 5 px wide)
+SHADE_REACH = 5
+# At least this share of v2's sure piece (matte over SURE_PIECE) must be unlike the paper:
+# a ruby brooch on red paper is not this path's to judge.
+SURE_PIECE, SEPARATES = 0.9, 0.5
+# A part of the piece-coloured mask must hold some of v2's core (over PART_CORE) to be kept:
+# what v2 calls backdrop and is unlike the paper is a prop, a hand or a reflection of one.
+PART_CORE = 0.5
+
+
+@dataclass(frozen=True)
+class ColouredBackdrop:
+    """The paper's measured colour: chromaticity: float32 (3,) median rgb / sum;
+    mean: float32 (2,) and inverse covariance float32 (2, 2) of its (r, g) chromaticity;
+    lum_median: its median luminance (linear); border_spread: the open border's 90th
+    percentile distance from its median (the uniformity test's input)."""
+
+    chromaticity: np.ndarray
+    mean: np.ndarray
+    inverse_cov: np.ndarray
+    lum_median: float
+    border_spread: float
+
+    def facts(self) -> dict:
+        return {
+            "chromaticity": [round(float(c), 3) for c in self.chromaticity],
+            "border_spread": round(self.border_spread, 4),
+        }
+
+
+def chromaticity(rgb: np.ndarray) -> np.ndarray:
+    """rgb / (r + g + b): float32 (..., 3), each pixel's colour without its brightness.
+    rgb: float (..., 3) linear, >= 0 (negative values are clipped)."""
+    rgb = np.maximum(rgb, 0.0)
+    return (rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)).astype(np.float32)
+
+
+def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
+    """The coloured backdrop of a photo, or None when its backdrop is not one strong colour.
+
+    rgb: float32 (h, w, 3) linear 0..1; v2_matte: float32 (h, w) 0..1, JewelNet v2's matte.
+    The open border (the outermost 2 % where v2 sees no piece) must cover half the border,
+    be lit (LIT_MEDIAN), coloured (COLOURED) and of one colour (UNIFORM_HIGH); the paper is
+    then sampled on every pixel SAMPLE_GAP px outside v2's filled outline, and it must tell
+    most of v2's sure piece from the paper (SEPARATES).
+    """
+    border = border_mask(v2_matte.shape)
+    open_border = border & (v2_matte <= OPEN_MATTE)
+    if open_border.sum() < 0.5 * border.sum():
+        return None
+    lum = np.maximum(rgb, 0.0) @ LUMA
+    if float(np.median(lum[open_border])) < LIT_MEDIAN:
+        return None
+    chroma = chromaticity(rgb)
+    edge = np.median(chroma[open_border], axis=0)
+    if float(np.ptp(edge)) < COLOURED:
+        return None
+    spread = float(np.quantile(np.abs(chroma[open_border] - edge).max(axis=-1), 0.9))
+    if spread > UNIFORM_HIGH:
+        return None
+    outline = ndimage.binary_fill_holes(v2_matte > OPEN_MATTE)
+    paper = ~ndimage.binary_dilation(outline, iterations=SAMPLE_GAP)
+    if paper.sum() < 0.25 * paper.size:
+        return None
+    # (the spread of the paper alone: a hand or a prop outside v2's outline is no paper)
+    sampled = chroma[paper]
+    middle = np.median(sampled, axis=0)
+    sampled = sampled[np.abs(sampled - middle).max(axis=-1) <= UNIFORM_HIGH]
+    if len(sampled) < 0.1 * paper.size:
+        return None
+    samples = sampled[:, :2].astype(np.float64)
+    cov = np.cov(samples.T) + np.eye(2) * CHROMA_NOISE**2
+    backdrop = ColouredBackdrop(
+        chromaticity=middle.astype(np.float32),
+        mean=samples.mean(axis=0).astype(np.float32),
+        inverse_cov=np.linalg.inv(cov).astype(np.float32),
+        lum_median=float(np.median(lum[paper])),
+        border_spread=spread,
+    )
+    sure = v2_matte > SURE_PIECE
+    if not sure.any() or float(unlike(rgb, backdrop)[sure].mean()) < SEPARATES:
+        return None
+    return backdrop
+
+
+def distance(rgb: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
+    """Mahalanobis distance of each pixel's chromaticity from the paper's: float32 (h, w),
+    >= 0 (the paper itself mostly under 3). rgb: float32 (h, w, 3) linear."""
+    return _mahalanobis(chromaticity(rgb)[..., :2], backdrop)
+
+
+def _mahalanobis(rg: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
+    offset = rg - backdrop.mean
+    squared = np.einsum("...i,ij,...j->...", offset, backdrop.inverse_cov, offset)
+    return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+
+
+def unlike(rgb: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
+    """bool (h, w): pixels clearly not the paper (UNLIKE, TINT_MIN, DARK_FACTOR).
+    rgb: float32 (h, w, 3) linear 0..1."""
+    tint = np.abs(chromaticity(rgb) - backdrop.chromaticity).max(axis=-1)
+    lum = np.maximum(rgb, 0.0) @ LUMA
+    return (
+        (distance(rgb, backdrop) > UNLIKE)
+        & (tint > TINT_MIN)
+        & (lum > DARK_FACTOR * backdrop.lum_median)
+    )
+
+
+def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
+    """The piece's matte on a coloured backdrop: float32 (h, w) 0 or 1.
+
+    rgb: float32 (h, w, 3) linear 0..1; v2_matte: float32 (h, w) 0..1 (JewelNet v2's);
+    backdrop: `measure`'s result.
+
+    - The piece is what is unlike the paper (`unlike`), in parts that hold some of v2's core
+      (PART_CORE): v2 gives the where, the paper's colour the exact outline (v2 reads gold
+      filigree on magenta paper as holes).
+    - Unlike pixels that are the paper changed by the piece (`_paper_like`) are paper when
+      they meet the open paper (its parts of HOLE_LARGE or more): lit paper where it
+      touches it, the paper's shade within SHADE_REACH px of it.
+    - Enclosed regions are paper when large or lit-paper coloured and bright, and over
+      TINY px; all others are piece (a stone can be of the paper's colour, only darker; the
+      dark inside of openwork stays dark rather than being cut into).
+    - No shadow is kept: on coloured paper the piece's shadow is darker paper.
+
+    The outline is binary at the working size; the pipeline's guided upsampling gives it
+    its soft edge at full resolution, following the photo.
+    """
+    candidate = unlike(rgb, backdrop)
+    chroma = chromaticity(rgb)
+    lum = np.maximum(rgb, 0.0) @ LUMA
+    core = candidate & (v2_matte >= PART_CORE)
+    if not core.any():
+        return np.zeros(v2_matte.shape, np.float32)
+    mix = (backdrop.chromaticity, np.median(chroma[core], axis=0))
+    lit, shade = _paper_like(chroma.reshape(-1, 3), lum.ravel(), mix, backdrop.lum_median)
+    unsure = candidate & (v2_matte < V2_SURE)
+    lit, shade = lit.reshape(lum.shape) & unsure, shade.reshape(lum.shape) & unsure
+    # Only from the plain paper: lit paper where it meets it, the paper's shade within
+    # SHADE_REACH px of it (a ruby inside its gold setting can be as dark and as red as a
+    # magenta paper's shade).
+    plain = _large_parts(~candidate & (lum >= DARK_FACTOR * backdrop.lum_median))
+    paper = np.zeros_like(candidate)
+    parts, count = ndimage.label(lit)
+    if count:
+        meets = np.zeros(count + 1, bool)
+        meets[np.unique(parts[ndimage.binary_dilation(plain) & lit])] = True
+        meets[0] = False
+        paper |= meets[parts]
+    if shade.any():
+        paper |= shade & ndimage.binary_dilation(plain, iterations=SHADE_REACH, mask=plain | shade)
+    candidate &= ~paper
+    labels, count = ndimage.label(candidate)
+    keep = np.zeros(count + 1, bool)
+    keep[np.unique(labels[candidate & (v2_matte >= PART_CORE)])] = True
+    keep[0] = False
+    piece = keep[labels]
+    holes, count = ndimage.label(ndimage.binary_fill_holes(piece) & ~piece)
+    if count:
+        index = np.arange(1, count + 1)
+        median_lum = np.asarray(ndimage.median(lum, holes, index))
+        colours = np.stack(
+            [np.asarray(ndimage.median(chroma[..., c], holes, index)) for c in range(3)], -1
+        )
+        areas = np.bincount(holes.ravel(), minlength=count + 1)[1:]
+        found = np.asarray(ndimage.mean(paper, holes, index)) >= 0.5
+        lit_paper = _paper_like(colours, median_lum, mix, backdrop.lum_median)[0]
+        bright = median_lum >= SHADE * backdrop.lum_median
+        seen_through = (found | (areas >= HOLE_LARGE * lum.size) | (lit_paper & bright)) & (
+            areas > TINY
+        )
+        piece |= np.concatenate([[False], ~seen_through])[holes]
+    return piece.astype(np.float32)
+
+
+def _large_parts(mask: np.ndarray) -> np.ndarray:
+    """The connected parts of `mask` (bool (h, w)) covering at least HOLE_LARGE of the
+    frame: bool (h, w)."""
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return mask
+    large = np.bincount(labels.ravel()) >= HOLE_LARGE * mask.size
+    large[0] = False
+    return large[labels]
+
+
+def _paper_like(colours: np.ndarray, lum: np.ndarray, mix: tuple, paper_lum: float):
+    """(lit, shade), bool (n,) each: chromaticities `colours` (n, 3) of luminance `lum`
+    (n,) that may be the paper's, changed by the piece.
+
+    lit: on the line from the paper's colour to the piece's (`mix`), nearer the paper
+    (MOSTLY_PAPER): paper lit by the piece, or an edge pixel mostly paper. shade: darker
+    than SHADE x the paper's median luminance `paper_lum`, and either up to SHADE_ALONG
+    along that line or lacking what the paper lacks (its weakest channel's share within
+    WEAK_MARGIN of the paper's: a camera turns magenta paper's shade red, off the line, but
+    it stays without green, which gold has plenty of).
+    """
+    paper = mix[0]
+    along, off = _along_mix(colours, *mix)
+    on_line = off < OFF_MIX
+    lit = on_line & (along < MOSTLY_PAPER)
+    weakest = int(np.argmin(paper))
+    keeps_weak = colours[:, weakest] < paper[weakest] + WEAK_MARGIN
+    shade = (lum < SHADE * paper_lum) & ((on_line & (along < SHADE_ALONG)) | keeps_weak)
+    return lit, shade & ~lit
+
+
+def _along_mix(colours: np.ndarray, a: np.ndarray, b: np.ndarray):
+    """Where chromaticities `colours` (n, 3) lie against the line from `a` to `b` (3,): the
+    position along it (0 at a, 1 at b) and the Euclidean distance off it, float (n,) each. A
+    mix of two colours lies on the line between them, nearer the one it holds more of."""
+    direction = b - a
+    length = float(direction @ direction)
+    offset = colours - a
+    if length < 1e-9:
+        return np.zeros(len(colours)), np.linalg.norm(offset, axis=-1)
+    along = (offset @ direction) / length
+    return along, np.linalg.norm(offset - along[:, None] * direction, axis=-1)
+
+
+__all__ = ["ColouredBackdrop", "chromaticity", "cutout_matte", "distance", "measure", "unlike"]
