@@ -116,7 +116,6 @@ class _Plan:
     matting: np.ndarray | None  # (h, w, 4): backdrop light RGB + cast shadow, for edge alpha
     matting_floor: float  # residual under which an edge pixel is backdrop
     unmix: np.ndarray | None  # (h, w, 3): a coloured backdrop's colour, unmixed from the edge
-    key_channel: int | None  # the channel that backdrop lacks (its edge alpha's)
     speck_threshold: float
     noise: float  # sensor noise of sqrt-luminance (smudge detection)
 
@@ -450,22 +449,13 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         matting_floor = max(MATTING_MIN_FLOOR, 0.5 * model.tau, 8.0 * noise)
     # On a backdrop of one strong colour the edge's colour is unmixed from it
     # (models/ops/unmix.py): magenta paper would leave a lilac fringe on the white.
-    unmix_backdrop, key_channel = None, None
+    unmix_backdrop = None
     if (
         "coloured_backdrop" in analysis.extras
         and options.background in ("white", "transparent")
         and not already_white
     ):
         unmix_backdrop = backdrop_colour(small, matte)
-        # The edge's alpha from the same colour (models/ops/matting.py): the paper's own
-        # texture, measured where it is clear of the piece, is the floor.
-        clear = ~ndimage.binary_dilation(matte > 0, iterations=4)
-        if clear.sum() >= 64:
-            key_channel = int(np.argmin(np.median(unmix_backdrop[clear], axis=0)))
-            residual = np.abs(np.maximum(small[clear, key_channel], 0)
-                              - unmix_backdrop[clear, key_channel])
-            matting_floor = max(float(np.quantile(residual, 0.95)), 8.0 * noise)
-            matting = np.concatenate([unmix_backdrop, np.zeros_like(matte)[..., None]], axis=-1)
     plan = _Plan(
         factor,
         np.ascontiguousarray(guided[..., [0, 1, 3, 4]]),
@@ -482,7 +472,6 @@ def _plan(analysis: Analysis, small: np.ndarray, options: RetouchOptions, noise,
         matting,
         matting_floor,
         unmix_backdrop,
-        key_channel,
         threshold,
         float(noise),
     )
@@ -724,7 +713,7 @@ def _sample_masks(tile: _Tile, plan: _Plan) -> _Masks:
             maps = tile.sample(plan.matting, edge)
             matte[edge] = edge_alpha(
                 rgb_in[edge], np.maximum(maps[..., :3], 1e-4), maps[..., 3], matte[edge],
-                plan.matting_floor, 2 * plan.factor + 1, key_channel=plan.key_channel,
+                plan.matting_floor, 2 * plan.factor + 1,
             )
     # Metal and gem matter only where the matte is non-zero: sample them in that box (plus
     # the gem contrast's blur context) and nowhere else.

@@ -28,7 +28,6 @@ def edge_alpha(
     matte: np.ndarray,
     floor: float,
     window: int,
-    key_channel: int | None = None,
 ) -> np.ndarray:
     """The matte with its edge band (0 < matte < 1) re-estimated from the known backdrop.
 
@@ -37,26 +36,17 @@ def edge_alpha(
     shadow: float32 (h, w) 0..1 the analysis's cast-shadow strength;
     matte: float32 (h, w) 0..1 the upsampled matte; floor: residual (log units) below which
     a pixel is backdrop (the backdrop's texture and noise); window: odd size of the search
-    for the pure piece's residual; key_channel: for a backdrop of one strong colour, the
-    channel it lacks (green for magenta paper): the residual is then that channel's, in
-    linear light (a mix of piece and paper is linear, and the paper's shade, darker and
-    redder, still lacks it). Returns float32 (h, w) 0..1; pixels outside the band are
+    for the pure piece's residual. Returns float32 (h, w) 0..1; pixels outside the band are
     unchanged, so no new piece appears away from the analysis's outline.
 
     In the outer half of the band (matte < 0.5) the colour estimate replaces the matte (a
     blurred halo of backdrop goes, a fine chain stays); in the inner half it can only add
     coverage (a rim that mirrors the sweep keeps the analysis's word that it is piece).
-    With `key_channel` the colour decides the whole band, and the band includes the outline's
-    outermost solid pixels.
     """
     # The band is the outline: soft pixels next to open backdrop. Soft values well inside the
     # piece (the guided upsampling follows the metal's own highlights) are not an edge, and
     # there a bright reflection would read as backdrop.
     band = (matte > 0) & (matte < 1)
-    if key_channel is not None:
-        # A coloured backdrop's matte is cut by colour, one working pixel wide: its outermost
-        # solid pixels are edge pixels too, and there the colour decides in full.
-        band |= (matte >= 1) & (ndimage.minimum_filter(matte, size=3) < 1)
     if not band.any():
         return matte
     # Within EDGE_REACH search windows of open backdrop (the network's halo is that wide at
@@ -65,10 +55,7 @@ def edge_alpha(
     band &= ndimage.maximum_filter(exterior, size=2 * EDGE_REACH * window + 1) > 0
     # Wide-gamut inputs decode to slightly negative linear sRGB: clamp before the log.
     rgb = np.maximum(rgb, 0.0)
-    if key_channel is not None:
-        distance = np.abs(rgb[..., key_channel] - light[..., key_channel])
-    else:
-        distance = channel_max(np.abs(np.log(rgb + LOG_EPS) - np.log(light + LOG_EPS)))
+    distance = channel_max(np.abs(np.log(rgb + LOG_EPS) - np.log(light + LOG_EPS)))
     # A shadow is smooth: where the analysis sees one and the residual does not vary from
     # pixel to pixel, the darkening it explains is the shadow's, not coverage. A fine chain
     # lying in its own shadow varies strongly, and keeps its alpha.
@@ -80,9 +67,6 @@ def edge_alpha(
     pure = ndimage.maximum_filter(distance, size=window)
     alpha = np.clip((distance - floor) / np.maximum(pure - floor, floor), 0.0, 1.0)
     out = matte.copy()
-    if key_channel is not None:
-        out[band] = alpha[band]
-        return out.astype(np.float32)
     outer = band & (matte < 0.5)
     inner = band & ~outer
     out[outer] = alpha[outer]
