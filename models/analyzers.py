@@ -30,8 +30,9 @@ def default_analyzer() -> Analyzer:
     JewelNet v2 for the maps of V2_MAPS (v1's if v2 cannot be loaded; see
     models/MODEL_CARD.md), the image-analysis method for the rest; on a dark backdrop (black
     or navy velvet) JewelNet v2's matte settled by the velvet's colour
-    (models/net/dark_backdrop.py); the image-analysis method alone if the network cannot be
-    loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the
+    (models/net/dark_backdrop.py), on paper of one strong colour the paper's colour with v2
+    saying where the piece is (models/net/coloured_backdrop.py); the image-analysis method
+    alone if the network cannot be loaded. With PROPS_IN_DEFAULT, JewelNet v2 also finds the
     supports to remove (felt pads, wax, clips)."""
     from models.analysis.classical import ClassicalAnalyzer
 
