@@ -6,7 +6,8 @@ The scene is constructed: magenta tissue paper with folds (its brightness varies
 as full of holes (as v2 reads gold filigree on magenta paper), a red ruby at the rim that v2
 misses, a purple stone of the paper's very colour only darker, a large opening and a small one
 through which the paper shows, the piece's shade on the paper beside it (darker and redder,
-as a phone renders it, still without green), and a grey-blue prop that v2 calls backdrop.
+as a phone renders it, still without green), a grey-blue prop that v2 calls backdrop, and a
+tiny pale highlight of the paper's lit colour.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _scene(paper_colour=MAGENTA, piece_colour=(0.5, 0.3, 0.06)):
         "window": _box(80, 88, 140, 148),  # small, but as bright as the open paper
         "shade": _box(70, 150, 170, 174),  # the piece's shade, on the paper to its right
         "prop": _box(180, 200, 20, 80),
+        "glint": _box(130, 133, 90, 93),  # a pale highlight of lit-paper colour, 9 px
     }
     gold = np.array(piece_colour, np.float32) * (1 + 0.2 * rng.standard_normal((H, W, 1)))
     rgb = np.where(parts["piece"][..., None], gold, rgb)
@@ -52,6 +54,7 @@ def _scene(paper_colour=MAGENTA, piece_colour=(0.5, 0.3, 0.06)):
         rgb[parts[name]] = paper[parts[name]]
     rgb[parts["shade"]] = paper[parts["shade"]] * 0.3 * np.array([1.3, 1.0, 0.6], np.float32)
     rgb[parts["prop"]] = (0.2, 0.2, 0.25)
+    rgb[parts["glint"]] = MAGENTA * 1.1
     rgb = np.clip(rgb, 0, 1).astype(np.float32)
 
     v2 = np.zeros((H, W), np.float32)
@@ -100,11 +103,12 @@ def test_the_cutout_follows_the_papers_colour_not_the_networks_holes():
     matte = cutout_matte(rgb, v2, measure(rgb, v2))
     inner = {k: ndimage.binary_erosion(m, iterations=2) for k, m in parts.items()}
     gold = inner["piece"] & ~ndimage.binary_dilation(
-        parts["purple"] | parts["opening"] | parts["window"], iterations=2
+        parts["purple"] | parts["opening"] | parts["window"] | parts["glint"], iterations=2
     )
     assert matte[gold].min() == 1.0  # v2's holes over the gold are filled by its colour
     assert matte[inner["ruby"]].min() == 1.0  # v2 missed it: unlike the paper
     assert matte[inner["purple"]].min() == 1.0  # the paper's colour, but dark and enclosed
+    assert matte[parts["glint"]].min() == 1.0  # lit-paper coloured, but too small for paper
     assert matte[inner["opening"]].max() == 0.0  # large: the paper seen through
     assert matte[inner["window"]].max() == 0.0  # small, but lit paper
     assert matte[parts["shade"]].max() == 0.0  # the paper in the piece's shade
