@@ -87,7 +87,8 @@ def fit_backdrop(
     """
     h, w, _ = rgb.shape
     v_full, u_full = np.linspace(-1, 1, h), np.linspace(-1, 1, w)
-    if max(h, w) > 400:
+    half_size = max(h, w) > 400 and min(h, w) >= 4  # (a strip a few px high has no half)
+    if half_size:
         # The light field is smooth: fit it on a half-size copy (pixel centres mapped to the
         # full grid's coordinates), evaluate it at full size, then re-measure tau there.
         hh, hw = h // 2, w // 2
@@ -103,7 +104,7 @@ def fit_backdrop(
         backdrop = np.maximum(_evaluate(coeffs, v_full, u_full, step), 1e-3)
     backdrop = np.ascontiguousarray(backdrop, dtype=np.float32)
     residual = log_residual(rgb, backdrop)
-    if max(h, w) > 400:
+    if half_size:
         near = residual < 2 * tau
         if near.any():
             tau = float(np.clip(4.5 * 1.4826 * float(np.median(residual[near])), 0.045, 0.6))

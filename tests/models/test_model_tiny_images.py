@@ -28,3 +28,17 @@ def retoucher_default():
     from models import load
 
     return load()
+
+
+@pytest.mark.parametrize("shape", [(1, 500, 3), (500, 1, 3), (1, 2000, 3), (3, 1200, 3)])
+def test_one_row_strips_longer_than_the_half_size_fit_retouch_cleanly(retoucher_default, shape):
+    """A strip a pixel or few high and hundreds long (the backdrop fit works on a half-size
+    copy above 400 px, which such a strip does not have) with a piece in the middle."""
+    pixels = np.full(shape, 200, np.uint8)
+    h, w = shape[:2]
+    pixels[h // 3 : h // 3 + 1 + h // 3, w // 3 : 2 * w // 3] = (180, 140, 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = retoucher_default.retouch(ImageData(pixels), RetouchOptions(), layers=True)
+    assert result.image.pixels.shape == shape and result.image.pixels.dtype == np.uint8
+    assert np.array_equal(pixels[0, 0], (200, 200, 200))  # the input is untouched
