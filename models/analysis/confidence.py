@@ -46,6 +46,11 @@ COLOURED_BORDER_CLEAN, COLOURED_BORDER_BUSY = 0.06, 0.08
 # border, the pieces on magenta paper 0 to 0.01); a piece covering more of the border than
 # this is no cut-out.
 COLOURED_BORDER_PIECE_LOW, COLOURED_BORDER_PIECE_HIGH = 0.02, 0.05
+# The keyed backdrops' border measure and its busy and clean ends, by their extras key.
+KEYED_BACKDROPS = {
+    "dark_backdrop": ("border_lum_p95", DARK_BORDER_BUSY, DARK_BORDER_CLEAN),
+    "coloured_backdrop": ("border_spread", COLOURED_BORDER_BUSY, COLOURED_BORDER_CLEAN),
+}
 # Both scores at least this: the cut-out is done; otherwise the background is kept.
 CUTOUT_MIN = 0.5
 # A frame whose border is this white (linear >= 0.98 in every channel) is already on white.
@@ -116,24 +121,18 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
         )
         backdrop_fit = min(ramp(tau, TAU_BUSY, TAU_CLEAN),
                            ramp(border_fit, BORDER_FIT_LOW, BORDER_FIT_HIGH))
-    elif "dark_backdrop" in analysis.extras:
-        # A dark backdrop (models/net/dark_backdrop.py): its matte is binary at the working
-        # size, so its decisiveness says nothing; the network's own matte's does, and so does
-        # how dark the frame's border is (a lit object at the edge is a scene).
-        dark = analysis.extras["dark_backdrop"]
-        facts.update(dark_backdrop=dark)
+    elif keyed := next((k for k in KEYED_BACKDROPS if k in analysis.extras), None):
+        # A backdrop told from the piece by its measured colour (models/net/dark_backdrop.py,
+        # models/net/coloured_backdrop.py): its matte is binary at the working size, so its
+        # decisiveness says nothing; the network's own matte's does, and so does how clean
+        # the frame's border is (dark enough, or of one colour: a lit object at the edge, a
+        # strip of table, is a scene).
+        found = analysis.extras[keyed]
+        facts[keyed] = found
+        measure, busy, clean = KEYED_BACKDROPS[keyed]
         backdrop_fit = min(
-            ramp(float(dark["v2_decisive"]), DECISIVE_LOW, DECISIVE_HIGH),
-            ramp(float(dark["border_lum_p95"]), DARK_BORDER_BUSY, DARK_BORDER_CLEAN),
-        )
-    elif "coloured_backdrop" in analysis.extras:
-        # A backdrop of one strong colour (models/net/coloured_backdrop.py): as on a dark
-        # one, with how even the border's colour is.
-        paper = analysis.extras["coloured_backdrop"]
-        facts.update(coloured_backdrop=paper)
-        backdrop_fit = min(
-            ramp(float(paper["v2_decisive"]), DECISIVE_LOW, DECISIVE_HIGH),
-            ramp(float(paper["border_spread"]), COLOURED_BORDER_BUSY, COLOURED_BORDER_CLEAN),
+            ramp(float(found["v2_decisive"]), DECISIVE_LOW, DECISIVE_HIGH),
+            ramp(float(found[measure]), busy, clean),
         )
     else:
         # No backdrop model (the network alone): how decisive the matte is, pixel by pixel.

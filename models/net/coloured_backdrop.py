@@ -26,9 +26,10 @@ from models.colour import LUMA
 # v2's matte above this at the frame's border is piece running off it, not backdrop.
 OPEN_MATTE = 0.1
 # The open border's median chromaticity (rgb / sum) spreads over at least this (largest minus
-# smallest channel): a coloured backdrop. Magenta tissue measures about 0.45, navy paper 0.5;
-# white, grey and cream sweeps, linen and wood under 0.1.
-COLOURED = 0.2
+# smallest channel): a strongly coloured backdrop. Magenta tissue measures 0.45 to 0.6, navy
+# paper 0.5; white, grey and cream sweeps and linen under 0.1; wood, tan leather and skin
+# 0.2 to 0.3 (a table or a hand: a scene more often than a backdrop, and too close to gold).
+COLOURED = 0.3
 # ... and is one colour: 90 % of the open border within this of its median (largest channel
 # difference). Magenta tissue measures 0.04 to 0.06; a card on a wooden table or paper that
 # leaves the frame 0.2 or more.

@@ -42,10 +42,9 @@ hidden. The pixels that were piece before are counted ("props_removed") for the 
 
 On a dark backdrop (black or navy velvet: models/net/dark_backdrop.py) none of the above
 applies: image analysis's backdrop model does not fit the velvet's folds, and the matte is
-v2's outline settled by the velvet's measured colour (`_on_dark`). On a backdrop of one
+v2's outline settled by the velvet's measured colour (`_keyed`). On a backdrop of one
 strong colour (magenta tissue, coloured card: models/net/coloured_backdrop.py) the same
-holds, with the outline from the paper's measured colour and v2 saying where the piece is
-(`_on_coloured`).
+holds, with the outline from the paper's measured colour and v2 saying where the piece is.
 
 On a clean sweep (the backdrop model fits within VETO_MAX_TAU) image analysis is precise and
 overrules the network on the backdrop (`_sure_backdrop`), adds its stones to the gem mask and
@@ -204,14 +203,17 @@ class HybridAnalyzer:
             learned = dataclasses.replace(
                 learned, **{name: getattr(supports, name) for name in self.props_net_maps}
             )
-        if self.dark_backdrops and supports is not None:
-            dark = dark_backdrop.measure(rgb_linear, supports.matte)
-            if dark is not None:
-                return self._on_dark(rgb_linear, base, learned, supports, dark)
-        if self.coloured_backdrops and supports is not None:
-            paper = coloured_backdrop.measure(rgb_linear, supports.matte)
-            if paper is not None:
-                return self._on_coloured(rgb_linear, base, learned, supports, paper)
+        # A dark or a coloured backdrop: the matte from its measured colour (see _keyed).
+        keyed = (("dark_backdrop", dark_backdrop, self.dark_backdrops),
+                 ("coloured_backdrop", coloured_backdrop, self.coloured_backdrops))
+        for key, module, enabled in keyed:
+            if not enabled or supports is None:
+                continue
+            found = module.measure(rgb_linear, supports.matte)
+            if found is not None:
+                matte = module.cutout_matte(rgb_linear, supports.matte, found)
+                return self._keyed(base, learned, supports, matte, key, found.facts(),
+                                   2 * module.SAMPLE_GAP)
         finder = supports if self.find_props else None
         prop = self._props(finder, base.matte, net_matte)
         if self._implausible(learned.matte, base.matte):
@@ -317,48 +319,6 @@ class HybridAnalyzer:
         return dataclasses.replace(base, extras=extras, props=props, **maps)
 
     @staticmethod
-    def _on_dark(
-        rgb: np.ndarray,
-        base: Analysis,
-        learned: Analysis,
-        supports: Analysis,
-        dark: dark_backdrop.DarkBackdrop,
-    ) -> Analysis:
-        """The analysis of a photo on a dark backdrop (models/net/dark_backdrop.py).
-
-        rgb: float32 (h, w, 3) linear; base, learned, supports: image analysis's, the
-        network maps the hybrid uses (v1's, with v2's where asked) and v2's analyses. The
-        matte is `dark_backdrop.cutout_matte`'s; the metal and gem maps are `learned`'s
-        within it; no cast shadow (on dark velvet a shadow is only darker velvet, nothing a
-        white cut-out keeps); no backdrop model (image analysis's does not fit velvet: its
-        cast, edge matting and confidence would be wrong). The confidence reads how
-        decisive v2's own matte was over the backdrop and how dark the border is (extras
-        "dark_backdrop").
-        """
-        matte = dark_backdrop.cutout_matte(rgb, supports.matte, dark)
-        return HybridAnalyzer._keyed(
-            base, learned, supports, matte, "dark_backdrop", dark.facts(),
-            2 * dark_backdrop.SAMPLE_GAP,
-        )
-
-    @staticmethod
-    def _on_coloured(
-        rgb: np.ndarray,
-        base: Analysis,
-        learned: Analysis,
-        supports: Analysis,
-        paper: coloured_backdrop.ColouredBackdrop,
-    ) -> Analysis:
-        """The analysis of a photo on a backdrop of one strong colour
-        (models/net/coloured_backdrop.py): as `_on_dark`, with
-        `coloured_backdrop.cutout_matte`'s matte (extras "coloured_backdrop")."""
-        matte = coloured_backdrop.cutout_matte(rgb, supports.matte, paper)
-        return HybridAnalyzer._keyed(
-            base, learned, supports, matte, "coloured_backdrop", paper.facts(),
-            2 * coloured_backdrop.SAMPLE_GAP,
-        )
-
-    @staticmethod
     def _keyed(
         base: Analysis,
         learned: Analysis,
@@ -368,11 +328,19 @@ class HybridAnalyzer:
         facts: dict,
         gap: int,
     ) -> Analysis:
-        """A cut-out whose matte came from the backdrop's measured colour: the metal and gem
-        maps `learned`'s within it, no cast shadow, no backdrop model; extras[key] holds the
-        backdrop's facts and how decisive v2's own matte was over the backdrop (`gap` px
-        away from the piece, whose softness the backdrop's colour settled: soft ghosts of
-        v2's matte there are backdrop it was unsure of)."""
+        """The analysis of a photo on a dark backdrop (black or navy velvet:
+        models/net/dark_backdrop.py) or on one of a strong colour (models/net/
+        coloured_backdrop.py), whose `matte` came from the backdrop's measured colour.
+
+        base, learned, supports: image analysis's, the network maps the hybrid uses (v1's,
+        with v2's where asked) and v2's analyses. The metal and gem maps are `learned`'s
+        within the matte; no cast shadow (on velvet or coloured paper a shadow is only darker
+        backdrop, nothing a white cut-out keeps); no backdrop model (image analysis's does not
+        fit velvet or crumpled paper: its cast, edge matting and confidence would be wrong).
+        extras[key] holds the backdrop's `facts` and how decisive v2's own matte was over the
+        backdrop `gap` px away from the piece (whose softness the backdrop's colour settled:
+        soft ghosts of v2's matte there are backdrop it was unsure of), for the confidence.
+        """
         inside = matte > 0
         away = ~ndimage.binary_dilation(inside, iterations=gap)
         v2 = supports.matte[away]

@@ -238,3 +238,48 @@ def scenes():
         "grid",
     ]
     return types.SimpleNamespace(**{n: globals()[n] for n in names})
+
+
+class _FixedAnalyzer:
+    """Stands in for image analysis (with a backdrop model) or v1: a fixed matte."""
+
+    def __init__(self, matte, backdrop=None):
+        self.matte, self.backdrop = matte, backdrop
+
+    def analyse(self, rgb):
+        from models.analysis import Analysis
+
+        zero = np.zeros_like(self.matte)
+        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, "yellow_gold",
+                        self.backdrop)
+
+
+class _V2StandIn(_FixedAnalyzer):
+    """Stands in for JewelNet v2: a fixed matte, and a prop map (empty)."""
+
+    def analyse(self, rgb):
+        from models.analysis import Analysis
+
+        zero = np.zeros_like(self.matte)
+        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, None, props=zero)
+
+
+@pytest.fixture(scope="session")
+def keyed_hybrid():
+    """make(rgb, v2_matte, **options) -> the hybrid analyzer on a backdrop that is no studio
+    sweep (velvet, crumpled paper), with stand-ins: image analysis's backdrop model cannot
+    fit its folds (tau at its cap) and its piece is v2's matte over 0.2 (it takes lit folds
+    for piece), v1 the same, and v2 the given matte. options go to HybridAnalyzer
+    (dark_backdrops, coloured_backdrops)."""
+    from models.analysis import Backdrop
+    from models.net.hybrid import HybridAnalyzer
+
+    def make(rgb, v2_matte, **options):
+        h, w = v2_matte.shape
+        loose = Backdrop(rgb.copy(), np.full((h, w), 0.7, np.float32), 0.6)
+        classical = (v2_matte > 0.2).astype(np.float32)
+        return HybridAnalyzer(_FixedAnalyzer(classical, loose), _FixedAnalyzer(classical),
+                              props_net=_V2StandIn(v2_matte), props_net_maps=("shadow",),
+                              find_props=False, **options)
+
+    return make

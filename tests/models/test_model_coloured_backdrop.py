@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.analysis import Analysis, Backdrop
 from models.api import ImageData, RetouchOptions
 from models.colour import srgb_encode
 
@@ -84,6 +83,8 @@ def test_magenta_paper_is_found_and_a_grey_sweep_or_a_mixed_border_is_not():
     assert measure(mixed, v2) is None
     navy = rgb * np.array([0.01, 0.3, 0.08], np.float32) / 8  # navy velvet: the dark path's
     assert measure(navy, v2) is None
+    tan = _scene(paper_colour=np.array([0.30, 0.22, 0.14], np.float32))[0]
+    assert measure(tan, v2) is None  # wood, tan leather, skin: too close to gold, a scene
 
 
 def test_a_piece_of_the_papers_colour_is_not_this_paths_to_judge():
@@ -117,52 +118,22 @@ def test_the_cutout_follows_the_papers_colour_not_the_networks_holes():
     assert v2[gold].min() < 0.5 and v2[inner["ruby"]].max() == 0.0
 
 
-class _Fixed:
-    """Stands in for image analysis (with a backdrop model) or v1: a fixed matte."""
-
-    def __init__(self, matte, backdrop=None):
-        self.matte, self.backdrop = matte, backdrop
-
-    def analyse(self, rgb):
-        zero = np.zeros_like(self.matte)
-        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, "yellow_gold",
-                        self.backdrop)
-
-
-class _V2(_Fixed):
-    def analyse(self, rgb):
-        zero = np.zeros_like(self.matte)
-        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, None, props=zero)
-
-
-def _hybrid(rgb, v2, coloured_backdrops=True):
-    from models.net.hybrid import HybridAnalyzer
-
-    # Image analysis on crumpled paper: its backdrop model cannot fit the folds (tau at its
-    # cap).
-    loose = Backdrop(rgb.copy(), np.full((H, W), 0.7, np.float32), 0.6)
-    classical = (v2 > 0.2).astype(np.float32)
-    return HybridAnalyzer(_Fixed(classical, loose), _Fixed(classical), props_net=_V2(v2),
-                          props_net_maps=("shadow",), find_props=False,
-                          coloured_backdrops=coloured_backdrops)
-
-
-def test_the_hybrid_takes_the_coloured_path_and_the_confidence_allows_the_cutout():
+def test_the_hybrid_takes_the_coloured_path_and_the_confidence_allows_the_cutout(keyed_hybrid):
     from models.analysis.confidence import assess
 
     rgb, v2, parts = _scene()
-    analysis = _hybrid(rgb, v2).analyse(rgb)
+    analysis = keyed_hybrid(rgb, v2).analyse(rgb)
     assert analysis.backdrop is None and "coloured_backdrop" in analysis.extras
     assert "dark_backdrop" not in analysis.extras
     assert analysis.shadow.max() == 0.0
     assert analysis.matte[ndimage.binary_erosion(parts["ruby"], iterations=2)].min() == 1
     assert assess(analysis, rgb).cutout_ok
     # Without the coloured path the same photo is no clean sweep: the background is kept.
-    plain = _hybrid(rgb, v2, coloured_backdrops=False).analyse(rgb)
+    plain = keyed_hybrid(rgb, v2, coloured_backdrops=False).analyse(rgb)
     assert plain.backdrop is not None and not assess(plain, rgb).cutout_ok
 
 
-def test_a_hand_holding_the_piece_off_the_frame_keeps_the_background():
+def test_a_hand_holding_the_piece_off_the_frame_keeps_the_background(keyed_hybrid):
     """Fingers (unlike the paper, and v2 takes them for piece) reaching the frame's edge: on
     a coloured backdrop the matte follows colour exactly, so a piece that runs off the frame
     is a hand or a prop, and no cut-out is promised."""
@@ -172,21 +143,21 @@ def test_a_hand_holding_the_piece_off_the_frame_keeps_the_background():
     hand = _box(90, 135, 0, 72)
     rgb[hand] = (0.45, 0.25, 0.15)
     v2[hand] = 0.8
-    analysis = _hybrid(rgb, v2).analyse(rgb)
+    analysis = keyed_hybrid(rgb, v2).analyse(rgb)
     assert "coloured_backdrop" in analysis.extras
     assert analysis.matte[hand].mean() > 0.9  # the hand is in the matte ...
     assert not assess(analysis, rgb).cutout_ok  # ... so the cut-out is not done
 
 
 @pytest.fixture(scope="module")
-def retouched():
+def retouched(keyed_hybrid):
     from models.pipeline import Retoucher
 
     rgb, v2, parts = _scene()
     codes = np.round(srgb_encode(rgb) * 255).astype(np.uint8)
     image = ImageData(codes)
     options = RetouchOptions(background="white", finish="natural")
-    result = Retoucher(analyzer=_hybrid(rgb, v2)).retouch(image, options)
+    result = Retoucher(analyzer=keyed_hybrid(rgb, v2)).retouch(image, options)
     return result, parts, image, codes
 
 
@@ -218,13 +189,13 @@ def _soft_edged_scene():
     return rgb, v2, edge, coverage
 
 
-def _fringe(rgb, v2, edge):
+def _fringe(rgb, v2, edge, make):
     """The retouched edge's magenta: the mean excess of blue over green (codes) over the
     edge pixels that are not plain white (gold over white has less blue than green)."""
     from models.pipeline import Retoucher
 
     codes = np.round(srgb_encode(rgb) * 255).astype(np.uint8)
-    result = Retoucher(analyzer=_hybrid(rgb, v2)).retouch(
+    result = Retoucher(analyzer=make(rgb, v2)).retouch(
         ImageData(codes), RetouchOptions(background="white", finish="natural")
     )
     out = result.image.pixels.astype(int)[edge]
@@ -233,7 +204,7 @@ def _fringe(rgb, v2, edge):
     return float(np.maximum(out[shown, 2] - out[shown, 1], 0).mean())
 
 
-def test_the_pieces_soft_edge_leaves_less_fringe_of_the_papers_colour(monkeypatch):
+def test_the_pieces_soft_edge_leaves_less_fringe_of_the_papers_colour(monkeypatch, keyed_hybrid):
     """An anti-aliased edge mixes gold and magenta; composited onto white as it is, it keeps
     a lilac rim. The edge's colour is unmixed from the paper's (models/ops/unmix.py)."""
     import models.pipeline as pipeline
@@ -241,8 +212,8 @@ def test_the_pieces_soft_edge_leaves_less_fringe_of_the_papers_colour(monkeypatc
     rgb, v2, edge, coverage = _soft_edged_scene()
     codes = np.round(srgb_encode(rgb) * 255).astype(int)[edge & (coverage < 0.5)]
     assert (codes[:, 2] - codes[:, 1] > 15).all()  # the photo's edge: magenta in it
-    unmixed = _fringe(rgb, v2, edge)
+    unmixed = _fringe(rgb, v2, edge, keyed_hybrid)
     monkeypatch.setattr(pipeline, "unmix", lambda rgb, alpha, backdrop: rgb)
-    kept = _fringe(rgb, v2, edge)
+    kept = _fringe(rgb, v2, edge, keyed_hybrid)
     assert kept > 2.0  # without the unmixing the rim is lilac ...
     assert unmixed < 0.5 * kept  # ... with it, far less so

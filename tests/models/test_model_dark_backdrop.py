@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.analysis import Analysis, Backdrop
 from models.api import ImageData, RetouchOptions
 from models.colour import srgb_encode
 
@@ -138,51 +137,21 @@ def test_on_black_velvet_a_second_silver_piece_is_not_taken_for_a_fold():
                                         & ~parts["sapphire"], iterations=2)].mean() > 0.95
 
 
-class _Fixed:
-    """Stands in for image analysis (with a backdrop model) or v1: a fixed matte."""
-
-    def __init__(self, matte, backdrop=None):
-        self.matte, self.backdrop = matte, backdrop
-
-    def analyse(self, rgb):
-        zero = np.zeros_like(self.matte)
-        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, "yellow_gold",
-                        self.backdrop)
-
-
-class _V2(_Fixed):
-    def analyse(self, rgb):
-        zero = np.zeros_like(self.matte)
-        return Analysis(self.matte, self.matte.copy(), zero, zero, zero, None, props=zero)
-
-
-def _hybrid(rgb, v2, dark_backdrops=True):
-    from models.net.hybrid import HybridAnalyzer
-
-    # Image analysis on velvet: its backdrop model cannot fit the folds (tau at its cap) and
-    # it takes the lit velvet for piece.
-    loose = Backdrop(rgb.copy(), np.full((H, W), 0.7, np.float32), 0.6)
-    classical = (v2 > 0.2).astype(np.float32)
-    return HybridAnalyzer(_Fixed(classical, loose), _Fixed(classical), props_net=_V2(v2),
-                          props_net_maps=("shadow",), find_props=False,
-                          dark_backdrops=dark_backdrops)
-
-
-def test_the_hybrid_takes_the_dark_path_and_the_confidence_allows_the_cutout():
+def test_the_hybrid_takes_the_dark_path_and_the_confidence_allows_the_cutout(keyed_hybrid):
     from models.analysis.confidence import assess
 
     rgb, v2, parts = _scene()
-    analysis = _hybrid(rgb, v2).analyse(rgb)
+    analysis = keyed_hybrid(rgb, v2).analyse(rgb)
     assert analysis.backdrop is None and "dark_backdrop" in analysis.extras
     assert analysis.shadow.max() == 0.0
     assert analysis.matte[ndimage.binary_erosion(parts["emerald"], iterations=2)].min() == 1
     assert assess(analysis, rgb).cutout_ok
     # Without the dark path the same photo is no clean sweep: the background would be kept.
-    plain = _hybrid(rgb, v2, dark_backdrops=False).analyse(rgb)
+    plain = keyed_hybrid(rgb, v2, dark_backdrops=False).analyse(rgb)
     assert plain.backdrop is not None and not assess(plain, rgb).cutout_ok
 
 
-def test_an_unsure_network_over_the_velvet_keeps_the_background():
+def test_an_unsure_network_over_the_velvet_keeps_the_background(keyed_hybrid):
     """v2 soft over much of the backdrop (it does not know this velvet): the confidence
     reads its indecision there and the cut-out is not promised."""
     from models.analysis.confidence import assess
@@ -190,20 +159,20 @@ def test_an_unsure_network_over_the_velvet_keeps_the_background():
     rgb, v2, parts = _scene()
     unsure = v2.copy()
     unsure[:, :60] = np.maximum(unsure[:, :60], 0.45)
-    analysis = _hybrid(rgb, unsure).analyse(rgb)
+    analysis = keyed_hybrid(rgb, unsure).analyse(rgb)
     assert "dark_backdrop" in analysis.extras
     assert not assess(analysis, rgb).cutout_ok
 
 
 @pytest.fixture(scope="module")
-def retouched():
+def retouched(keyed_hybrid):
     from models.pipeline import Retoucher
 
     rgb, v2, parts = _scene()
     codes = np.round(srgb_encode(rgb) * 255).astype(np.uint8)
     image = ImageData(codes)
     options = RetouchOptions(background="white", finish="natural")
-    result = Retoucher(analyzer=_hybrid(rgb, v2)).retouch(image, options)
+    result = Retoucher(analyzer=keyed_hybrid(rgb, v2)).retouch(image, options)
     return result, parts, image, codes
 
 
