@@ -71,8 +71,10 @@ SHADE, SHADE_ALONG = 0.5, 0.7
 # (d031's shade: green share 0.03 on paper of 0.06; d039's 0.09 to 0.12 on 0.0, its rubies
 # 0.17; gold 0.35 or more)
 WEAK_MARGIN = 0.12
-# px from the plain paper over which its shade reaches (d031's shade bands: 3 to 5 px wide)
-SHADE_REACH = 5
+# px from the plain paper over which its shade reaches (d031's shade bands are 3 to 5 px
+# wide; at 10 the shade between two strands of d031's and d039's chains goes too, at 5 it
+# stayed)
+SHADE_REACH = 10
 # At least this share of v2's sure piece (matte over SURE_PIECE) must be unlike the paper:
 # a ruby brooch on red paper is not this path's to judge.
 SURE_PIECE, SEPARATES = 0.9, 0.5
