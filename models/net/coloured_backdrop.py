@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from models.analysis.confidence import border_mask
 from models.colour import LUMA
+from models.net.dark_backdrop import chromaticity, large_parts
 
 # v2's matte above this at the frame's border is piece running off it, not backdrop.
 OPEN_MATTE = 0.1
@@ -103,13 +104,6 @@ class ColouredBackdrop:
         }
 
 
-def chromaticity(rgb: np.ndarray) -> np.ndarray:
-    """rgb / (r + g + b): float32 (..., 3), each pixel's colour without its brightness.
-    rgb: float (..., 3) linear, >= 0 (negative values are clipped)."""
-    rgb = np.maximum(rgb, 0.0)
-    return (rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)).astype(np.float32)
-
-
 def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
     """The coloured backdrop of a photo, or None when its backdrop is not one strong colour.
 
@@ -153,7 +147,7 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
         border_spread=spread,
     )
     sure = v2_matte > SURE_PIECE
-    if not sure.any() or float(unlike(rgb, backdrop)[sure].mean()) < SEPARATES:
+    if not sure.any() or float(_unlike(chroma, lum, backdrop)[sure].mean()) < SEPARATES:
         return None
     return backdrop
 
@@ -173,10 +167,14 @@ def _mahalanobis(rg: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
 def unlike(rgb: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
     """bool (h, w): pixels clearly not the paper (UNLIKE, TINT_MIN, DARK_FACTOR).
     rgb: float32 (h, w, 3) linear 0..1."""
-    tint = np.abs(chromaticity(rgb) - backdrop.chromaticity).max(axis=-1)
-    lum = np.maximum(rgb, 0.0) @ LUMA
+    return _unlike(chromaticity(rgb), np.maximum(rgb, 0.0) @ LUMA, backdrop)
+
+
+def _unlike(chroma: np.ndarray, lum: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
+    """`unlike` from the photo's chromaticity (h, w, 3) and luminance (h, w)."""
+    tint = np.abs(chroma - backdrop.chromaticity).max(axis=-1)
     return (
-        (distance(rgb, backdrop) > UNLIKE)
+        (_mahalanobis(chroma[..., :2], backdrop) > UNLIKE)
         & (tint > TINT_MIN)
         & (lum > DARK_FACTOR * backdrop.lum_median)
     )
@@ -202,9 +200,9 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
     The outline is binary at the working size; the pipeline's guided upsampling gives it
     its soft edge at full resolution, following the photo.
     """
-    candidate = unlike(rgb, backdrop)
     chroma = chromaticity(rgb)
     lum = np.maximum(rgb, 0.0) @ LUMA
+    candidate = _unlike(chroma, lum, backdrop)
     core = candidate & (v2_matte >= PART_CORE)
     if not core.any():
         return np.zeros(v2_matte.shape, np.float32)
@@ -215,7 +213,7 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
     # Only from the plain paper: lit paper where it meets it, the paper's shade within
     # SHADE_REACH px of it (a ruby inside its gold setting can be as dark and as red as a
     # magenta paper's shade).
-    plain = _large_parts(~candidate & (lum >= DARK_FACTOR * backdrop.lum_median))
+    plain = large_parts(~candidate & (lum >= DARK_FACTOR * backdrop.lum_median), HOLE_LARGE)
     paper = np.zeros_like(candidate)
     parts, count = ndimage.label(lit)
     if count:
@@ -247,17 +245,6 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
         )
         piece |= np.concatenate([[False], ~seen_through])[holes]
     return piece.astype(np.float32)
-
-
-def _large_parts(mask: np.ndarray) -> np.ndarray:
-    """The connected parts of `mask` (bool (h, w)) covering at least HOLE_LARGE of the
-    frame: bool (h, w)."""
-    labels, count = ndimage.label(mask)
-    if count == 0:
-        return mask
-    large = np.bincount(labels.ravel()) >= HOLE_LARGE * mask.size
-    large[0] = False
-    return large[labels]
 
 
 def _paper_like(colours: np.ndarray, lum: np.ndarray, mix: tuple, paper_lum: float):
@@ -294,4 +281,4 @@ def _along_mix(colours: np.ndarray, a: np.ndarray, b: np.ndarray):
     return along, np.linalg.norm(offset - along[:, None] * direction, axis=-1)
 
 
-__all__ = ["ColouredBackdrop", "chromaticity", "cutout_matte", "distance", "measure", "unlike"]
+__all__ = ["ColouredBackdrop", "cutout_matte", "distance", "measure", "unlike"]

@@ -103,7 +103,7 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
     velvet = ~ndimage.binary_dilation(outline, iterations=SAMPLE_GAP)
     if velvet.sum() < 0.25 * velvet.size:
         return None
-    chroma = _chromaticity(rgb)
+    chroma = chromaticity(rgb)
     dark = DarkBackdrop(
         chromaticity=np.median(chroma[velvet], axis=0).astype(np.float32),
         lum_high=float(np.quantile(lum[velvet], VELVET_QUANTILE)),
@@ -119,7 +119,9 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> DarkBackdrop | None:
     return dark
 
 
-def _chromaticity(rgb: np.ndarray) -> np.ndarray:
+def chromaticity(rgb: np.ndarray) -> np.ndarray:
+    """rgb / (r + g + b): (..., 3) of rgb's float dtype, each pixel's colour without its
+    brightness. rgb: float (..., 3) linear (negative values count as 0)."""
     rgb = np.maximum(rgb, 0.0)
     return rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)
 
@@ -132,7 +134,7 @@ def not_velvet(rgb: np.ndarray, dark: DarkBackdrop) -> tuple[np.ndarray, np.ndar
     and stones on navy velvet are coloured too (on black velvet silver is only brighter)."""
     lum = np.maximum(rgb, 0.0) @ LUMA
     brighter = lum > BRIGHTER * dark.lum_high
-    tint = np.abs(_chromaticity(rgb) - dark.chromaticity).max(axis=-1)
+    tint = np.abs(chromaticity(rgb) - dark.chromaticity).max(axis=-1)
     coloured = (tint > TINT) & (lum > max(NOISE_LUM, NOISE_FACTOR * dark.lum_median))
     return brighter, coloured
 
@@ -174,20 +176,20 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
         piece |= np.isin(touching, near)
     enclosed = ndimage.binary_fill_holes(piece) & ~piece
     coloured |= _dark_colour(rgb, dark)  # inside the outline, a deep stone's heart counts
-    velvet_holes = _large_parts(enclosed & ~coloured)
+    velvet_holes = large_parts(enclosed & ~coloured)
     solid = piece | (enclosed & ~velvet_holes & (coloured | (v2_matte >= SKIRT_UNDER)))
     return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
 
 
-def _large_parts(mask: np.ndarray) -> np.ndarray:
-    """The connected parts of `mask` covering at least HOLE_LARGE of the frame: bool (h, w).
-    A stone is small; velvet of the velvet's colour enclosed by the piece over a larger area
-    is the velvet (the loop between a chain's two strands, which v2 can fill)."""
+def large_parts(mask: np.ndarray, share: float = HOLE_LARGE) -> np.ndarray:
+    """The connected parts of `mask` (bool (h, w)) covering at least `share` of the frame:
+    bool (h, w). A stone is small; velvet of the velvet's colour enclosed by the piece over a
+    larger area is the velvet (the loop between a chain's two strands, which v2 can fill)."""
     labels, count = ndimage.label(mask)
     if count == 0:
         return mask
     areas = np.bincount(labels.ravel())
-    large = areas >= HOLE_LARGE * mask.size
+    large = areas >= share * mask.size
     large[0] = False
     return large[labels]
 
@@ -198,7 +200,7 @@ def _dark_colour(rgb: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
     its own pixels' chromaticity is noise, but averaged over DARK_COLOUR_WINDOW px it is
     still green. Asked only inside the piece's outline."""
     mean = ndimage.uniform_filter(np.maximum(rgb, 0.0), size=(DARK_COLOUR_WINDOW,) * 2 + (1,))
-    tint = np.abs(_chromaticity(mean) - dark.chromaticity).max(axis=-1)
+    tint = np.abs(chromaticity(mean) - dark.chromaticity).max(axis=-1)
     return (tint > TINT) & (mean @ LUMA > DARK_COLOUR_LUM * dark.lum_median)
 
 
@@ -217,10 +219,10 @@ def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.nd
         return np.zeros_like(solid)
     index = np.arange(1, count + 1)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    tint = np.abs(_chromaticity(rgb) - dark.chromaticity).max(axis=-1)
+    tint = np.abs(chromaticity(rgb) - dark.chromaticity).max(axis=-1)
     typical = np.asarray(ndimage.median(tint, labels, index))
     lit = (typical < TINT) & (index != index[np.argmax(areas)])
     return np.concatenate([[False], lit])[labels]
 
 
-__all__ = ["DarkBackdrop", "cutout_matte", "measure", "not_velvet"]
+__all__ = ["DarkBackdrop", "chromaticity", "cutout_matte", "large_parts", "measure", "not_velvet"]
