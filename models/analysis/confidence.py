@@ -160,6 +160,10 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
     if attached is not None:  # (the hybrid with v2's shadow map: see models/net/hybrid.py)
         facts["attached_border_piece"] = attached
         certainty = min(certainty, ramp(float(attached), BORDER_PIECE_HIGH, BORDER_PIECE_LOW))
+    spread = analysis.extras.get("network_border_piece")
+    if spread is not None:  # (the network's piece before the hybrid cleared its flat parts)
+        facts["network_border_piece"] = spread
+        certainty = min(certainty, ramp(float(spread), BORDER_PIECE_HIGH, BORDER_PIECE_LOW))
     agreement = analysis.extras.get("net_classical_iou")
     if agreement is not None:
         facts["agreement"] = agreement

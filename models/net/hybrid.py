@@ -32,7 +32,8 @@ v1's noisy map kept to clean sweeps apply up to CLEAN_SWEEP_TAU_V2_SHADOW). Then
 confidence is also told how much of the frame's border image analysis's piece, grown from
 the network's, would cover (`attached_border_piece`): v2's shadow can trim that growth on a
 scene that is no sweep, and the smaller piece must not make a cut-out look safe. With v2's
-matte (evaluation only) a flat region that only v2 calls piece is backdrop (`_flat_v2_only`).
+matte (evaluation only) its maps replace v1's. On a sweep, a flat region that only the
+network calls piece is backdrop (`_flat_net_only`).
 
 Props (felt and foam pads, museum wax, acrylic clips: `_props`) come from JewelNet v2, the
 only method trained on them (models/synth/props.py), when its weights are shipped: a support
@@ -76,7 +77,10 @@ CLEAN_SWEEP_TAU = 0.25
 # v2's shadow map is calibrated and ~0 over the piece (its fine-tune), so the shadow rules
 # that v1's noisy map needed a clean sweep for apply up to this looser fit.
 CLEAN_SWEEP_TAU_V2_SHADOW = 0.45
-V2_ONLY_SMOOTH = 0.02  # median log-gradient under which a v2-only region is flat backdrop
+FLAT_SMOOTH = 0.02  # median log-gradient under which a network-only region is flat backdrop
+FLAT_STEEP = 0.06  # ... and 90th-percentile log-gradient (a line of chain through it is over)
+FLAT_MARGIN = 2  # px from image analysis's piece that its outline's gradient reaches
+FLAT_MIN_RADIUS = 3  # px: the widest disc such a region must hold (a fine chain is thinner)
 # A shadow on the sweep: darker than the backdrop model by this (log), within this of its
 # colour, and with a gradient energy under this (models/analysis/classical.py's shadows).
 SHADOW_LIKE_DARKER, SHADOW_LIKE_TINT, SHADOW_LIKE_SMOOTH = 0.05, 0.06, 0.05
@@ -142,6 +146,24 @@ def _shadow_like(rgb: np.ndarray, light: np.ndarray, piece: np.ndarray) -> np.nd
     # edge is locally steep, its body is not; a chain is steep throughout.
     typical = np.asarray(ndimage.median(energy, labels, range(1, count + 1)))
     return np.concatenate([[False], typical < SHADOW_LIKE_SMOOTH])[labels]
+
+
+def _label_quantiles(values: np.ndarray, labels: np.ndarray, count: int, quantiles):
+    """Per-label quantiles (lower nearest rank) of `values`: one float array (count,) per
+    quantile, inf for a label without pixels. values: float (h, w); labels: int (h, w), 0
+    unlabelled, 1..count. One sort for all labels (ndimage's per-label loop is slow)."""
+    inside = labels > 0
+    keys, data = labels[inside], values[inside]
+    order = np.lexsort((data, keys))
+    data = data[order]
+    sizes = np.bincount(keys, minlength=count + 1)[1:]
+    starts = np.cumsum(sizes) - sizes
+    results = []
+    for q in quantiles:
+        rank = starts + np.floor(q * np.maximum(sizes - 1, 0)).astype(int)
+        picked = data[np.minimum(rank, max(data.size - 1, 0))] if data.size else np.zeros(count)
+        results.append(np.where(sizes > 0, picked, np.inf))
+    return results
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -264,11 +286,15 @@ class HybridAnalyzer:
         if model is not None and model.tau <= clean_tau:
             clear = (learned.shadow >= SHADOW_CLEAR) & (merged["matte"] < SHADOW_SOFT_MATTE)
             backdrop |= clear
-        if "matte" in self.props_net_maps and supports is not None:
-            # v2's matte, alone against v1 and the backdrop model, on a flat patch of the
-            # backdrop (a paper disc inside a necklace, e09; a soft shadow beside a stud, e02):
-            # no piece is that smooth.
-            backdrop |= self._flat_v2_only(rgb_linear, merged["matte"], net_matte, base.matte)
+        if model is not None:
+            # The network's matte, alone against the backdrop model, on a flat patch of the
+            # backdrop (the sweep seen through a ring, e08; the haze in a hook's loop, d009; a
+            # soft shadow band beside a chain, d079; a paper disc inside a necklace, e09): no
+            # piece is that smooth.
+            flat = self._flat_net_only(rgb_linear, merged["matte"], base.matte, merged["gem"])
+            backdrop |= flat
+        else:
+            flat = np.zeros_like(solid)
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
@@ -293,7 +319,11 @@ class HybridAnalyzer:
             merged["metal"] = np.minimum(merged["metal"], 1.0 - extra_gem)
             merged["shadow"] = self._shadow(merged["shadow"], base, rgb_linear, merged["matte"])
         # How far the final piece strays from image analysis (0..1; confidence.py reads it).
-        agreement = _iou(merged["matte"] > 0.5, base_solid & ~prop)
+        # The flat regions cleared above count as the network's piece here and at the border:
+        # the network's matte spreading over a tray or a table (d090) is doubt about the
+        # scene, which clearing the flat part of it must not hide.
+        spread = (merged["matte"] > 0.5) | flat
+        agreement = _iou(spread, base_solid & ~prop)
         extras = {
             **base.extras,
             "analyzer": "hybrid",
@@ -307,6 +337,11 @@ class HybridAnalyzer:
         }
         if finder is not None:
             extras["props_removed"] = props_removed
+        if flat.any():
+            extras["flat_cleared"] = int(flat.sum())
+            extras["network_border_piece"] = round(
+                float(spread[border_mask(spread.shape)].mean()), 4
+            )
         if v2_shadow and reach is not None:
             # v2's shadow trims image analysis's piece where v1's did not; the confidence
             # still asks how much of the frame's border that piece, grown from the network's,
@@ -414,26 +449,42 @@ class HybridAnalyzer:
         return keep[labels]
 
     @staticmethod
-    def _flat_v2_only(
-        rgb: np.ndarray, matte: np.ndarray, v1_matte: np.ndarray, base_matte: np.ndarray
+    def _flat_net_only(
+        rgb: np.ndarray, matte: np.ndarray, base_matte: np.ndarray, gem: np.ndarray
     ) -> np.ndarray:
-        """Regions only v2 calls piece that are flat backdrop: bool (h, w).
+        """Regions only the network calls piece that are flat backdrop: bool (h, w).
 
-        rgb: float32 (h, w, 3) linear photo; matte: the merged (v2) matte; v1_matte,
-        base_matte: v1's and image analysis's (h, w) 0..1. Connected regions where the merged
-        matte is over 0.5 while v1 stays under 0.2 and image analysis calls the pixel backdrop
-        (matte < BACKDROP_SURE), whose median log-gradient is under V2_ONLY_SMOOTH: metal,
-        stones and pearls all have texture, highlights or noise above that; a paper disc or a
-        soft shadow does not. Where v1 and image analysis agree that it is backdrop, the
-        default's result there is backdrop too, so this never removes what v1 kept.
+        rgb: float32 (h, w, 3) linear photo; matte, gem: the merged matte and gem map;
+        base_matte: image analysis's matte (all (h, w) 0..1). Connected regions where the
+        merged matte is over 0.5 while image analysis calls the pixel backdrop (matte <
+        BACKDROP_SURE: it fits the backdrop model), whose log-gradient has a median under
+        FLAT_SMOOTH and a 90th percentile under FLAT_STEEP (no line of steep pixels: a fine
+        chain through it), both measured FLAT_MARGIN px away from image analysis's piece
+        (whose outline would make a flat patch beside it look textured), that hold a disc of
+        FLAT_MIN_RADIUS px (a fine chain is thinner) and that the network does not call a
+        stone (mean gem map under 0.5). Metal, stones and pearls have texture, highlights or
+        noise above that; the sweep the 192-px network's matte spread over (the inside of a
+        ring, a hook's loop, a soft shadow band beside a fine chain) does not. Image
+        analysis's own piece is never in such a region, so a fine part it resolved stays.
         """
-        only = (matte > 0.5) & (v1_matte < 0.2) & (base_matte < BACKDROP_SURE)
+        only = (matte > 0.5) & (base_matte < BACKDROP_SURE)
         labels, count = ndimage.label(only)
         if count == 0:
             return only
+        index = np.arange(1, count + 1)
+        away = ~ndimage.binary_dilation(base_matte >= BACKDROP_SURE, iterations=FLAT_MARGIN)
+        measured = np.where(away, labels, 0)
         grad = log_gradient(rgb)
-        typical = np.asarray(ndimage.median(grad, labels, range(1, count + 1)))
-        return np.concatenate([[False], typical < V2_ONLY_SMOOTH])[labels]
+        # A fine chain image analysis did not resolve runs through a broad band of the
+        # network's matte as a line of steep pixels in a flat region (d078): that band stays.
+        typical, steep = _label_quantiles(grad, measured, count, (0.5, 0.9))
+        stone = np.asarray(ndimage.mean(gem, labels, index), dtype=float) >= 0.5
+        # A fine chain on white that image analysis cannot resolve is as flat as the sweep
+        # at the working size, but thin (d078); the sweep the network spread over is broad.
+        width = np.asarray(ndimage.maximum(ndimage.distance_transform_edt(only), labels, index))
+        flat = ((typical < FLAT_SMOOTH) & (steep < FLAT_STEEP) & ~stone
+                & (width >= FLAT_MIN_RADIUS))
+        return np.concatenate([[False], flat])[labels]
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:

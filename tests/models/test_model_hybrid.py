@@ -225,17 +225,22 @@ def test_hybrid_drops_a_network_only_blob_at_the_frame_edge_on_a_clean_sweep():
     sweep = Backdrop(np.full((h, w, 3), 0.8, np.float32), np.zeros((h, w), np.float32), 0.2)
     classical = np.maximum(ring, necklace)
     net = np.maximum.reduce([ring, edge_blob, necklace, pearl])
-    merged = HybridAnalyzer(Fixed(classical, sweep), Fixed(net), extend=False).analyse(
-        np.zeros((h, w, 3), np.float32)
-    )
+    # The photo: a plain sweep, the pearl's shading (lustre: bright top-left, darker rim) and,
+    # on a loose fit, a textured backdrop (linen, wood), so neither reads as flat sweep.
+    yy, xx = np.mgrid[0:h, 0:w]
+    photo = np.full((h, w, 3), 0.8, np.float32)
+    lustre = 0.9 - 0.06 * np.hypot(yy - 6.0, xx - 46.0)
+    photo[pearl > 0] = lustre[pearl > 0, None]
+    merged = HybridAnalyzer(Fixed(classical, sweep), Fixed(net), extend=False).analyse(photo)
     assert (merged.matte[25:50, 60:90] == 0).all()  # the sweep's edge is backdrop
     assert (merged.matte[20:40, 20:35] == 1).all()  # the ring
     assert (merged.matte[52:60, 30:50] == 1).all()  # the necklace off the frame
     assert (merged.matte[5:12, 45:52] > 0.5).all()  # the pearl
     # On a loose fit (a textured backdrop) the backdrop model is no such evidence.
     loose = Backdrop(sweep.light, sweep.residual, 0.4)
+    texture = np.random.default_rng(3).uniform(0.6, 1.0, (h, w, 1)).astype(np.float32)
     merged = HybridAnalyzer(Fixed(classical, loose), Fixed(net), extend=False).analyse(
-        np.zeros((h, w, 3), np.float32)
+        photo * texture
     )
     assert (merged.matte[25:50, 60:90] > 0.5).all()
 
@@ -338,3 +343,104 @@ def test_a_prop_map_inside_the_piece_removes_nothing():
         np.zeros((h, w, 3), np.float32)
     )
     assert (merged.matte[patch == 1] == 1).all() and merged.extras["props_removed"] == 0
+
+
+def test_hybrid_clears_the_flat_sweep_only_the_network_calls_piece():
+    """The 192-px network spreads its matte over the sweep seen through a ring (e08) and
+    over the haze beside fine parts (d009, d079). Where image analysis fits that region to
+    the backdrop model and the photo is flat there, it is backdrop, on a loose fit too; a
+    textured part only the network sees (chain links), a thin flat one (a fine chain on white),
+    a flat band with a fine chain through it (d078) and a flat one it calls a stone stay."""
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 64, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    radius = np.hypot(yy - 32.0, xx - 30.0)
+    ring = ((radius >= 12) & (radius <= 20)).astype(np.float32)
+    hole = radius < 12
+    chain = np.zeros((h, w), np.float32)
+    chain[28:36, 60:90] = 1.0  # links image analysis did not resolve
+    stone = np.zeros((h, w), np.float32)
+    stone[4:12, 60:72] = 1.0  # a pale cabochon, flat, that the network calls a stone
+    fine = np.zeros((h, w), np.float32)
+    fine[56:59, 10:50] = 1.0  # a fine chain on white: as flat as the sweep here, but thin
+    band = np.zeros((h, w), np.float32)
+    band[44:54, 55:95] = 1.0  # the network's broad band round a fine chain (d078)...
+    strand = np.zeros((h, w), bool)
+    strand[48:50, 55:95] = (xx[48:50, 55:95] // 2) % 2 == 0  # ...which runs through it
+    # The photo: a vertical sweep gradient with sensor noise; the ring's polished shading;
+    # the chain's alternating links; the stone a shade off the sweep.
+    rng = np.random.default_rng(5)
+    light = np.repeat((0.55 + 0.25 * yy / (h - 1))[..., None], 3, -1).astype(np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    photo[ring > 0] = (0.3 + 0.5 * np.cos(xx / 3.0) ** 2)[ring > 0, None]
+    links = 0.25 + 0.6 * ((xx // 2 + yy // 2) % 2)
+    photo[chain > 0] = links[chain > 0, None]
+    photo[stone > 0] *= 0.97
+    photo[fine > 0] *= 0.98
+    photo[strand] *= 0.7
+
+    class Fixed:
+        def __init__(self, matte, gem=None, backdrop=None):
+            self.matte, self.gem, self.backdrop = matte, gem, backdrop
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            gem = z if self.gem is None else self.gem
+            return Analysis(self.matte, self.matte.copy(), gem, z.copy(), z.copy(), None,
+                            self.backdrop)
+
+    net = np.maximum.reduce([ring, hole.astype(np.float32), chain, stone, fine, band])
+    for tau in (0.2, 0.4):  # a clean sweep, and a loose fit (a phone shot's vignetting)
+        sweep = Backdrop(light, np.zeros((h, w), np.float32), tau)
+        merged = HybridAnalyzer(Fixed(ring, backdrop=sweep), Fixed(net, gem=stone),
+                                extend=False).analyse(photo)
+        assert (merged.matte[hole] == 0).all(), tau  # the sweep through the ring
+        assert (merged.matte[ring > 0] == 1).all(), tau
+        assert (merged.matte[chain > 0] == 1).all(), tau  # textured: the network's word
+        assert (merged.matte[stone > 0] == 1).all(), tau  # a stone: the network's word
+        assert (merged.matte[fine > 0] == 1).all(), tau  # thin: the network's word
+        assert (merged.matte[band > 0] == 1).all(), tau  # a chain through it: the same
+    # Without a backdrop model (image analysis found no sweep) nothing is cleared.
+    merged = HybridAnalyzer(Fixed(ring), Fixed(net, gem=stone), extend=False).analyse(photo)
+    assert (merged.matte[hole] == 1).all()
+
+
+def test_the_confidence_still_sees_the_network_spread_over_a_flat_tray():
+    """A white tray running off the frame: the network calls it piece, image analysis fits
+    it to the backdrop. The hybrid clears that flat region, but the network's spread over the
+    scene is doubt the confidence must still see (d090), or a cut-out of a tray shot would
+    look safe."""
+    import dataclasses
+
+    from models.analysis.confidence import assess
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 60, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    piece = np.zeros((h, w), np.float32)
+    piece[12:42, 20:50] = 1.0
+    tray = np.zeros((h, w), np.float32)
+    tray[57:, :] = 1.0  # the tray's rim, through the bottom and right edges
+    tray[30:, 77:] = 1.0
+    photo = np.full((h, w, 3), 0.8, np.float32)
+    photo[piece > 0] = (0.3 + 0.5 * np.cos(xx / 2.0) ** 2)[piece > 0, None]
+
+    class Fixed:
+        def __init__(self, matte, backdrop=None):
+            self.matte, self.backdrop = matte, backdrop
+
+        def analyse(self, rgb):
+            z = np.zeros((h, w), np.float32)
+            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None,
+                            self.backdrop)
+
+    sweep = Backdrop(photo.copy(), np.zeros((h, w), np.float32), 0.3)
+    merged = HybridAnalyzer(Fixed(piece, sweep), Fixed(np.maximum(piece, tray)),
+                            extend=False).analyse(photo)
+    assert (merged.matte[tray > 0] == 0).all() and (merged.matte[piece > 0] == 1).all()
+    assert merged.extras["network_border_piece"] > 0.35
+    assert assess(merged, photo).matte_certainty == 0.0
+    trimmed = {k: v for k, v in merged.extras.items() if k != "network_border_piece"}
+    unguarded = dataclasses.replace(merged, extras=trimmed)
+    assert assess(unguarded, photo).matte_certainty > 0.5  # what the guard is for
