@@ -20,6 +20,20 @@ class Constant:
                         props=np.zeros_like(m))
 
 
+class MatteOnly:
+    """An analyzer with a fixed matte (also its metal map), an optional gem map and backdrop
+    model, and no defects or shadow."""
+
+    def __init__(self, matte, backdrop=None, gem=None):
+        self.matte, self.backdrop, self.gem = matte, backdrop, gem
+
+    def analyse(self, rgb):
+        zero = np.zeros_like(self.matte)
+        gem = zero if self.gem is None else self.gem
+        return Analysis(self.matte, self.matte.copy(), gem, zero, zero.copy(), None,
+                        self.backdrop)
+
+
 def test_hybrid_takes_each_map_from_the_method_that_won_it():
     from models.net.hybrid import HybridAnalyzer
 
@@ -213,15 +227,6 @@ def test_hybrid_drops_a_network_only_blob_at_the_frame_edge_on_a_clean_sweep():
     pearl = np.zeros((h, w), np.float32)
     pearl[5:12, 45:52] = 0.9  # only the network sees it, away from the edge
 
-    class Fixed:
-        def __init__(self, matte, backdrop=None):
-            self.matte, self.backdrop = matte, backdrop
-
-        def analyse(self, rgb):
-            z = np.zeros((h, w), np.float32)
-            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None,
-                            self.backdrop)
-
     sweep = Backdrop(np.full((h, w, 3), 0.8, np.float32), np.zeros((h, w), np.float32), 0.2)
     classical = np.maximum(ring, necklace)
     net = np.maximum.reduce([ring, edge_blob, necklace, pearl])
@@ -231,7 +236,8 @@ def test_hybrid_drops_a_network_only_blob_at_the_frame_edge_on_a_clean_sweep():
     photo = np.full((h, w, 3), 0.8, np.float32)
     lustre = 0.9 - 0.06 * np.hypot(yy - 6.0, xx - 46.0)
     photo[pearl > 0] = lustre[pearl > 0, None]
-    merged = HybridAnalyzer(Fixed(classical, sweep), Fixed(net), extend=False).analyse(photo)
+    merged = HybridAnalyzer(MatteOnly(classical, sweep), MatteOnly(net),
+                            extend=False).analyse(photo)
     assert (merged.matte[25:50, 60:90] == 0).all()  # the sweep's edge is backdrop
     assert (merged.matte[20:40, 20:35] == 1).all()  # the ring
     assert (merged.matte[52:60, 30:50] == 1).all()  # the necklace off the frame
@@ -239,7 +245,7 @@ def test_hybrid_drops_a_network_only_blob_at_the_frame_edge_on_a_clean_sweep():
     # On a loose fit (a textured backdrop) the backdrop model is no such evidence.
     loose = Backdrop(sweep.light, sweep.residual, 0.4)
     texture = np.random.default_rng(3).uniform(0.6, 1.0, (h, w, 1)).astype(np.float32)
-    merged = HybridAnalyzer(Fixed(classical, loose), Fixed(net), extend=False).analyse(
+    merged = HybridAnalyzer(MatteOnly(classical, loose), MatteOnly(net), extend=False).analyse(
         photo * texture
     )
     assert (merged.matte[25:50, 60:90] > 0.5).all()
@@ -380,20 +386,10 @@ def test_hybrid_clears_the_flat_sweep_only_the_network_calls_piece():
     photo[fine > 0] *= 0.98
     photo[strand] *= 0.7
 
-    class Fixed:
-        def __init__(self, matte, gem=None, backdrop=None):
-            self.matte, self.gem, self.backdrop = matte, gem, backdrop
-
-        def analyse(self, rgb):
-            z = np.zeros((h, w), np.float32)
-            gem = z if self.gem is None else self.gem
-            return Analysis(self.matte, self.matte.copy(), gem, z.copy(), z.copy(), None,
-                            self.backdrop)
-
     net = np.maximum.reduce([ring, hole.astype(np.float32), chain, stone, fine, band])
     for tau in (0.2, 0.4):  # a clean sweep, and a loose fit (a phone shot's vignetting)
         sweep = Backdrop(light, np.zeros((h, w), np.float32), tau)
-        merged = HybridAnalyzer(Fixed(ring, backdrop=sweep), Fixed(net, gem=stone),
+        merged = HybridAnalyzer(MatteOnly(ring, backdrop=sweep), MatteOnly(net, gem=stone),
                                 extend=False).analyse(photo)
         assert (merged.matte[hole] == 0).all(), tau  # the sweep through the ring
         assert (merged.matte[ring > 0] == 1).all(), tau
@@ -402,7 +398,7 @@ def test_hybrid_clears_the_flat_sweep_only_the_network_calls_piece():
         assert (merged.matte[fine > 0] == 1).all(), tau  # thin: the network's word
         assert (merged.matte[band > 0] == 1).all(), tau  # a chain through it: the same
     # Without a backdrop model (image analysis found no sweep) nothing is cleared.
-    merged = HybridAnalyzer(Fixed(ring), Fixed(net, gem=stone), extend=False).analyse(photo)
+    merged = HybridAnalyzer(MatteOnly(ring), MatteOnly(net, gem=stone), extend=False).analyse(photo)
     assert (merged.matte[hole] == 1).all()
 
 
@@ -426,17 +422,8 @@ def test_the_confidence_still_sees_the_network_spread_over_a_flat_tray():
     photo = np.full((h, w, 3), 0.8, np.float32)
     photo[piece > 0] = (0.3 + 0.5 * np.cos(xx / 2.0) ** 2)[piece > 0, None]
 
-    class Fixed:
-        def __init__(self, matte, backdrop=None):
-            self.matte, self.backdrop = matte, backdrop
-
-        def analyse(self, rgb):
-            z = np.zeros((h, w), np.float32)
-            return Analysis(self.matte, self.matte.copy(), z, z.copy(), z.copy(), None,
-                            self.backdrop)
-
     sweep = Backdrop(photo.copy(), np.zeros((h, w), np.float32), 0.3)
-    merged = HybridAnalyzer(Fixed(piece, sweep), Fixed(np.maximum(piece, tray)),
+    merged = HybridAnalyzer(MatteOnly(piece, sweep), MatteOnly(np.maximum(piece, tray)),
                             extend=False).analyse(photo)
     assert (merged.matte[tray > 0] == 0).all() and (merged.matte[piece > 0] == 1).all()
     assert merged.extras["network_border_piece"] > 0.35
