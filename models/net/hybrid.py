@@ -33,7 +33,9 @@ confidence is also told how much of the frame's border image analysis's piece, g
 the network's, would cover (`attached_border_piece`): v2's shadow can trim that growth on a
 scene that is no sweep, and the smaller piece must not make a cut-out look safe. With v2's
 matte (evaluation only) its maps replace v1's. On a sweep, a flat region that only the
-network calls piece is backdrop (`_flat_net_only`).
+network calls piece is backdrop (`_flat_net_only`), and so is a cast shadow both methods
+took for piece, told from dark white metal by how it fades into the sweep
+(`_attached_shadow`; its measured darkening goes to the shadow map).
 
 Props (felt and foam pads, museum wax, acrylic clips: `_props`) come from JewelNet v2, the
 only method trained on them (models/synth/props.py), when its weights are shipped: a support
@@ -90,6 +92,29 @@ SHADOW_LIKE_DARKER, SHADOW_LIKE_TINT, SHADOW_LIKE_SMOOTH = 0.05, 0.06, 0.05
 ENCLOSED_BACKDROP_SHARE = 0.1
 ENCLOSED_RING = 3  # px of the outline ring around such a region
 SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
+# A cast shadow both methods call piece (attached to it, `_attached_shadow`): shadow-like
+# (SHADOW_LIKE_DARKER / _TINT, not darker than this in log luminance: black is no shadow),
+ATTACHED_DARKEST = 1.6
+# fading into the sweep where it meets it (median log-gradient across that boundary under
+# this; a metal silhouette stops there, 0.06 and more on the dev photos' white gold),
+ATTACHED_EDGE = 0.05
+# meeting the backdrop on at least this share of its outline (a cast shadow lies beside the
+# piece), with this share of its pixels ATTACHED_MARGIN px or more from the rest of the
+# piece (where its own smoothness can be measured) and a median |Laplacian| of log luminance
+# there under ATTACHED_SMOOTH (a ramp, not texture), and at least ATTACHED_MIN_AREA px.
+ATTACHED_OPEN_SHARE, ATTACHED_MEASURED_SHARE, ATTACHED_MARGIN = 0.1, 0.3, 2
+ATTACHED_SMOOTH, ATTACHED_MIN_AREA = 0.1, 10
+# Its median log luminance within ATTACHED_MARGIN px of the rest of the piece is at least this
+# much darker than over its farther half (the shadows seen fade by 0.06 to 0.3; white metal
+# mirroring a grey sweep by under 0.02 either way).
+ATTACHED_FADE = 0.05
+ATTACHED_TAIL = 8  # px: how far the shadow's faint tail is followed beyond it
+# Only on a light sweep (median linear luminance of the backdrop model): polished white metal
+# mirrors its surround, and on a mid-grey sweep it is as dark and neutral as a shadow on it,
+# with no outline against it, and fades like one across a shank's curve (e03's white-gold
+# ring on a 0.49 sweep lost half its shank). The dev photos' sweeps measure 0.43-0.50 (grey)
+# and 0.64-0.95 (white paper, light tents).
+ATTACHED_MIN_LIGHT = 0.6
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
 VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
@@ -295,6 +320,20 @@ class HybridAnalyzer:
             backdrop |= flat
         else:
             flat = np.zeros_like(solid)
+        attached = np.zeros_like(solid)
+        if (model is not None and model.tau <= clean_tau
+                and float(np.median(model.light @ LUMA)) >= ATTACHED_MIN_LIGHT):
+            # The piece's cast shadow that both methods took for piece (a grey halo with a
+            # jagged edge on the white otherwise: d003, e04, d104).
+            attached = self._attached_shadow(
+                rgb_linear, model.light, merged["matte"] * ~backdrop, merged["gem"]
+            )
+            backdrop |= attached
+            lum, _ = against_backdrop(rgb_linear, model.light)
+            darkening = np.clip(1.0 - np.exp(np.minimum(lum, 0.0)), 0.0, 1.0)
+            merged["shadow"] = np.where(
+                attached, np.maximum(merged["shadow"], darkening), merged["shadow"]
+            ).astype(np.float32)
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
@@ -322,7 +361,7 @@ class HybridAnalyzer:
         # The flat regions cleared above count as the network's piece here and at the border:
         # the network's matte spreading over a tray or a table (d090) is doubt about the
         # scene, which clearing the flat part of it must not hide.
-        spread = (merged["matte"] > 0.5) | flat
+        spread = (merged["matte"] > 0.5) | flat | attached
         agreement = _iou(spread, base_solid & ~prop)
         extras = {
             **base.extras,
@@ -337,6 +376,8 @@ class HybridAnalyzer:
         }
         if finder is not None:
             extras["props_removed"] = props_removed
+        if attached.any():
+            extras["attached_shadow_cleared"] = int(attached.sum())
         if flat.any():
             extras["flat_cleared"] = int(flat.sum())
             extras["network_border_piece"] = round(
@@ -485,6 +526,101 @@ class HybridAnalyzer:
         flat = ((typical < FLAT_SMOOTH) & (steep < FLAT_STEEP) & ~stone
                 & (width >= FLAT_MIN_RADIUS))
         return np.concatenate([[False], flat])[labels]
+
+    @staticmethod
+    def _attached_shadow(
+        rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, gem: np.ndarray
+    ) -> np.ndarray:
+        """The piece's cast shadow inside the merged piece: bool (h, w).
+
+        rgb, light: float32 (h, w, 3) linear photo and backdrop light field; matte, gem: the
+        merged matte and gem map (h, w) 0..1. Image analysis attaches a soft cast shadow that
+        darkens the sweep steeply next to the piece to the piece, and the network's matte
+        spreads over it: neither clears it. Candidates are the piece's pixels that look like
+        the sweep in shadow (darker than the light by SHADOW_LIKE_DARKER up to
+        ATTACHED_DARKEST in log luminance, within SHADOW_LIKE_TINT of its colour, not a
+        stone); a connected region of them is the shadow when it meets the backdrop on
+        ATTACHED_OPEN_SHARE of its outline, fades into it there (median log-gradient across
+        that boundary under ATTACHED_EDGE) and is a smooth ramp inside (median |Laplacian| of
+        log luminance under ATTACHED_SMOOTH over its pixels ATTACHED_MARGIN px or more from
+        the rest of the piece, which must be ATTACHED_MEASURED_SHARE of it); where it meets
+        the rest of the piece the edge is steep (median log-gradient ATTACHED_EDGE or more: the
+        piece's silhouette), and it is darkest there, lightening by ATTACHED_FADE or more
+        towards its farther half. Polished white metal as dark and neutral as the shaded
+        sweep is as smooth, but its silhouette stops sharply where it meets a light sweep, and
+        on a grey sweep that it mirrors it does not fade away from the piece. Regions are
+        judged without their thin parts (a 3 x 3 opening), so a thin line of neutral metal
+        cannot join a shadow to a shadow-like part inside the piece; thin parts within
+        ATTACHED_MARGIN px of a shadow go with it unless they also touch a region judged to
+        be piece. The shadow's faint tail touching it goes too, up to ATTACHED_TAIL px: the
+        network's soft matte (<= 0.5) over the sweep in shadow, and the piece's pixels less
+        than SHADOW_LIKE_DARKER darker than the light.
+        """
+        lum, tint = against_backdrop(rgb, light)
+        piece = matte > 0.5
+        candidate = (piece & (lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST)
+                     & (tint < SHADOW_LIKE_TINT) & (gem < 0.5))
+        rest = piece & ~candidate
+        if not rest.any() or not candidate.any():
+            return np.zeros_like(candidate)
+        # Judged without its thin parts: a line of neutral metal (a silver wire's outline)
+        # must not join the piece's shadow to a shadow-like part inside the piece (d071).
+        thick = ndimage.binary_opening(candidate, structure=np.ones((3, 3), dtype=bool))
+        labels, count = ndimage.label(thick, structure=np.ones((3, 3), dtype=bool))
+        if count == 0:
+            return np.zeros_like(candidate)
+        thin = candidate & ~thick
+        candidate = thick
+        measured = candidate & ~ndimage.binary_dilation(rest, iterations=ATTACHED_MARGIN)
+        log_lum = np.log(np.maximum(rgb @ LUMA, 0.0) + 0.01)
+        curvature = np.abs(ndimage.laplace(log_lum))
+        (ramp,) = _label_quantiles(curvature, np.where(measured, labels, 0), count, (0.5,))
+        # The outline ring, each pixel labelled with a region it borders.
+        ring = ndimage.binary_dilation(candidate, structure=np.ones((3, 3), dtype=bool))
+        ring &= ~candidate
+        near = ndimage.grey_dilation(labels, size=3)
+        opening = ring & ~piece
+        grad = log_gradient(rgb)
+        (edge,) = _label_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
+        # Where it meets the rest of the piece, a cast shadow meets the piece's silhouette, a
+        # steep edge; a region that runs on smoothly into more of the piece (a shaded floor
+        # that turns warm under a rose-gold rim, e11) is not cut there: that would leave a
+        # step in a smooth ramp.
+        inner = ring & rest
+        (meet,) = _label_quantiles(grad, np.where(inner, near, 0), count, (0.5,))
+        # A cast shadow is darkest at its foot, next to the piece, and lightens away from it;
+        # white metal mirroring the sweep (a ring's shank on grey, e03) has no such fade.
+        distance = ndimage.distance_transform_edt(~rest)
+        (typical_distance,) = _label_quantiles(distance, labels, count, (0.5,))
+        at_foot = candidate & (distance <= ATTACHED_MARGIN)
+        away = candidate & (distance >= np.concatenate([[np.inf], typical_distance])[labels])
+        (foot,) = _label_quantiles(lum, np.where(at_foot, labels, 0), count, (0.5,))
+        (tail,) = _label_quantiles(lum, np.where(away, labels, 0), count, (0.5,))
+        fade = tail - foot  # -inf where the region does not touch the rest of the piece
+        areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+        counted = np.bincount(labels[measured], minlength=count + 1)[1:]
+        rings = np.bincount(near[ring], minlength=count + 1)[1:]
+        opens = np.bincount(near[opening], minlength=count + 1)[1:]
+        shadow = ((opens >= ATTACHED_OPEN_SHARE * np.maximum(rings, 1)) & (edge < ATTACHED_EDGE)
+                  & (counted >= ATTACHED_MEASURED_SHARE * areas) & (ramp < ATTACHED_SMOOTH)
+                  & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
+                  & (areas >= ATTACHED_MIN_AREA))
+        found = np.concatenate([[False], shadow])[labels]
+        # The thin parts of the shadow beside it (a band along a link's edge) go with it,
+        # but not a thin line that also joins a region judged to be piece (the silver line).
+        bridges, bridge_count = ndimage.label(thin, structure=np.ones((3, 3), dtype=bool))
+        kept = ndimage.binary_dilation(thick & ~found, structure=np.ones((3, 3), dtype=bool))
+        joins = np.zeros(bridge_count + 1, dtype=bool)
+        joins[np.unique(bridges[kept & thin])] = True
+        joins[0] = True
+        found |= ndimage.binary_dilation(found, iterations=ATTACHED_MARGIN,
+                                         mask=thin & ~joins[bridges])
+        # The shadow's faint tail goes with it: the network's soft spill (matte up to 0.5)
+        # over the sweep in shadow, and the piece's pixels less than SHADOW_LIKE_DARKER
+        # darker than the light, or they stay a grey streak along the cleared region (d074).
+        faint = (lum < 0.0) & (tint < SHADOW_LIKE_TINT) & (matte > 0)
+        spill = faint & (~piece | (lum >= -SHADOW_LIKE_DARKER))
+        return ndimage.binary_dilation(found, iterations=ATTACHED_TAIL, mask=found | spill)
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:

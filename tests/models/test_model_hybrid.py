@@ -431,3 +431,123 @@ def test_the_confidence_still_sees_the_network_spread_over_a_flat_tray():
     trimmed = {k: v for k, v in merged.extras.items() if k != "network_border_piece"}
     unguarded = dataclasses.replace(merged, extras=trimmed)
     assert assess(unguarded, photo).matte_certainty > 0.5  # what the guard is for
+
+
+def test_hybrid_clears_a_cast_shadow_both_methods_call_piece_but_keeps_dark_white_metal():
+    """A soft cast shadow that darkens the sweep steeply beside the piece: image analysis
+    attaches it to the piece and the network's matte spreads over it (d003, d074, d104). It
+    is backdrop, its darkening goes to the shadow map, and the piece stays whole; a polished
+    white-metal bar as dark and neutral as the shadow, as smooth, but with a sharp
+    silhouette, stays piece, and so does a shank that mirrors the sweep (soft outline, no
+    fade away from the piece)."""
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 64, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(7)
+    light = np.repeat((0.6 + 0.2 * yy / (h - 1))[..., None], 3, -1).astype(np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    gold = np.zeros((h, w), bool)
+    gold[16:48, 10:30] = True
+    # The shadow falls to the right of the gold bar: 45 % darker at its foot, fading over
+    # about 5 px; both methods call it piece out to where it is 8 % darker.
+    distance = np.where((yy >= 16) & (yy < 48), xx - 29.0, 99.0)
+    darkening = np.where(distance > 0, 0.45 * np.exp(-distance / 5.0), 0.0)
+    photo *= (1.0 - darkening)[..., None].astype(np.float32)
+    cast = (darkening > 0.08) & ~gold
+    shading = (0.5 + 0.4 * np.cos(yy / 2.0) ** 2)[..., None]
+    photo[gold] = (shading * np.array([0.9, 0.65, 0.3]))[gold]
+    # Polished white metal beside its highlight, darkest there and lighter away from it
+    # like a shadow, but with a sharp silhouette against the sweep.
+    glint = np.zeros((h, w), bool)
+    glint[20:44, 58:60] = True
+    bar = np.zeros((h, w), bool)
+    bar[20:44, 60:80] = True
+    photo[glint] = 0.98
+    photo[bar] = (light * (0.55 + 0.25 * (xx - 60) / 19.0)[..., None])[bar]
+    # The floor under a warm rim (e11): a neutral shaded patch that runs on without a step
+    # into the part of the same shade that the rim's light turns warm; not cut in the ramp.
+    rim = np.zeros((h, w), bool)
+    rim[0:3, 40:90] = True
+    warm = np.zeros((h, w), bool)
+    warm[3:7, 40:90] = True
+    floor = np.zeros((h, w), bool)
+    floor[7:12, 40:90] = True  # and fading beyond
+    shade = np.where(yy < 7, 0.65, np.minimum(0.65 + 0.025 * (yy - 7), 1.0))
+    fading = (yy >= 3) & (yy < 16) & (xx >= 40) & (xx < 90)
+    photo[fading] = (light * shade[..., None])[fading]
+    photo[warm] *= np.array([1.15, 1.0, 0.87], np.float32)
+    photo[rim] = (shading * np.array([0.9, 0.65, 0.3]))[rim]
+
+    # A ring's shank mirroring a grey sweep (e03): as dark as the shadow, neutral, beside
+    # the shank's bright highlight, its outline lost in its own contact shadow below (no
+    # step there); it is as dark next to the highlight as away from it, where a shadow fades.
+    highlight = np.zeros((h, w), bool)
+    highlight[46:49, 50:90] = True
+    shank = np.zeros((h, w), bool)
+    shank[49:56, 50:90] = True
+    below = np.where((yy >= 56) & (xx >= 50) & (xx < 90), 0.27 * np.exp(-(yy - 56.0) / 3), 0.0)
+    photo *= (1.0 - below)[..., None].astype(np.float32)
+    photo[shank] = light[shank] * 0.74
+    photo[highlight] = 0.98
+    piece = (gold | cast | glint | bar | shank | highlight | rim | warm | floor).astype(np.float32)
+    # The network's soft spill beyond, over the shadow's faint tail, and a sliver of its
+    # piece past that, too faint to look like a shadow by itself (d074).
+    spill = (darkening > 0.045) & ~cast & ~gold
+    tail = (darkening > 0.02) & ~spill & ~cast & ~gold
+    piece = np.maximum(piece, tail)
+    net = np.where(spill, 0.4, piece).astype(np.float32)
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+    attached = np.maximum(piece, spill).astype(np.float32)  # image analysis: all piece
+    merged = HybridAnalyzer(MatteOnly(attached, sweep), MatteOnly(net), extend=False).analyse(
+        photo
+    )
+    assert (merged.matte[gold] == 1).all() and (merged.matte[bar] == 1).all()
+    assert (merged.matte[shank] == 1).all() and (merged.matte[floor] == 1).all()
+    assert (merged.matte[cast | spill | tail] == 0).all()
+    assert merged.extras["attached_shadow_cleared"] == int((cast | spill | tail).sum())
+    # The shadow map has it, as measured (for shadow=natural).
+    assert np.abs(merged.shadow[cast] - darkening[cast]).max() < 0.05
+    # Without a backdrop model there is no sweep to call it a shadow on: it stays.
+    kept = HybridAnalyzer(MatteOnly(attached), MatteOnly(net), extend=False).analyse(photo)
+    assert (kept.matte[cast] == 1).all()
+    # On a mid-grey sweep white metal mirroring it looks the same as a shadow: it stays.
+    grey = Backdrop(light * 0.6, np.zeros((h, w), np.float32), 0.2)
+    kept = HybridAnalyzer(MatteOnly(attached, grey), MatteOnly(net), extend=False).analyse(
+        photo * 0.6
+    )
+    assert (kept.matte[cast] == 1).all()
+
+
+def test_the_cast_shadow_rule_keeps_neutral_metal_inside_the_piece():
+    """A silver stem on a petal, as dark and neutral as the sweep in shadow and joined to
+    the petal's cast shadow by a thin silver line (d071): the shadow outside the petal is
+    backdrop, the stem inside stays piece."""
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 64, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(11)
+    light = np.full((h, w, 3), 0.8, np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    petal = np.zeros((h, w), bool)
+    petal[8:40, 20:60] = True
+    distance = np.where((xx >= 20) & (xx < 60), yy - 39.0, 99.0)
+    darkening = np.where(distance > 0, 0.45 * np.exp(-distance / 5.0), 0.0)
+    photo *= (1.0 - darkening)[..., None].astype(np.float32)
+    cast = (darkening > 0.08) & ~petal
+    shading = (0.5 + 0.4 * np.cos(xx / 2.0) ** 2)[..., None]
+    photo[petal] = (shading * np.array([0.9, 0.65, 0.3]))[petal]
+    stem = np.zeros((h, w), bool)
+    stem[14:32, 36:44] = True
+    line = np.zeros((h, w), bool)
+    line[32:40, 39] = True  # a silver outline from the stem to the petal's edge
+    photo[stem | line] = 0.8 * 0.7
+
+    piece = (petal | cast).astype(np.float32)
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+    merged = HybridAnalyzer(MatteOnly(piece, sweep), MatteOnly(piece), extend=False).analyse(
+        photo
+    )
+    assert (merged.matte[cast] == 0).all()
+    assert (merged.matte[petal] == 1).all()
