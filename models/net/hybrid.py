@@ -324,16 +324,15 @@ class HybridAnalyzer:
         if (model is not None and model.tau <= clean_tau
                 and float(np.median(model.light @ LUMA)) >= ATTACHED_MIN_LIGHT):
             # The piece's cast shadow that both methods took for piece (a grey halo with a
-            # jagged edge on the white otherwise: d003, e04, d104).
+            # jagged edge on the white otherwise: d003, d074, d104).
             attached = self._attached_shadow(
                 rgb_linear, model.light, merged["matte"] * ~backdrop, merged["gem"]
             )
             backdrop |= attached
-            lum, _ = against_backdrop(rgb_linear, model.light)
+            # Its measured darkening is the shadow there (for shadow=natural).
+            lum, _ = against_backdrop(rgb_linear[attached], model.light[attached])
             darkening = np.clip(1.0 - np.exp(np.minimum(lum, 0.0)), 0.0, 1.0)
-            merged["shadow"] = np.where(
-                attached, np.maximum(merged["shadow"], darkening), merged["shadow"]
-            ).astype(np.float32)
+            merged["shadow"][attached] = np.maximum(merged["shadow"][attached], darkening)
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
@@ -556,6 +555,7 @@ class HybridAnalyzer:
         network's soft matte (<= 0.5) over the sweep in shadow, and the piece's pixels less
         than SHADOW_LIKE_DARKER darker than the light.
         """
+        eight = np.ones((3, 3), dtype=bool)
         lum, tint = against_backdrop(rgb, light)
         piece = matte > 0.5
         candidate = (piece & (lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST)
@@ -565,8 +565,8 @@ class HybridAnalyzer:
             return np.zeros_like(candidate)
         # Judged without its thin parts: a line of neutral metal (a silver wire's outline)
         # must not join the piece's shadow to a shadow-like part inside the piece (d071).
-        thick = ndimage.binary_opening(candidate, structure=np.ones((3, 3), dtype=bool))
-        labels, count = ndimage.label(thick, structure=np.ones((3, 3), dtype=bool))
+        thick = ndimage.binary_opening(candidate, structure=eight)
+        labels, count = ndimage.label(thick, structure=eight)
         if count == 0:
             return np.zeros_like(candidate)
         thin = candidate & ~thick
@@ -576,7 +576,7 @@ class HybridAnalyzer:
         curvature = np.abs(ndimage.laplace(log_lum))
         (ramp,) = _label_quantiles(curvature, np.where(measured, labels, 0), count, (0.5,))
         # The outline ring, each pixel labelled with a region it borders.
-        ring = ndimage.binary_dilation(candidate, structure=np.ones((3, 3), dtype=bool))
+        ring = ndimage.binary_dilation(candidate, structure=eight)
         ring &= ~candidate
         near = ndimage.grey_dilation(labels, size=3)
         opening = ring & ~piece
@@ -608,8 +608,8 @@ class HybridAnalyzer:
         found = np.concatenate([[False], shadow])[labels]
         # The thin parts of the shadow beside it (a band along a link's edge) go with it,
         # but not a thin line that also joins a region judged to be piece (the silver line).
-        bridges, bridge_count = ndimage.label(thin, structure=np.ones((3, 3), dtype=bool))
-        kept = ndimage.binary_dilation(thick & ~found, structure=np.ones((3, 3), dtype=bool))
+        bridges, bridge_count = ndimage.label(thin, structure=eight)
+        kept = ndimage.binary_dilation(thick & ~found, structure=eight)
         joins = np.zeros(bridge_count + 1, dtype=bool)
         joins[np.unique(bridges[kept & thin])] = True
         joins[0] = True
