@@ -84,13 +84,21 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     return np.concatenate([[False], keep])[labels]
 
 
+def colour_departure(rgb: np.ndarray, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How each pixel departs from the backdrop's light, as vectors: (log luminance ratio
+    (h, w) float, log colour departure (h, w, 3) float, the per-channel log ratio less its
+    mean). rgb, light: (h, w, 3) linear (or (n, 3))."""
+    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(np.maximum(light, 0) + 0.01)
+    lum_ratio = ratio.mean(axis=-1)
+    return lum_ratio, ratio - lum_ratio[..., None]
+
+
 def against_backdrop(rgb: np.ndarray, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """How each pixel departs from the backdrop's light: (log luminance ratio, log colour
     departure), each (h, w) float. rgb, light: (h, w, 3) linear. A shadow has a negative
     ratio and a small departure."""
-    ratio = np.log(np.maximum(rgb, 0) + 0.01) - np.log(np.maximum(light, 0) + 0.01)
-    lum_ratio = ratio.mean(axis=-1)
-    return lum_ratio, channel_max(np.abs(ratio - lum_ratio[..., None]))
+    lum_ratio, departure = colour_departure(rgb, light)
+    return lum_ratio, channel_max(np.abs(departure))
 
 
 def log_gradient(rgb: np.ndarray) -> np.ndarray:

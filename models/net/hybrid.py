@@ -64,11 +64,12 @@ import numpy as np
 from scipy import ndimage
 
 from models.analysis import Analysis
-from models.analysis.classical import against_backdrop, log_gradient
+from models.analysis.classical import against_backdrop, colour_departure, log_gradient
 from models.analysis.confidence import border_mask
 from models.colour import LUMA
 from models.net import coloured_backdrop, dark_backdrop
 from models.net.analyzer import NetAnalyzer
+from models.ops.channels import channel_max
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
 BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
@@ -115,6 +116,15 @@ ATTACHED_TAIL = 8  # px: how far the shadow's faint tail is followed beyond it
 # ring on a 0.49 sweep lost half its shank). The dev photos' sweeps measure 0.43-0.50 (grey)
 # and 0.64-0.95 (white paper, light tents).
 ATTACHED_MIN_LIGHT = 0.6
+# On a grey sweep the rule runs for a coloured metal only (a yellow or rose gold whose median
+# log-colour departure from the light reaches BOUNCE_METAL_TINT; the dev photos' yellow gold
+# measures about 0.5, white metal under 0.1), whose light bounces into its own cast shadow:
+# there a shadow pixel may depart from the sweep's colour towards the metal's (cosine of the
+# departures BOUNCE_COSINE or more) by up to BOUNCE_SHARE of the metal's own departure (e04's
+# shadow beside the gold "A": 0.08 to 0.17, cosine about 0.94). White metal that mirrors the
+# sweep has no such gate to open.
+BOUNCE_METAL_TINT, BOUNCE_SHARE, BOUNCE_COSINE = 0.15, 0.4, 0.8
+BOUNCE_MIN_METAL = 50  # px of the piece's metal needed to measure its colour
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
 VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
@@ -171,6 +181,21 @@ def _shadow_like(rgb: np.ndarray, light: np.ndarray, piece: np.ndarray) -> np.nd
     # edge is locally steep, its body is not; a chain is steep throughout.
     typical = np.asarray(ndimage.median(energy, labels, range(1, count + 1)))
     return np.concatenate([[False], typical < SHADOW_LIKE_SMOOTH])[labels]
+
+
+def _metal_bounce(
+    rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, metal: np.ndarray, gem: np.ndarray
+) -> np.ndarray | None:
+    """A coloured metal's typical log-colour departure from the backdrop's light: float (3,),
+    or None when the piece's metal is near-neutral (under BOUNCE_METAL_TINT) or too small to
+    measure (under BOUNCE_MIN_METAL px). rgb, light: float32 (h, w, 3) linear photo and light
+    field; matte, metal, gem: (h, w) 0..1 maps of the piece."""
+    sure = (matte > 0.5) & (metal > 0.5) & (gem < 0.5)
+    if int(sure.sum()) < BOUNCE_MIN_METAL:
+        return None
+    _, departure = colour_departure(rgb[sure], light[sure])
+    typical = np.median(departure, axis=0)
+    return typical if float(np.abs(typical).max()) >= BOUNCE_METAL_TINT else None
 
 
 def _label_quantiles(values: np.ndarray, labels: np.ndarray, count: int, quantiles):
@@ -321,13 +346,20 @@ class HybridAnalyzer:
         else:
             flat = np.zeros_like(solid)
         attached = np.zeros_like(solid)
-        if (model is not None and model.tau <= clean_tau
-                and float(np.median(model.light @ LUMA)) >= ATTACHED_MIN_LIGHT):
+        bounce = None
+        if model is not None and model.tau <= clean_tau:
             # The piece's cast shadow that both methods took for piece (a grey halo with a
-            # jagged edge on the white otherwise: d003, d074, d104).
-            attached = self._attached_shadow(
-                rgb_linear, model.light, merged["matte"] * ~backdrop, merged["gem"]
-            )
+            # jagged edge on the white otherwise: d003, d074, d104); on a grey sweep only
+            # beside a coloured metal, whose bounce light tints it (e04).
+            remaining = merged["matte"] * ~backdrop
+            light_sweep = float(np.median(model.light @ LUMA)) >= ATTACHED_MIN_LIGHT
+            if not light_sweep:
+                bounce = _metal_bounce(rgb_linear, model.light, remaining, merged["metal"],
+                                       merged["gem"])
+            if light_sweep or bounce is not None:
+                attached = self._attached_shadow(
+                    rgb_linear, model.light, remaining, merged["gem"], bounce
+                )
             backdrop |= attached
             # Its measured darkening is the shadow there (for shadow=natural).
             lum, _ = against_backdrop(rgb_linear[attached], model.light[attached])
@@ -528,38 +560,47 @@ class HybridAnalyzer:
 
     @staticmethod
     def _attached_shadow(
-        rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, gem: np.ndarray
+        rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, gem: np.ndarray,
+        bounce: np.ndarray | None = None,
     ) -> np.ndarray:
         """The piece's cast shadow inside the merged piece: bool (h, w).
 
-        rgb, light: float32 (h, w, 3) linear photo and backdrop light field; matte, gem: the
-        merged matte and gem map (h, w) 0..1. Image analysis attaches a soft cast shadow that
-        darkens the sweep steeply next to the piece to the piece, and the network's matte
-        spreads over it: neither clears it. Candidates are the piece's pixels that look like
-        the sweep in shadow (darker than the light by SHADOW_LIKE_DARKER up to
-        ATTACHED_DARKEST in log luminance, within SHADOW_LIKE_TINT of its colour, not a
-        stone); a connected region of them is the shadow when it meets the backdrop on
-        ATTACHED_OPEN_SHARE of its outline, fades into it there (median log-gradient across
-        that boundary under ATTACHED_EDGE) and is a smooth ramp inside (median |Laplacian| of
-        log luminance under ATTACHED_SMOOTH over its pixels ATTACHED_MARGIN px or more from
-        the rest of the piece, which must be ATTACHED_MEASURED_SHARE of it); where it meets
-        the rest of the piece the edge is steep (median log-gradient ATTACHED_EDGE or more: the
-        piece's silhouette), and it is darkest there, lightening by ATTACHED_FADE or more
-        towards its farther half. Polished white metal as dark and neutral as the shaded
-        sweep is as smooth, but its silhouette stops sharply where it meets a light sweep, and
-        on a grey sweep that it mirrors it does not fade away from the piece. Regions are
-        judged without their thin parts (a 3 x 3 opening), so a thin line of neutral metal
-        cannot join a shadow to a shadow-like part inside the piece; thin parts within
-        ATTACHED_MARGIN px of a shadow go with it unless they also touch a region judged to
-        be piece. The shadow's faint tail touching it goes too, up to ATTACHED_TAIL px: the
-        network's soft matte (<= 0.5) over the sweep in shadow, and the piece's pixels less
-        than SHADOW_LIKE_DARKER darker than the light.
+        rgb, light: float32 (h, w, 3) linear photo and backdrop light field; matte, gem: the merged
+        matte and gem map (h, w) 0..1; bounce: None, or a coloured metal's log-colour departure from
+        the light (3,) (`_metal_bounce`), whose bounce light may tint its shadow: a pixel departing
+        towards it (cosine BOUNCE_COSINE or more) by under BOUNCE_SHARE of its strength is as
+        shadow-like as a neutral one. Image analysis attaches a soft cast shadow that darkens the
+        sweep steeply next to the piece to the piece, and the network's matte spreads over it:
+        neither clears it. Candidates are the piece's pixels that look like the sweep in shadow
+        (darker than the light by SHADOW_LIKE_DARKER up to ATTACHED_DARKEST in log luminance, within
+        SHADOW_LIKE_TINT of its colour, not a stone); a connected region of them is the shadow when
+        it meets the backdrop on ATTACHED_OPEN_SHARE of its outline, fades into it there (median
+        log-gradient across that boundary under ATTACHED_EDGE) and is a smooth ramp inside (median
+        |Laplacian| of log luminance under ATTACHED_SMOOTH over its pixels ATTACHED_MARGIN px or
+        more from the rest of the piece, which must be ATTACHED_MEASURED_SHARE of it); where it
+        meets the rest of the piece the edge is steep (median log-gradient ATTACHED_EDGE or more:
+        the piece's silhouette), and it is darkest there, lightening by ATTACHED_FADE or more
+        towards its farther half. Polished white metal as dark and neutral as the shaded sweep is as
+        smooth, but its silhouette stops sharply where it meets a light sweep, and on a grey sweep
+        that it mirrors it does not fade away from the piece. Regions are judged without their thin
+        parts (a 3 x 3 opening), so a thin line of neutral metal cannot join a shadow to a shadow-
+        like part inside the piece; thin parts within ATTACHED_MARGIN px of a shadow go with it
+        unless they also touch a region judged to be piece. The shadow's faint tail touching it goes
+        too, up to ATTACHED_TAIL px: the network's soft matte (<= 0.5) over the sweep in shadow, and
+        the piece's pixels less than SHADOW_LIKE_DARKER darker than the light.
         """
         eight = np.ones((3, 3), dtype=bool)
-        lum, tint = against_backdrop(rgb, light)
+        lum, departure = colour_departure(rgb, light)
+        tint = channel_max(np.abs(departure))
+        sweep_tint = tint < SHADOW_LIKE_TINT
+        if bounce is not None:
+            strength = float(np.abs(bounce).max())
+            along = departure @ (bounce / np.linalg.norm(bounce))
+            cosine = along / np.maximum(np.linalg.norm(departure, axis=-1), 1e-6)
+            sweep_tint |= (tint < BOUNCE_SHARE * strength) & (cosine >= BOUNCE_COSINE)
         piece = matte > 0.5
         candidate = (piece & (lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST)
-                     & (tint < SHADOW_LIKE_TINT) & (gem < 0.5))
+                     & sweep_tint & (gem < 0.5))
         rest = piece & ~candidate
         if not rest.any() or not candidate.any():
             return np.zeros_like(candidate)
@@ -605,6 +646,25 @@ class HybridAnalyzer:
                   & (counted >= ATTACHED_MEASURED_SHARE * areas) & (ramp < ATTACHED_SMOOTH)
                   & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
                   & (areas >= ATTACHED_MIN_AREA))
+        # The shadow's outer parts cut off from it (by the opening, a thin part, or the
+        # network's matte dipping to 0.5 across it): a region linked to one judged shadow
+        # through pixels that look like the sweep in shadow, open to the sweep, fading into it
+        # and smooth, that does not meet the piece's silhouette (a soft edge there, or no
+        # contact), is the same shadow (e04's, beyond the gold "A").
+        joinable = ((opens >= ATTACHED_OPEN_SHARE * np.maximum(rings, 1))
+                    & (edge < ATTACHED_EDGE) & (counted >= ATTACHED_MEASURED_SHARE * areas)
+                    & (ramp < ATTACHED_SMOOTH) & ((meet < ATTACHED_EDGE) | np.isinf(meet))
+                    & (areas >= ATTACHED_MIN_AREA) & ~shadow)
+        if joinable.any() and shadow.any():
+            shaded_sweep = ((lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST) & sweep_tint
+                            & (matte > 0) & ~piece)
+            links, _ = ndimage.label(thick | thin | shaded_sweep, structure=eight)
+            linked = np.zeros(links.max() + 1, dtype=bool)
+            linked[np.unique(links[np.concatenate([[False], shadow])[labels]])] = True
+            linked[0] = False
+            region_link = np.zeros(count + 1, dtype=int)
+            region_link[labels[thick]] = links[thick]
+            shadow = shadow | (joinable & linked[region_link[1:]])
         found = np.concatenate([[False], shadow])[labels]
         # The thin parts of the shadow beside it (a band along a link's edge) go with it,
         # but not a thin line that also joins a region judged to be piece (the silver line).
@@ -618,7 +678,7 @@ class HybridAnalyzer:
         # The shadow's faint tail goes with it: the network's soft spill (matte up to 0.5)
         # over the sweep in shadow, and the piece's pixels less than SHADOW_LIKE_DARKER
         # darker than the light, or they stay a grey streak along the cleared region (d074).
-        faint = (lum < 0.0) & (tint < SHADOW_LIKE_TINT) & (matte > 0)
+        faint = (lum < 0.0) & sweep_tint & (matte > 0)
         spill = faint & (~piece | (lum >= -SHADOW_LIKE_DARKER))
         return ndimage.binary_dilation(found, iterations=ATTACHED_TAIL, mask=found | spill)
 

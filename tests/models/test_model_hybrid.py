@@ -21,17 +21,17 @@ class Constant:
 
 
 class MatteOnly:
-    """An analyzer with a fixed matte (also its metal map), an optional gem map and backdrop
-    model, and no defects or shadow."""
+    """An analyzer with a fixed matte (also its metal map unless one is given), an optional
+    gem map and backdrop model, and no defects or shadow."""
 
-    def __init__(self, matte, backdrop=None, gem=None):
-        self.matte, self.backdrop, self.gem = matte, backdrop, gem
+    def __init__(self, matte, backdrop=None, gem=None, metal=None):
+        self.matte, self.backdrop, self.gem, self.metal = matte, backdrop, gem, metal
 
     def analyse(self, rgb):
         zero = np.zeros_like(self.matte)
         gem = zero if self.gem is None else self.gem
-        return Analysis(self.matte, self.matte.copy(), gem, zero, zero.copy(), None,
-                        self.backdrop)
+        metal = self.matte.copy() if self.metal is None else self.metal
+        return Analysis(self.matte, metal, gem, zero, zero.copy(), None, self.backdrop)
 
 
 def test_hybrid_takes_each_map_from_the_method_that_won_it():
@@ -517,6 +517,82 @@ def test_hybrid_clears_a_cast_shadow_both_methods_call_piece_but_keeps_dark_whit
         photo * 0.6
     )
     assert (kept.matte[cast] == 1).all()
+
+
+def _gold_bar_and_its_shadow(light_level, tint_towards, reach=5.0):
+    """A yellow-gold bar on a sweep of linear `light_level` with its soft cast shadow to the
+    right (45 % darker at its foot, fading over about `reach` px), the shadow's colour departing
+    from the sweep's by 0.12 (log) in the direction `tint_towards` (3,), less only in its
+    faint tail: (photo, light, gold, cast)."""
+    h, w = 64, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(5)
+    light = np.repeat((light_level + 0.05 * yy / (h - 1))[..., None], 3, -1).astype(np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    gold = np.zeros((h, w), bool)
+    gold[16:48, 10:30] = True
+    distance = np.where((yy >= 16) & (yy < 48), xx - 29.0, 99.0)
+    darkening = np.where(distance > 0, 0.45 * np.exp(-distance / reach), 0.0)
+    direction = np.asarray(tint_towards, np.float64)
+    direction = direction - direction.mean()
+    direction /= max(float(np.abs(direction).max()), 1e-9)  # (all equal: a neutral shadow)
+    tint = np.exp(0.12 * np.clip(darkening / 0.08, 0.0, 1.0)[..., None] * direction)
+    photo *= ((1.0 - darkening)[..., None] * tint).astype(np.float32)
+    shading = (0.5 + 0.4 * np.cos(yy / 2.0) ** 2)[..., None]
+    photo[gold] = (shading * np.array([0.9, 0.65, 0.3]) * light_level / 0.8)[gold]
+    cast = (darkening > 0.08) & ~gold
+    return photo.astype(np.float32), light, gold, cast
+
+
+def test_on_a_grey_sweep_a_gold_pieces_own_bounce_lit_shadow_is_backdrop():
+    """On a mid-grey sweep the attached-shadow rule runs only beside a coloured metal, and
+    there a shadow tinted towards the metal's colour (its bounce light, e04) is a shadow;
+    one tinted another way, or beside a piece whose metal is neutral, stays piece."""
+    from models.net.hybrid import HybridAnalyzer
+
+    gold_colour = np.log([0.9, 0.65, 0.3])
+    photo, light, gold, cast = _gold_bar_and_its_shadow(0.42, gold_colour)
+    piece = (gold | cast).astype(np.float32)
+    sweep = Backdrop(light, np.zeros(light.shape[:2], np.float32), 0.2)
+    metal = gold.astype(np.float32)
+
+    def analyse(image, metal_map):
+        return HybridAnalyzer(
+            MatteOnly(piece, sweep), MatteOnly(piece, metal=metal_map), extend=False
+        ).analyse(image)
+
+    merged = analyse(photo, metal)
+    assert (merged.matte[cast] == 0).all()
+    assert (merged.matte[gold] == 1).all()
+    assert merged.extras["attached_shadow_cleared"] >= cast.sum()
+    # Tinted away from the gold (blue): not the gold's bounce, and too coloured for a
+    # shadow on the sweep.
+    blue, *_ = _gold_bar_and_its_shadow(0.42, [0.2, 0.5, 1.0])
+    assert (analyse(blue, metal).matte[cast] == 1).all()
+    # The same piece with no metal map of its own (nothing coloured to bounce): on a grey
+    # sweep the rule does not run at all.
+    assert (analyse(photo, np.zeros_like(metal)).matte[cast] == 1).all()
+
+
+def test_the_cast_shadow_rule_follows_a_shadow_the_matte_cuts_in_two():
+    """The network's soft matte dips to 0.5 across a cast shadow, cutting off its outer part
+    (e04): that part, smooth, open to the sweep and linked to the shadow by pixels that look
+    like the sweep in shadow, goes with it; the gold stays."""
+    from models.net.hybrid import HybridAnalyzer
+
+    photo, light, gold, cast = _gold_bar_and_its_shadow(0.8, [1.0, 1.0, 1.0], reach=9.0)
+    piece = (gold | cast).astype(np.float32)
+    cut = np.zeros_like(gold)
+    cut[:, 36:38] = True
+    outer = cast & (np.arange(photo.shape[1]) >= 38)
+    assert outer.sum() > 50  # (the constructed shadow reaches past the cut)
+    net = np.where(cut & cast, 0.45, piece).astype(np.float32)
+    sweep = Backdrop(light, np.zeros(light.shape[:2], np.float32), 0.2)
+    merged = HybridAnalyzer(MatteOnly(piece, sweep), MatteOnly(net), extend=False).analyse(
+        photo
+    )
+    assert (merged.matte[cast] == 0).all()
+    assert (merged.matte[gold] == 1).all()
 
 
 def test_the_cast_shadow_rule_keeps_neutral_metal_inside_the_piece():
