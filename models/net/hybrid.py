@@ -117,12 +117,12 @@ ATTACHED_TAIL = 8  # px: how far the shadow's faint tail is followed beyond it
 # and 0.64-0.95 (white paper, light tents).
 ATTACHED_MIN_LIGHT = 0.6
 # On a grey sweep the rule runs for a coloured metal only (a yellow or rose gold whose median
-# log-colour departure from the light reaches BOUNCE_METAL_TINT; the dev photos' yellow gold
-# measures about 0.5, white metal under 0.1), whose light bounces into its own cast shadow:
-# there a shadow pixel may depart from the sweep's colour towards the metal's (cosine of the
-# departures BOUNCE_COSINE or more) by up to BOUNCE_SHARE of the metal's own departure (e04's
-# shadow beside the gold "A": 0.08 to 0.17, cosine about 0.94). White metal that mirrors the
-# sweep has no such gate to open.
+# log-colour departure from the light reaches BOUNCE_METAL_TINT; e04's yellow gold measures
+# 0.42, white metal under 0.1), whose light bounces into its own cast shadow: there a shadow
+# pixel may depart from the sweep's colour towards the metal's (cosine of the departures
+# BOUNCE_COSINE or more) by up to BOUNCE_SHARE of the metal's own departure (e04's shadow
+# beside the gold "A": 0.12 to 0.17, cosine 0.89 to 0.97). White metal that mirrors the sweep
+# has no such gate to open.
 BOUNCE_METAL_TINT, BOUNCE_SHARE, BOUNCE_COSINE = 0.15, 0.4, 0.8
 BOUNCE_MIN_METAL = 50  # px of the piece's metal needed to measure its colour
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
