@@ -118,7 +118,7 @@ ATTACHED_TAIL = 8  # px: how far the shadow's faint tail is followed beyond it
 ATTACHED_MIN_LIGHT = 0.6
 # On a grey sweep the rule runs for a coloured metal only (a yellow or rose gold whose median
 # log-colour departure from the light reaches BOUNCE_METAL_TINT; e04's yellow gold measures
-# 0.42, white metal under 0.1), whose light bounces into its own cast shadow: there a shadow
+# 0.42, e03's white gold 0.08), whose light bounces into its own cast shadow: there a shadow
 # pixel may depart from the sweep's colour towards the metal's (cosine of the departures
 # BOUNCE_COSINE or more) by up to BOUNCE_SHARE of the metal's own departure (e04's shadow
 # beside the gold "A": 0.12 to 0.17, cosine 0.89 to 0.97). White metal that mirrors the sweep
