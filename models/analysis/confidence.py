@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from models.analysis import Analysis
+from models.analysis.classical import log_gradient
 from models.ops.lab import linear_srgb_to_lab
 from models.ops.tone import ramp
 
@@ -51,6 +52,16 @@ KEYED_BACKDROPS = {
     "dark_backdrop": ("border_lum_p95", DARK_BORDER_BUSY, DARK_BORDER_CLEAN),
     "coloured_backdrop": ("border_spread", COLOURED_BORDER_BUSY, COLOURED_BORDER_CLEAN),
 }
+# A flat surface running off the frame (a tray, a table top, a box's lid, a plinth) that the
+# analysis took for piece: the cut-out would keep it as a grey slab on the white. No jewel is
+# that smooth (the hybrid's FLAT_SMOOTH: metal, stones and pearls have texture, highlights or
+# noise above it): a part touching the frame's border whose median log-gradient, measured
+# FLAT_PART_INSET px inside its outline over FLAT_PART_MIN_PX or more, is under
+# FLAT_PART_SMOOTH is such a surface, and one covering this share of the border is a scene
+# (d104's tray: 0.20 of the border at 0.015; the cords and chains running off the dev photos'
+# frames measure 0.03 or more, most of them far more).
+FLAT_PART_SMOOTH, FLAT_PART_INSET, FLAT_PART_MIN_PX = 0.02, 3, 50
+FLAT_BORDER_LOW, FLAT_BORDER_HIGH = 0.05, 0.1
 # Both scores at least this: the cut-out is done; otherwise the background is kept.
 CUTOUT_MIN = 0.5
 # A frame whose border is this white (linear >= 0.98 in every channel) is already on white.
@@ -88,6 +99,37 @@ def border_mask(shape: tuple[int, int], fraction: float = 0.02) -> np.ndarray:
     mask = np.zeros((h, w), bool)
     mask[:band], mask[-band:], mask[:, :band], mask[:, -band:] = True, True, True, True
     return mask
+
+
+def _flat_border_piece(
+    labels: np.ndarray, count: int, border: np.ndarray, rgb_linear: np.ndarray
+) -> float:
+    """The share of the frame's border covered by flat parts of the piece: float 0..1.
+
+    labels: int (h, w), the piece's parts (0 outside, 1..count); border: bool (h, w), the
+    frame's border band; rgb_linear: float32 (h, w, 3) linear 0..1. A part touching the
+    border is flat when its median log-gradient FLAT_PART_INSET px inside its outline (over
+    FLAT_PART_MIN_PX or more) is under FLAT_PART_SMOOTH.
+    """
+    touching = np.unique(labels[border])
+    touching = touching[touching > 0]
+    if touching.size == 0:
+        return 0.0
+    flat = np.zeros(count + 1, dtype=bool)
+    slices = ndimage.find_objects(labels)
+    h, w = labels.shape
+    for k in touching:
+        # Measured in the part's own box (with a pixel of margin for the gradient's stencil):
+        # most parts that touch the border are a chain's end or a cord, a small box.
+        ys, xs = slices[k - 1]
+        box = (slice(max(ys.start - 1, 0), min(ys.stop + 1, h)),
+               slice(max(xs.start - 1, 0), min(xs.stop + 1, w)))
+        inner = ndimage.binary_erosion(labels[box] == k, iterations=FLAT_PART_INSET)
+        if int(inner.sum()) < FLAT_PART_MIN_PX:
+            continue
+        typical = float(np.median(log_gradient(rgb_linear[box])[inner]))
+        flat[k] = typical < FLAT_PART_SMOOTH
+    return float(flat[labels[border]].mean())
 
 
 def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
@@ -147,11 +189,14 @@ def assess(analysis: Analysis, rgb_linear: np.ndarray) -> Confidence:
         areas = np.bincount(labels.ravel())[1:]
         parts = int((areas >= 0.001 * h * w).sum())
     border_piece = float(solid[border].mean())
-    facts.update(parts=parts, border_piece=round(border_piece, 4))
+    flat_border = _flat_border_piece(labels, count, border, rgb_linear)
+    facts.update(parts=parts, border_piece=round(border_piece, 4),
+                 flat_border_piece=round(flat_border, 4))
     certainty = min(
         ramp(piece_share, PIECE_SHARE_HIGH, PIECE_SHARE_LOW),
         ramp(float(parts), PARTS_MANY, PARTS_FEW),
         ramp(border_piece, BORDER_PIECE_HIGH, BORDER_PIECE_LOW),
+        ramp(flat_border, FLAT_BORDER_HIGH, FLAT_BORDER_LOW),
     )
     if "coloured_backdrop" in analysis.extras:
         certainty = min(certainty, ramp(border_piece, COLOURED_BORDER_PIECE_HIGH,

@@ -201,6 +201,22 @@ def test_a_busy_scene_keeps_its_background_with_a_warning(retoucher, scenes):
     assert "unsure_cutout" in _codes(forced) and forced.info["background"] == "white"
 
 
+def test_a_tray_running_off_the_frame_keeps_the_background(retoucher, scenes):
+    """A ring on a sweep beside a flat beige tray that runs off the frame's corner (d104): the
+    analysis takes the tray for piece, and a cut-out would leave it as a slab on the white, so
+    the background is kept with a warning."""
+    scene = scenes.ring_scene(metal=scenes.GOLD)
+    h, w = scene.piece.shape
+    yy, xx = scenes.grid(h, w)
+    tray = (yy > 0.8 * h) & (xx < 0.45 * w) & ~scene.piece
+    photo = scene.photo.copy()
+    photo[tray] *= np.array([0.78, 0.62, 0.47])
+    res = retoucher.retouch(ImageData(scenes.to_codes(photo)), RetouchOptions())
+    assert _codes(res)[:1] == ["background_kept"]
+    assert res.info["background"] == "keep"
+    assert res.info["confidence"]["matte_certainty"] < 0.5
+
+
 def test_a_clean_studio_shot_is_cut_out_without_warnings(retoucher, scenes):
     res = retoucher.retouch(ImageData(scenes.ring_scene().codes()), RetouchOptions())
     assert _codes(res) == []
