@@ -299,7 +299,21 @@ class HybridAnalyzer:
         clean_tau = CLEAN_SWEEP_TAU_V2_SHADOW if v2_shadow else CLEAN_SWEEP_TAU
         solid = learned.matte > 0.5
         base_solid = base.matte > 0.5
+        clean = model is not None and model.tau <= clean_tau
+        # What image analysis adds beyond the network's piece and looks like a shadow on the
+        # sweep (darker than the backdrop model, its colour, smooth) is the piece's cast
+        # shadow, not a part the network missed.
+        like = (_shadow_like(rgb_linear, model.light, solid) & ~solid if clean
+                else np.zeros_like(solid))
         fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid & ~prop
+        hole_shadow = np.zeros_like(solid)
+        if clean:
+            # In the network's holes, judged region by region: the floor seen through a
+            # bangle, in the bangle's shadow (e11), is not taken in (nor grown into below)
+            # whole, not pixel by pixel (its warm part under the rim would stay as blotches
+            # on the white).
+            hole_shadow = self._shadow_regions(fill, rgb_linear, model.light, base.matte)
+            fill &= ~hole_shadow
         merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
         _adopt(merged, base, fill, fill)
         grown = np.zeros_like(solid)
@@ -312,17 +326,12 @@ class HybridAnalyzer:
             # image analysis attaches the piece's shadow to it, and even a faint network
             # shadow is the better word. On a loose fit the network's shadow map is noisy
             # over the piece itself (a coin's engraving), and only a clear one counts.
-            clean = model is not None and model.tau <= clean_tau
             reach = self._reach(base_solid, solid)
             shaded = not_shadow >= (SHADOW_SURE_CLEAN if clean else SHADOW_SURE)
             grown = reach & ~shaded
             if clean:
-                # What image analysis adds beyond the network's piece and looks like a shadow
-                # on the sweep (darker than the backdrop model, its colour, smooth) is the
-                # piece's cast shadow, not a part the network missed.
-                like = _shadow_like(rgb_linear, model.light, solid) & ~solid
                 grown |= self._enclosed(reach & shaded & ~solid, base.matte, like)
-                grown &= ~like
+                grown &= ~like & ~hole_shadow
             grown &= ~prop
             _adopt(merged, base, grown, grown & ~solid)  # the network's piece keeps its maps
         # The network's matte is soft and spills a few pixels onto the backdrop; the backdrop
@@ -361,10 +370,15 @@ class HybridAnalyzer:
                     rgb_linear, model.light, remaining, merged["gem"], bounce
                 )
             backdrop |= attached
-            # Its measured darkening is the shadow there (for shadow=natural).
-            lum, _ = against_backdrop(rgb_linear[attached], model.light[attached])
+        # The shadow seen through the network's holes is the backdrop's too.
+        cleared = attached | hole_shadow
+        backdrop |= cleared
+        if cleared.any():
+            # Its measured darkening is the shadow there (for shadow=natural, and so the edge
+            # alpha at full size does not read the darker floor as the piece's coverage).
+            lum, _ = against_backdrop(rgb_linear[cleared], model.light[cleared])
             darkening = np.clip(1.0 - np.exp(np.minimum(lum, 0.0)), 0.0, 1.0)
-            merged["shadow"][attached] = np.maximum(merged["shadow"][attached], darkening)
+            merged["shadow"][cleared] = np.maximum(merged["shadow"][cleared], darkening)
         vetoed = np.zeros_like(solid)
         if precise:
             vetoed = self._sure_backdrop(base.matte, model.residual, model.tau)
@@ -697,6 +711,42 @@ class HybridAnalyzer:
         faint = (lum < 0.0) & sweep_tint & (matte > 0)
         spill = faint & (~piece | (lum >= -SHADOW_LIKE_DARKER))
         return ndimage.binary_dilation(found, iterations=ATTACHED_TAIL, mask=found | spill)
+
+    @staticmethod
+    def _shadow_regions(
+        regions: np.ndarray, rgb: np.ndarray, light: np.ndarray, base_matte: np.ndarray
+    ) -> np.ndarray:
+        """The connected regions of `regions` that, taken whole, are the sweep in shadow:
+        bool (h, w).
+
+        regions: bool (h, w); rgb, light: float32 (h, w, 3) linear photo and backdrop light
+        field; base_matte: (h, w) image analysis's matte. A region's median is darker than the
+        light by SHADOW_LIKE_DARKER or more (log luminance), within SHADOW_LIKE_TINT of its
+        colour, with a median log-gradient under SHADOW_LIKE_SMOOTH; and it lies on the
+        sweep: ATTACHED_OPEN_SHARE or more of its outline is backdrop to image analysis, and
+        it fades into it there (median log-gradient under ATTACHED_EDGE). Smooth neutral metal
+        that the network left a hole in (a polished silver bar's dark side) is enclosed by
+        the piece, or meets the sweep at its silhouette.
+        """
+        eight = np.ones((3, 3), dtype=bool)
+        labels, count = ndimage.label(regions, structure=eight)
+        if count == 0:
+            return np.zeros_like(regions)
+        lum, tint = against_backdrop(rgb, light)
+        grad = log_gradient(rgb)
+        (dark,) = _label_quantiles(lum, labels, count, (0.5,))
+        (tinted,) = _label_quantiles(tint, labels, count, (0.5,))
+        (steep,) = _label_quantiles(grad, labels, count, (0.5,))
+        ring = ndimage.binary_dilation(regions, structure=eight) & ~regions
+        near = ndimage.grey_dilation(labels, size=3)
+        opening = ring & (base_matte < BACKDROP_SURE)
+        (edge,) = _label_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
+        rings = np.bincount(near[ring], minlength=count + 1)[1:]
+        opens = np.bincount(near[opening], minlength=count + 1)[1:]
+        shadow = ((dark < -SHADOW_LIKE_DARKER) & (tinted < SHADOW_LIKE_TINT)
+                  & (steep < SHADOW_LIKE_SMOOTH) & (edge < ATTACHED_EDGE)
+                  & (opens >= ATTACHED_OPEN_SHARE * np.maximum(rings, 1)))
+        return np.concatenate([[False], shadow])[labels]
 
     @staticmethod
     def _implausible(net_matte: np.ndarray, base_matte: np.ndarray) -> bool:

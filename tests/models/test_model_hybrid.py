@@ -75,6 +75,54 @@ def test_hybrid_fills_a_blown_highlight_hole_but_keeps_a_real_ring_hole():
     assert merged.extras["filled_from_classical"] == 16
 
 
+def test_the_shaded_floor_seen_through_a_bangle_is_not_filled_in():
+    """The network leaves the floor seen through a bangle out of its piece; image analysis
+    calls the part of it in the bangle's shadow piece (darker than the sweep). That region,
+    smooth and of the sweep's colour taken whole, is the shadow, not a part the network
+    missed (e11): it is backdrop with its darkening in the shadow map. A dark stone the
+    network missed in the same hole (textured), and smooth neutral metal it left a hole in
+    (enclosed by the piece), are still taken in."""
+    from models.net.hybrid import HybridAnalyzer
+
+    h = w = 64
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(9)
+    light = np.full((h, w, 3), 0.8, np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    r = np.hypot(yy - 32, xx - 32)
+    ring = (r >= 18) & (r < 26)
+    shading = 0.5 + 0.4 * np.cos(xx / 1.5) ** 2
+    photo[ring] = (shading[..., None] * np.array([0.9, 0.65, 0.3]))[ring]
+    # The bangle's shadow on the floor inside it: 25 % darker at the rim, fading downwards,
+    # and warm under the rim (the rim's light: up to 0.08 off the sweep's colour, over a
+    # shadow's 0.06, in its darkest strip), so that the attached-shadow rule, which judges
+    # pixel by pixel, finds the neutral part running on smoothly into the warm one and keeps
+    # both (e11).
+    floor = (r < 18) & (yy < 30)
+    darkening = np.where(floor, 0.25 * np.clip((30 - yy) / 16.0, 0.0, 1.0), 0.0)
+    photo *= (1.0 - darkening)[..., None].astype(np.float32)
+    photo[floor] *= np.exp(0.32 * darkening[floor, None] * np.array([1.0, 0.0, -1.0]))
+    shaded = floor & (darkening > 0.06)
+    stone = (np.abs(yy - 38) < 3) & (np.abs(xx - 32) < 5)
+    photo[stone] = (0.15 + 0.1 * (xx % 2))[stone, None]  # faceted: a stripe per pixel
+    # Polished white metal in the bangle's lower rim, as smooth, neutral and dark as the
+    # shadow, which the network left a hole in: enclosed by the piece, it is filled in.
+    mirror = (r > 20) & (r < 24) & (yy > 50) & (np.abs(xx - 32) < 6)
+    photo[mirror] = (light * (0.7 + 0.01 * (xx - 32) / 6.0)[..., None])[mirror]
+    net = (ring & ~mirror).astype(np.float32)
+    base = (ring | shaded | stone).astype(np.float32)
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+    merged = HybridAnalyzer(MatteOnly(base, sweep), MatteOnly(net), extend=False).analyse(
+        photo.astype(np.float32)
+    )
+    assert (merged.matte[shaded] == 0).all()
+    assert np.abs(merged.shadow[shaded] - darkening[shaded]).max() < 0.05
+    assert (merged.matte[stone] == 1).all() and (merged.matte[ring] == 1).all()
+    # Without a backdrop model there is no sweep to call it a shadow on: it is filled in.
+    kept = HybridAnalyzer(MatteOnly(base), MatteOnly(net), extend=False).analyse(photo)
+    assert (kept.matte[shaded] == 1).all()
+
+
 def test_hybrid_clears_the_network_spill_only_where_the_backdrop_model_is_sure():
     from models.net.hybrid import HybridAnalyzer
 
