@@ -300,18 +300,13 @@ class HybridAnalyzer:
         solid = learned.matte > 0.5
         base_solid = base.matte > 0.5
         clean = model is not None and model.tau <= clean_tau
-        # What image analysis adds beyond the network's piece and looks like a shadow on the
-        # sweep (darker than the backdrop model, its colour, smooth) is the piece's cast
-        # shadow, not a part the network missed.
-        like = (_shadow_like(rgb_linear, model.light, solid) & ~solid if clean
-                else np.zeros_like(solid))
         fill = ndimage.binary_fill_holes(solid) & ~solid & base_solid & ~prop
         hole_shadow = np.zeros_like(solid)
         if clean:
-            # In the network's holes, judged region by region: the floor seen through a
-            # bangle, in the bangle's shadow (e11), is not taken in (nor grown into below)
-            # whole, not pixel by pixel (its warm part under the rim would stay as blotches
-            # on the white).
+            # What image analysis calls piece in the network's holes and is, taken whole, the
+            # sweep in shadow (the floor seen through a bangle, in the bangle's shadow: e11)
+            # is neither filled in nor grown into below. Judged region by region: pixel by
+            # pixel its warm part under the rim would stay as blotches on the white.
             hole_shadow = self._shadow_regions(fill, rgb_linear, model.light, base.matte)
             fill &= ~hole_shadow
         merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
@@ -330,6 +325,10 @@ class HybridAnalyzer:
             shaded = not_shadow >= (SHADOW_SURE_CLEAN if clean else SHADOW_SURE)
             grown = reach & ~shaded
             if clean:
+                # What image analysis adds beyond the network's piece and looks like a shadow
+                # on the sweep (darker than the backdrop model, its colour, smooth) is the
+                # piece's cast shadow, not a part the network missed.
+                like = _shadow_like(rgb_linear, model.light, solid) & ~solid
                 grown |= self._enclosed(reach & shaded & ~solid, base.matte, like)
                 grown &= ~like & ~hole_shadow
             grown &= ~prop
@@ -423,6 +422,8 @@ class HybridAnalyzer:
             extras["props_removed"] = props_removed
         if attached.any():
             extras["attached_shadow_cleared"] = int(attached.sum())
+        if hole_shadow.any():
+            extras["hole_shadow_cleared"] = int(hole_shadow.sum())
         if flat.any():
             extras["flat_cleared"] = int(flat.sum())
             extras["network_border_piece"] = round(

@@ -116,6 +116,7 @@ def test_the_shaded_floor_seen_through_a_bangle_is_not_filled_in():
         photo.astype(np.float32)
     )
     assert (merged.matte[shaded] == 0).all()
+    assert merged.extras["hole_shadow_cleared"] >= shaded.sum()
     assert np.abs(merged.shadow[shaded] - darkening[shaded]).max() < 0.05
     assert (merged.matte[stone] == 1).all() and (merged.matte[ring] == 1).all()
     # Without a backdrop model there is no sweep to call it a shadow on: it is filled in.
