@@ -198,6 +198,21 @@ def _metal_bounce(
     return typical if float(np.abs(typical).max()) >= BOUNCE_METAL_TINT else None
 
 
+def _outline(regions: np.ndarray, labels: np.ndarray, count: int, open_to: np.ndarray):
+    """Each labelled region's outline and how much of it lies on `open_to`.
+
+    regions: bool (h, w), the labelled pixels; labels: int (h, w), 0 outside, 1..count;
+    open_to: bool (h, w). Returns (ring: bool (h, w), the 1-px ring round the regions; near:
+    int (h, w), a label each ring pixel borders; opening: bool (h, w), the ring on `open_to`;
+    open_share: float (count,), each region's share of its ring on `open_to`)."""
+    ring = ndimage.binary_dilation(regions, structure=np.ones((3, 3), dtype=bool)) & ~regions
+    near = ndimage.grey_dilation(labels, size=3)
+    opening = ring & open_to
+    rings = np.bincount(near[ring], minlength=count + 1)[1:]
+    opens = np.bincount(near[opening], minlength=count + 1)[1:]
+    return ring, near, opening, opens / np.maximum(rings, 1)
+
+
 def _label_quantiles(values: np.ndarray, labels: np.ndarray, count: int, quantiles):
     """Per-label quantiles (lower nearest rank) of `values`: one float array (count,) per
     quantile, inf for a label without pixels. values: float (h, w); labels: int (h, w), 0
@@ -368,7 +383,6 @@ class HybridAnalyzer:
                 attached = self._attached_shadow(
                     rgb_linear, model.light, remaining, merged["gem"], bounce
                 )
-            backdrop |= attached
         # The shadow seen through the network's holes is the backdrop's too.
         cleared = attached | hole_shadow
         backdrop |= cleared
@@ -648,10 +662,7 @@ class HybridAnalyzer:
         curvature = np.abs(ndimage.laplace(log_lum))
         (ramp,) = _label_quantiles(curvature, np.where(measured, labels, 0), count, (0.5,))
         # The outline ring, each pixel labelled with a region it borders.
-        ring = ndimage.binary_dilation(candidate, structure=eight)
-        ring &= ~candidate
-        near = ndimage.grey_dilation(labels, size=3)
-        opening = ring & ~piece
+        ring, near, opening, open_share = _outline(candidate, labels, count, ~piece)
         grad = log_gradient(rgb)
         (edge,) = _label_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
         # Where it meets the rest of the piece, a cast shadow meets the piece's silhouette, a
@@ -671,21 +682,19 @@ class HybridAnalyzer:
         fade = tail - foot  # -inf where the region does not touch the rest of the piece
         areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
         counted = np.bincount(labels[measured], minlength=count + 1)[1:]
-        rings = np.bincount(near[ring], minlength=count + 1)[1:]
-        opens = np.bincount(near[opening], minlength=count + 1)[1:]
-        shadow = ((opens >= ATTACHED_OPEN_SHARE * np.maximum(rings, 1)) & (edge < ATTACHED_EDGE)
-                  & (counted >= ATTACHED_MEASURED_SHARE * areas) & (ramp < ATTACHED_SMOOTH)
-                  & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
-                  & (areas >= ATTACHED_MIN_AREA))
+        # On the sweep's side: open to it, fading into it, a smooth ramp, big enough.
+        sweep_side = ((open_share >= ATTACHED_OPEN_SHARE) & (edge < ATTACHED_EDGE)
+                      & (counted >= ATTACHED_MEASURED_SHARE * areas) & (ramp < ATTACHED_SMOOTH)
+                      & (areas >= ATTACHED_MIN_AREA))
+        shadow = sweep_side & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
         # The shadow's outer parts cut off from it (by the opening, a thin part, or the
         # network's matte dipping to 0.5 across it): a region linked to one judged shadow
         # through pixels that look like the sweep in shadow, open to the sweep, fading into it
         # and smooth, that does not meet the piece's silhouette (a soft edge there, or no
         # contact), is the same shadow (e04's, beyond the gold "A").
-        joinable = ((opens >= ATTACHED_OPEN_SHARE * np.maximum(rings, 1))
-                    & (edge < ATTACHED_EDGE) & (counted >= ATTACHED_MEASURED_SHARE * areas)
-                    & (ramp < ATTACHED_SMOOTH) & ((meet < ATTACHED_EDGE) | np.isinf(meet))
-                    & (areas >= ATTACHED_MIN_AREA) & ~shadow)
+        # (meet is inf where a region does not touch the rest of the piece; such a region
+        # has no fade either, so it is never `shadow` itself)
+        joinable = sweep_side & ((meet < ATTACHED_EDGE) | np.isinf(meet))
         if joinable.any() and shadow.any():
             shaded_sweep = ((lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST) & sweep_tint
                             & (matte > 0) & ~piece)
@@ -738,15 +747,12 @@ class HybridAnalyzer:
         (dark,) = _label_quantiles(lum, labels, count, (0.5,))
         (tinted,) = _label_quantiles(tint, labels, count, (0.5,))
         (steep,) = _label_quantiles(grad, labels, count, (0.5,))
-        ring = ndimage.binary_dilation(regions, structure=eight) & ~regions
-        near = ndimage.grey_dilation(labels, size=3)
-        opening = ring & (base_matte < BACKDROP_SURE)
+        _, near, opening, open_share = _outline(regions, labels, count,
+                                                base_matte < BACKDROP_SURE)
         (edge,) = _label_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
-        rings = np.bincount(near[ring], minlength=count + 1)[1:]
-        opens = np.bincount(near[opening], minlength=count + 1)[1:]
         shadow = ((dark < -SHADOW_LIKE_DARKER) & (tinted < SHADOW_LIKE_TINT)
                   & (steep < SHADOW_LIKE_SMOOTH) & (edge < ATTACHED_EDGE)
-                  & (opens >= ATTACHED_OPEN_SHARE * np.maximum(rings, 1)))
+                  & (open_share >= ATTACHED_OPEN_SHARE))
         return np.concatenate([[False], shadow])[labels]
 
     @staticmethod
