@@ -39,8 +39,9 @@ DECISIVE_LOW, DECISIVE_HIGH = 0.85, 0.95
 # A dark backdrop's border luminance (linear, 95th percentile): velvet measures 0.002 to 0.03;
 # models/net/dark_backdrop.py takes none over 0.06.
 DARK_BORDER_CLEAN, DARK_BORDER_BUSY = 0.03, 0.06
-# A coloured backdrop's border spread (90th percentile chromaticity distance from its median):
-# magenta tissue measures 0.04 to 0.06; models/net/coloured_backdrop.py takes none over 0.08.
+# A coloured backdrop's border spread (90th percentile chromaticity distance from its median;
+# over the band around the piece when the paper does not fill the frame): magenta tissue
+# measures 0.03 to 0.06; models/net/coloured_backdrop.py takes none over 0.08.
 COLOURED_BORDER_CLEAN, COLOURED_BORDER_BUSY = 0.06, 0.08
 # On such a backdrop the matte follows the paper's colour exactly, so what runs off the frame
 # is seldom the piece: a hand holding it, a prop (d044's tube and fingers cover 0.13 of the

@@ -42,6 +42,12 @@ UNIFORM_HIGH = 0.08
 LIT_MEDIAN = 0.04
 # px kept between v2's piece and the paper sampled for its colour
 SAMPLE_GAP = 3
+# A sheet of paper that does not fill the frame (tissue laid on a newspaper or a table, the
+# table showing at the frame's edges): the paper is then judged on the band around v2's
+# piece, this share of the working image's long side wide beyond SAMPLE_GAP, by the same
+# tests (lit, coloured, one colour), and sampled there. What lies beyond the paper goes with
+# it; the confidence still asks that the cut-out piece stay off the frame's edge.
+SURROUND = 0.05
 # The spread of the paper's chromaticity is taken as at least this (standard deviation), so
 # that a very even paper does not make camera noise look like piece.
 CHROMA_NOISE = 0.01
@@ -52,13 +58,20 @@ CHROMA_NOISE = 0.01
 UNLIKE, TINT_MIN, DARK_FACTOR = 8.0, 0.06, 0.15
 # Enclosed by the piece, a region is the paper seen through openwork or between a chain's
 # strands when it covers HOLE_LARGE of the frame or more, or when its median colour is lit
-# paper (`_paper_like`) and it is not in shade (SHADE); every other enclosed region is piece:
+# paper (`_paper_like`) and it is not in shade (SHADE), or when it is a strip (STRIP, below);
+# every other enclosed region is piece:
 # a stone can be the paper's very colour, only darker (a purple ruby on magenta paper, d042),
 # and the dark inside of openwork is kept dark rather than cut into.
 # Regions up to TINY px are piece whatever their colour: a stone's pale highlight can be
 # lit-paper coloured (a ruby's on magenta, d042), and paper seen through an opening that small
 # is a speck either way.
 HOLE_LARGE, TINY = 0.003, 12
+# An enclosed region of the paper's colour (median Mahalanobis distance under UNLIKE) that is a
+# long thin strip, its area at least STRIP x the square of its widest inscribed radius, is the
+# paper seen between two strands of a chain, in their shade however dark: a stone, even a
+# 4:1 baguette (16), is more compact (d042's stones of the paper's colour measure 4 to 13;
+# d040's paper between two strands of its coiled chain 57).
+STRIP = 20.0
 # A mix of paper and piece (an edge pixel, paper lit by the gold's bounce light) lies within
 # OFF_MIX of the line between their chromaticities; nearer the paper than MOSTLY_PAPER along
 # it, the pixel is paper, except where v2 is sure of the piece (V2_SURE: gold mirroring the
@@ -88,19 +101,25 @@ PART_CORE = 0.5
 class ColouredBackdrop:
     """The paper's measured colour: chromaticity: float32 (3,) median rgb / sum;
     mean: float32 (2,) and inverse covariance float32 (2, 2) of its (r, g) chromaticity;
-    lum_median: its median luminance (linear); border_spread: the open border's 90th
-    percentile distance from its median (the uniformity test's input)."""
+    lum_median: its median luminance (linear); border_spread: the 90th percentile distance
+    from its median colour over the frame's open border, or over the band around the piece
+    when the paper does not fill the frame (the uniformity test's input); sampled: where the
+    paper was judged and sampled, "border" or "surround" (`SURROUND`); surround: bool (h, w),
+    that band, or None when the border was used."""
 
     chromaticity: np.ndarray
     mean: np.ndarray
     inverse_cov: np.ndarray
     lum_median: float
     border_spread: float
+    sampled: str = "border"
+    surround: np.ndarray | None = None
 
     def facts(self) -> dict:
         return {
             "chromaticity": [round(float(c), 3) for c in self.chromaticity],
             "border_spread": round(self.border_spread, 4),
+            "sampled": self.sampled,
         }
 
 
@@ -110,46 +129,76 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
     rgb: float32 (h, w, 3) linear 0..1; v2_matte: float32 (h, w) 0..1, JewelNet v2's matte.
     The open border (the outermost 2 % where v2 sees no piece) must cover half the border,
     be lit (LIT_MEDIAN), coloured (COLOURED) and of one colour (UNIFORM_HIGH); the paper is
-    then sampled on every pixel SAMPLE_GAP px outside v2's filled outline, and it must tell
-    most of v2's sure piece from the paper (SEPARATES).
+    then sampled on every pixel SAMPLE_GAP px outside v2's filled outline. When the border
+    fails, the band around v2's piece (`SURROUND`; around its parts that stay inside the
+    frame, when there are any) is judged by the same tests, and the paper sampled there: a
+    sheet of tissue on a table. Either way it must tell most of v2's sure piece from the
+    paper (SEPARATES).
     """
     border = border_mask(v2_matte.shape)
     open_border = border & (v2_matte <= OPEN_MATTE)
     if open_border.sum() < 0.5 * border.sum():
         return None
     lum = np.maximum(rgb, 0.0) @ LUMA
-    if float(np.median(lum[open_border])) < LIT_MEDIAN:
-        return None
     chroma = chromaticity(rgb)
-    edge = np.median(chroma[open_border], axis=0)
-    if float(np.ptp(edge)) < COLOURED:
-        return None
-    spread = float(np.quantile(np.abs(chroma[open_border] - edge).max(axis=-1), 0.9))
-    if spread > UNIFORM_HIGH:
-        return None
     outline = ndimage.binary_fill_holes(v2_matte > OPEN_MATTE)
     paper = ~ndimage.binary_dilation(outline, iterations=SAMPLE_GAP)
     if paper.sum() < 0.25 * paper.size:
         return None
+    sampled = "border"
+    found = _one_colour(chroma, lum, open_border)
+    if found is None:
+        # (around the parts of v2's piece inside the frame: what v2 takes for piece at the
+        # frame's edge is as likely the table as the piece)
+        labels, _ = ndimage.label(outline)
+        inside = outline & ~np.isin(labels, np.unique(labels[border & outline]))
+        seed = inside if inside.any() else outline
+        reach = max(1, round(SURROUND * max(v2_matte.shape)))
+        paper &= ndimage.binary_dilation(seed, iterations=SAMPLE_GAP + reach)
+        if not seed.any() or paper.sum() < 0.5 * border.sum():
+            return None
+        sampled = "surround"
+        found = _one_colour(chroma, lum, paper)
+        if found is None:
+            return None
+    centre, spread = found
     # (the spread of the paper alone: a hand or a prop outside v2's outline is no paper)
-    sampled = chroma[paper]
-    middle = np.median(sampled, axis=0)
-    sampled = sampled[np.abs(sampled - middle).max(axis=-1) <= UNIFORM_HIGH]
-    if len(sampled) < 0.1 * paper.size:
+    samples = chroma[paper]
+    middle = np.median(samples, axis=0) if sampled == "border" else centre
+    samples = samples[np.abs(samples - middle).max(axis=-1) <= UNIFORM_HIGH]
+    if len(samples) < 0.1 * (paper.size if sampled == "border" else paper.sum()):
         return None
-    samples = sampled[:, :2].astype(np.float64)
-    cov = np.cov(samples.T) + np.eye(2) * CHROMA_NOISE**2
+    rg = samples[:, :2].astype(np.float64)
+    cov = np.cov(rg.T) + np.eye(2) * CHROMA_NOISE**2
     backdrop = ColouredBackdrop(
         chromaticity=middle.astype(np.float32),
-        mean=samples.mean(axis=0).astype(np.float32),
+        mean=rg.mean(axis=0).astype(np.float32),
         inverse_cov=np.linalg.inv(cov).astype(np.float32),
         lum_median=float(np.median(lum[paper])),
         border_spread=spread,
+        sampled=sampled,
+        surround=paper if sampled == "surround" else None,
     )
     sure = v2_matte > SURE_PIECE
     if not sure.any() or float(_unlike(chroma, lum, backdrop)[sure].mean()) < SEPARATES:
         return None
     return backdrop
+
+
+def _one_colour(chroma: np.ndarray, lum: np.ndarray, where: np.ndarray):
+    """(median chromaticity (3,), spread) of the pixels `where` (bool (h, w)) when they are
+    one lit, strong colour (LIT_MEDIAN, COLOURED, UNIFORM_HIGH), else None. chroma: (h, w, 3)
+    chromaticity; lum: (h, w) linear luminance; spread: the 90th percentile of the largest
+    channel difference from the median."""
+    if float(np.median(lum[where])) < LIT_MEDIAN:
+        return None
+    centre = np.median(chroma[where], axis=0)
+    if float(np.ptp(centre)) < COLOURED:
+        return None
+    spread = float(np.quantile(np.abs(chroma[where] - centre).max(axis=-1), 0.9))
+    if spread > UNIFORM_HIGH:
+        return None
+    return centre, spread
 
 
 def distance(rgb: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
@@ -192,10 +241,13 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
     - Unlike pixels that are the paper changed by the piece (`_paper_like`) are paper when
       they meet the open paper (its parts of HOLE_LARGE or more): lit paper where it
       touches it, the paper's shade within SHADE_REACH px of it.
-    - Enclosed regions are paper when large or lit-paper coloured and bright, and over
-      TINY px; all others are piece (a stone can be of the paper's colour, only darker; the
-      dark inside of openwork stays dark rather than being cut into).
+    - Enclosed regions are paper when large, lit-paper coloured and bright, or a long thin
+      strip of the paper's colour (STRIP: the paper between two strands), and over TINY px;
+      all others are piece (a stone can be of the paper's colour, only darker; the dark
+      inside of openwork stays dark rather than being cut into).
     - No shadow is kept: on coloured paper the piece's shadow is darker paper.
+    - On a sheet that does not fill the frame (backdrop.sampled "surround"), what lies
+      beyond the sheet goes with it (`_beyond_paper`).
 
     The outline is binary at the working size; the pipeline's guided upsampling gives it
     its soft edge at full resolution, following the photo.
@@ -240,11 +292,39 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
         found = np.asarray(ndimage.mean(paper, holes, index)) >= 0.5
         lit_paper = _paper_like(colours, median_lum, mix, backdrop.lum_median)[0]
         bright = median_lum >= SHADE * backdrop.lum_median
-        seen_through = (found | (areas >= HOLE_LARGE * lum.size) | (lit_paper & bright)) & (
-            areas > TINY
-        )
+        radius = np.asarray(ndimage.maximum(ndimage.distance_transform_edt(holes > 0),
+                                            holes, index))
+        papers_colour = np.asarray(ndimage.median(distance(rgb, backdrop), holes, index)) < UNLIKE
+        strip = papers_colour & (areas >= STRIP * radius**2)
+        seen_through = (
+            found | (areas >= HOLE_LARGE * lum.size) | (lit_paper & bright) | strip
+        ) & (areas > TINY)
         piece |= np.concatenate([[False], ~seen_through])[holes]
+    if backdrop.sampled == "surround":
+        piece &= ~_beyond_paper(piece, ~_unlike(chroma, lum, backdrop), v2_matte)
     return piece.astype(np.float32)
+
+
+def _beyond_paper(piece: np.ndarray, paper: np.ndarray, v2_matte: np.ndarray) -> np.ndarray:
+    """The parts of `piece` that lie beyond a sheet of paper that does not fill the frame:
+    bool (h, w).
+
+    piece, paper: bool (h, w), the cut-out and the pixels of the paper's colour; v2_matte:
+    float32 (h, w) 0..1. The piece lies on the sheet, inside its filled outline; a part that
+    runs off the frame's edge with most of its pixels outside that outline is the table or
+    the newspaper under the sheet (unlike the paper, and v2 may take it for piece), unless v2
+    is sure of it (median over V2_SURE: a chain that runs off the frame across the paper).
+    """
+    labels, count = ndimage.label(piece)
+    if count == 0:
+        return np.zeros_like(piece)
+    index = np.arange(1, count + 1)
+    on_sheet = np.asarray(ndimage.mean(ndimage.binary_fill_holes(paper), labels, index))
+    sure = np.asarray(ndimage.median(v2_matte, labels, index)) >= V2_SURE
+    at_edge = np.zeros(count + 1, bool)
+    at_edge[np.unique(labels[border_mask(piece.shape) & piece])] = True
+    beyond = (on_sheet < 0.5) & ~sure & at_edge[1:]
+    return np.concatenate([[False], beyond])[labels]
 
 
 def _paper_like(colours: np.ndarray, lum: np.ndarray, mix: tuple, paper_lum: float):

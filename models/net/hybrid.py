@@ -299,7 +299,7 @@ class HybridAnalyzer:
             found = module.measure(rgb_linear, supports.matte)
             if found is not None:
                 matte = module.cutout_matte(rgb_linear, supports.matte, found)
-                return self._keyed(base, learned, supports, matte, key, found.facts(),
+                return self._keyed(base, learned, supports, matte, key, found,
                                    2 * module.SAMPLE_GAP)
         finder = supports if self.find_props else None
         prop = self._props(finder, base.matte, net_matte)
@@ -461,7 +461,7 @@ class HybridAnalyzer:
         supports: Analysis,
         matte: np.ndarray,
         key: str,
-        facts: dict,
+        found: dark_backdrop.DarkBackdrop | coloured_backdrop.ColouredBackdrop,
         gap: int,
     ) -> Analysis:
         """The analysis of a photo on a dark backdrop (black or navy velvet:
@@ -473,18 +473,25 @@ class HybridAnalyzer:
         within the matte; no cast shadow (on velvet or coloured paper a shadow is only darker
         backdrop, nothing a white cut-out keeps); no backdrop model (image analysis's does not
         fit velvet or crumpled paper: its cast, edge matting and confidence would be wrong).
-        extras[key] holds the backdrop's `facts` and how decisive v2's own matte was over the
-        backdrop `gap` px away from the piece (whose softness the backdrop's colour settled:
-        soft ghosts of v2's matte there are backdrop it was unsure of), for the confidence.
+        found: the backdrop `module.measure` found. extras[key] holds its `facts` and how
+        decisive v2's own matte was over the backdrop `gap` px away from the piece (whose
+        softness the backdrop's colour settled: soft ghosts of v2's matte there are backdrop
+        it was unsure of), for the confidence; over the band around the piece where the
+        paper does not fill the frame (found.surround).
         """
         inside = matte > 0
         away = ~ndimage.binary_dilation(inside, iterations=gap)
+        surround = getattr(found, "surround", None)
+        if surround is not None:
+            # (paper that does not fill the frame: judged on the band around the piece; what
+            # lies beyond the sheet is the table, whatever v2 makes of it)
+            away &= surround
         v2 = supports.matte[away]
         decisive = float(((v2 < 0.1) | (v2 > 0.9)).mean()) if v2.size else 0.0
         extras = {
             **base.extras,
             "analyzer": "hybrid",
-            key: {**facts, "v2_decisive": round(decisive, 4)},
+            key: {**found.facts(), "v2_decisive": round(decisive, 4)},
         }
         return dataclasses.replace(
             base,

@@ -217,3 +217,98 @@ def test_the_pieces_soft_edge_leaves_less_fringe_of_the_papers_colour(monkeypatc
     kept = _fringe(rgb, v2, edge, keyed_hybrid)
     assert kept > 2.0  # without the unmixing the rim is lilac ...
     assert unmixed < 0.5 * kept  # ... with it, far less so
+
+
+def _sheet_on_a_table():
+    """The scene's tissue as a sheet laid on a newspaper: the printed paper (grey, with lines
+    of dark type) shows along the frame's left and bottom edges, so the frame's border is no
+    one colour. The stand-in for v2 takes a patch of the newspaper at the edge for piece."""
+    rgb, v2, parts = _scene()
+    table = np.zeros((H, W), bool)
+    table[:, :30] = True
+    table[196:, :] = True
+    news = np.full((H, W, 3), (0.36, 0.35, 0.31), np.float32)
+    news[::5] *= 0.15  # lines of type
+    rgb[table] = news[table]
+    v2[table] = 0.0
+    patch = _box(100, 130, 0, 26)
+    v2[patch] = 0.6  # v2 unsure over the newspaper: part of it taken for piece
+    return rgb, v2, parts, table, patch
+
+
+def test_a_sheet_of_paper_that_does_not_fill_the_frame_is_judged_around_the_piece():
+    from models.net.coloured_backdrop import cutout_matte, measure
+
+    rgb, v2, parts, table, patch = _sheet_on_a_table()
+    paper = measure(rgb, v2)
+    assert paper is not None and paper.sampled == "surround"
+    assert paper.facts()["sampled"] == "surround"
+    assert paper.chromaticity[1] < 0.1  # the tissue's magenta, not the newspaper's grey
+    matte = cutout_matte(rgb, v2, paper)
+    inner = {k: ndimage.binary_erosion(m, iterations=2) for k, m in parts.items()}
+    assert matte[inner["ruby"]].min() == 1.0 and matte[inner["purple"]].min() == 1.0
+    assert matte[inner["opening"]].max() == 0.0
+    assert matte[table].max() == 0.0  # the newspaper beyond the sheet goes, v2's patch too
+    # A paper that fills the frame is still judged on the frame's border.
+    assert measure(*_scene()[:2]).sampled == "border"
+
+
+def test_a_table_that_reaches_the_piece_is_still_no_coloured_backdrop():
+    """The band around the piece must itself be one colour: a piece lying half on the
+    table, half on the paper, is a scene."""
+    from models.net.coloured_backdrop import measure
+
+    rgb, v2, parts, table, patch = _sheet_on_a_table()
+    wood = np.zeros((H, W), bool)
+    wood[:, :75] = True  # the table reaches under the piece's left side
+    rgb[wood & ~parts["piece"]] = (0.3, 0.2, 0.1)
+    assert measure(rgb, v2) is None
+
+
+def test_a_piece_that_v2_is_sure_of_is_kept_where_it_runs_off_the_sheet():
+    """A chain that leaves the frame across the paper is no table: where v2 is sure of a part
+    (median over V2_SURE), it stays, whether or not the paper encloses it."""
+    from models.net.coloured_backdrop import cutout_matte, measure
+
+    rgb, v2, parts, table, patch = _sheet_on_a_table()
+    chain = _box(20, 26, 100, W)  # gold, from the piece's top-right towards the right edge
+    chain |= _box(20, 62, 140, 146)
+    rgb[chain] = (0.5, 0.3, 0.06)
+    v2[chain] = 0.97
+    matte = cutout_matte(rgb, v2, measure(rgb, v2))
+    assert matte[ndimage.binary_erosion(chain, iterations=1)].min() == 1.0
+    assert matte[table].max() == 0.0
+
+
+def test_the_sheet_on_a_table_is_cut_out_with_the_confidence_to_do_it(keyed_hybrid):
+    from models.analysis.confidence import assess
+
+    rgb, v2, parts, table, patch = _sheet_on_a_table()
+    analysis = keyed_hybrid(rgb, v2).analyse(rgb)
+    found = analysis.extras["coloured_backdrop"]
+    assert found["sampled"] == "surround"
+    assert found["v2_decisive"] == 1.0  # judged over the band around the piece
+    assert analysis.matte[table].max() == 0.0
+    assert assess(analysis, rgb).cutout_ok
+
+
+def test_the_paper_between_two_strands_goes_however_dark_and_a_dark_stone_stays(monkeypatch):
+    """Two strands of gold joined at their ends enclose a long strip of paper in their shade
+    (the paper's colour at 40 % of its light, which v2 fills in): a strip that thin and long
+    is paper, while the purple stone of the paper's colour, as dark but compact, is piece."""
+    import models.net.coloured_backdrop as coloured
+
+    rgb, v2, parts = _scene()
+    strands = _box(20, 40, 92, 148)
+    between = _box(28, 32, 100, 140)  # 160 px: under HOLE_LARGE (171 px here)
+    rgb[strands & ~between] = (0.5, 0.3, 0.06)
+    rgb[between] = MAGENTA * 0.4
+    v2[strands] = 0.95
+    v2[between] = 0.7
+    matte = coloured.cutout_matte(rgb, v2, coloured.measure(rgb, v2))
+    assert matte[ndimage.binary_erosion(strands & ~between)].min() == 1.0
+    assert matte[between].max() == 0.0
+    assert matte[ndimage.binary_erosion(parts["purple"], iterations=2)].min() == 1.0
+    monkeypatch.setattr(coloured, "STRIP", np.inf)  # without the strip rule it stays
+    kept = coloured.cutout_matte(rgb, v2, coloured.measure(rgb, v2))
+    assert kept[between].min() == 1.0
