@@ -292,9 +292,12 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
         found = np.asarray(ndimage.mean(paper, holes, index)) >= 0.5
         lit_paper = _paper_like(colours, median_lum, mix, backdrop.lum_median)[0]
         bright = median_lum >= SHADE * backdrop.lum_median
-        radius = np.asarray(ndimage.maximum(ndimage.distance_transform_edt(holes > 0),
-                                            holes, index))
-        papers_colour = np.asarray(ndimage.median(distance(rgb, backdrop), holes, index)) < UNLIKE
+        inside = holes > 0
+        radius = np.asarray(ndimage.maximum(ndimage.distance_transform_edt(inside), holes, index))
+        # (most of its pixels within UNLIKE of the paper's colour: its median is)
+        near = _mahalanobis(chroma[inside][:, :2], backdrop) < UNLIKE
+        papers_colour = np.bincount(holes[inside], weights=near, minlength=count + 1)[1:] > (
+            0.5 * areas)
         strip = papers_colour & (areas >= STRIP * radius**2)
         seen_through = (
             found | (areas >= HOLE_LARGE * lum.size) | (lit_paper & bright) | strip
