@@ -327,6 +327,7 @@ class HybridAnalyzer:
         merged = {name: getattr(learned, name).astype(np.float32) for name in NET_MAPS}
         _adopt(merged, base, fill, fill)
         grown = np.zeros_like(solid)
+        like = None  # what looks like the sweep in shadow beyond the network's piece
         reach = None  # image analysis's piece grown from the network's, before shadow trims
         if self.extend:
             # On a clean sweep image analysis separates shadows itself (its piece excludes them),
@@ -383,8 +384,24 @@ class HybridAnalyzer:
                 attached = self._attached_shadow(
                     rgb_linear, model.light, remaining, merged["gem"], bounce
                 )
+        faint = np.zeros_like(solid)
+        if like is not None:
+            # The network's soft matte (under 0.5) over what looks like the sweep in shadow,
+            # which image analysis attached to the piece (so the rule above leaves it): a
+            # translucent grey patch on the white otherwise (the shadow under e10's shank).
+            # The piece's own soft edge stays: within EXTEND_SOFT_EDGE px of it, and thin
+            # slivers along its outline (judged after a 3 x 3 opening, in parts of at least
+            # ATTACHED_MIN_AREA px: a ring's dark rim line, e01).
+            near_piece = ndimage.binary_dilation(merged["matte"] > 0.5, iterations=EXTEND_SOFT_EDGE)
+            faint = like & (merged["matte"] > 0) & (merged["matte"] < 0.5) & ~near_piece & ~backdrop
+            faint = ndimage.binary_opening(faint, structure=np.ones((3, 3), dtype=bool))
+            labels, count = ndimage.label(faint)
+            if count:
+                big = np.bincount(labels.ravel(), minlength=count + 1) >= ATTACHED_MIN_AREA
+                big[0] = False
+                faint = big[labels]
         # The shadow seen through the network's holes is the backdrop's too.
-        cleared = attached | hole_shadow
+        cleared = attached | hole_shadow | faint
         backdrop |= cleared
         if cleared.any():
             # Its measured darkening is the shadow there (for shadow=natural, and so the edge
@@ -438,6 +455,8 @@ class HybridAnalyzer:
             extras["attached_shadow_cleared"] = int(attached.sum())
         if hole_shadow.any():
             extras["hole_shadow_cleared"] = int(hole_shadow.sum())
+        if faint.any():
+            extras["faint_shadow_cleared"] = int(faint.sum())
         if flat.any():
             extras["flat_cleared"] = int(flat.sum())
             extras["network_border_piece"] = round(

@@ -676,3 +676,49 @@ def test_the_cast_shadow_rule_keeps_neutral_metal_inside_the_piece():
     )
     assert (merged.matte[cast] == 0).all()
     assert (merged.matte[petal] == 1).all()
+
+
+def test_the_networks_faint_matte_over_the_pieces_cast_shadow_is_backdrop():
+    """A soft cast shadow that image analysis attaches to the piece while the network's matte
+    over it stays faint (0.25: it is unsure, e10): a translucent grey patch on the white
+    unless it is cleared. It goes, with its darkening in the shadow map, except in the
+    piece's soft edge and a thin line along its outline; the network's faint matte over what
+    does not look like the sweep in shadow (a fine, bright, warm chain it only half sees)
+    stays."""
+    from models.net.hybrid import EXTEND_SOFT_EDGE, HybridAnalyzer
+
+    h, w = 64, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(11)
+    light = np.full((h, w, 3), 0.8, np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    ring = np.zeros((h, w), bool)
+    ring[10:30, 20:50] = True
+    photo[ring] = (0.9, 0.65, 0.3)
+    # The shadow below the ring, down to the frame's edge: 30 % darker, neutral, smooth.
+    shadow = (yy >= 30) & (xx >= 24) & (xx < 46)
+    photo[shadow] *= 0.7
+    # A fine warm chain running from the ring, brighter than the sweep.
+    chain = (yy >= 18) & (yy < 20) & (xx >= 50) & (xx < 90)
+    photo[chain] = (0.95, 0.75, 0.4)
+    # The ring's left side fades into the sweep over 6 px, past its soft edge a thin smooth
+    # line of shade (a rim, e01).
+    ramp = (yy >= 10) & (yy < 30) & (xx >= 14) & (xx < 20)
+    photo[ramp] *= (1.0 - 0.03 * (xx[ramp] - 13))[:, None]
+    rim = ramp & (xx >= 16) & (xx < 18)
+    classical = (ring | shadow | chain | ramp).astype(np.float32)
+    net = np.where(ring, 1.0, np.where(shadow | chain | ramp, 0.25, 0.0)).astype(np.float32)
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+    merged = HybridAnalyzer(MatteOnly(classical, sweep), MatteOnly(net)).analyse(photo)
+    edge = np.zeros((h, w), bool)
+    edge[30 : 30 + EXTEND_SOFT_EDGE] = True
+    away = shadow & ~edge
+    assert (merged.matte[ring] == 1).all()
+    assert (merged.matte[away] == 0).all()
+    assert merged.extras["faint_shadow_cleared"] == int(away.sum())
+    assert np.abs(merged.shadow[away] - 0.3).max() < 0.05  # its darkening, as measured
+    assert (merged.matte[chain & (xx > 55)] > 0).all()  # not shadow-like: the network's word
+    assert (merged.matte[rim] > 0).all()  # a thin line along the outline is the piece's edge
+    # Without a backdrop model there is no sweep to call it a shadow on: it stays.
+    kept = HybridAnalyzer(MatteOnly(classical), MatteOnly(net)).analyse(photo)
+    assert (kept.matte[away] > 0).all()
