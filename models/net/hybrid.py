@@ -384,22 +384,10 @@ class HybridAnalyzer:
                 attached = self._attached_shadow(
                     rgb_linear, model.light, remaining, merged["gem"], bounce
                 )
-        faint = np.zeros_like(solid)
-        if like is not None:
-            # The network's soft matte (under 0.5) over what looks like the sweep in shadow,
-            # which image analysis attached to the piece (so the rule above leaves it): a
-            # translucent grey patch on the white otherwise (the shadow under e10's shank).
-            # The piece's own soft edge stays: within EXTEND_SOFT_EDGE px of it, and thin
-            # slivers along its outline (judged after a 3 x 3 opening, in parts of at least
-            # ATTACHED_MIN_AREA px: a ring's dark rim line, e01).
-            near_piece = ndimage.binary_dilation(merged["matte"] > 0.5, iterations=EXTEND_SOFT_EDGE)
-            faint = like & (merged["matte"] > 0) & (merged["matte"] < 0.5) & ~near_piece & ~backdrop
-            faint = ndimage.binary_opening(faint, structure=np.ones((3, 3), dtype=bool))
-            labels, count = ndimage.label(faint)
-            if count:
-                big = np.bincount(labels.ravel(), minlength=count + 1) >= ATTACHED_MIN_AREA
-                big[0] = False
-                faint = big[labels]
+        # The network's faint matte over a shadow image analysis attached to the piece (the
+        # rule above leaves it: image analysis does not call it backdrop).
+        faint = (self._faint_shadow(like & ~backdrop, merged["matte"]) if like is not None
+                 else np.zeros_like(solid))
         # The shadow seen through the network's holes is the backdrop's too.
         cleared = attached | hole_shadow | faint
         backdrop |= cleared
@@ -747,6 +735,30 @@ class HybridAnalyzer:
         faint = (lum < 0.0) & sweep_tint & (matte > 0)
         spill = faint & (~piece | (lum >= -SHADOW_LIKE_DARKER))
         return ndimage.binary_dilation(found, iterations=ATTACHED_TAIL, mask=found | spill)
+
+    @staticmethod
+    def _faint_shadow(like: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        """The network's faint matte over the sweep in shadow: bool (h, w).
+
+        like: bool (h, w), pixels that look like the sweep in shadow beyond the network's
+        piece (`_shadow_like`) and not yet backdrop; matte: the merged matte (h, w) 0..1.
+        Where the matte is soft (0 < matte < 0.5: the network unsure) over such pixels,
+        image analysis has attached the piece's cast shadow to it, and the pixels are
+        backdrop: a translucent grey patch on the white otherwise (the shadow under e10's
+        shank). The piece's own soft edge
+        stays: within EXTEND_SOFT_EDGE px of the piece (matte > 0.5), and thin slivers along
+        its outline (judged after a 3 x 3 opening, in parts of at least ATTACHED_MIN_AREA px:
+        the shaded line of a ring's rim, e01).
+        """
+        near_piece = ndimage.binary_dilation(matte > 0.5, iterations=EXTEND_SOFT_EDGE)
+        faint = like & (matte > 0) & (matte < 0.5) & ~near_piece
+        faint = ndimage.binary_opening(faint, structure=np.ones((3, 3), dtype=bool))
+        labels, count = ndimage.label(faint)
+        if count == 0:
+            return faint
+        big = np.bincount(labels.ravel(), minlength=count + 1) >= ATTACHED_MIN_AREA
+        big[0] = False
+        return big[labels]
 
     @staticmethod
     def _shadow_regions(
