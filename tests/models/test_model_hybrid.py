@@ -34,6 +34,16 @@ class MatteOnly:
         return Analysis(self.matte, metal, gem, zero, zero.copy(), None, self.backdrop)
 
 
+def _light_sweep(h, w, seed):
+    """A light studio sweep (linear 0.8 everywhere) with faint sensor noise: (yy, xx, light,
+    photo), the pixel grid, the backdrop's light (h, w, 3) and the photo of the bare sweep."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    light = np.full((h, w, 3), 0.8, np.float32)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    return yy, xx, light, photo
+
+
 def test_hybrid_takes_each_map_from_the_method_that_won_it():
     from models.net.hybrid import HybridAnalyzer
 
@@ -85,10 +95,7 @@ def test_the_shaded_floor_seen_through_a_bangle_is_not_filled_in():
     from models.net.hybrid import HybridAnalyzer
 
     h = w = 64
-    yy, xx = np.mgrid[0:h, 0:w]
-    rng = np.random.default_rng(9)
-    light = np.full((h, w, 3), 0.8, np.float32)
-    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    yy, xx, light, photo = _light_sweep(h, w, seed=9)
     r = np.hypot(yy - 32, xx - 32)
     ring = (r >= 18) & (r < 26)
     shading = 0.5 + 0.4 * np.cos(xx / 1.5) ** 2
@@ -651,10 +658,7 @@ def test_the_cast_shadow_rule_keeps_neutral_metal_inside_the_piece():
     from models.net.hybrid import HybridAnalyzer
 
     h, w = 64, 80
-    yy, xx = np.mgrid[0:h, 0:w]
-    rng = np.random.default_rng(11)
-    light = np.full((h, w, 3), 0.8, np.float32)
-    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    yy, xx, light, photo = _light_sweep(h, w, seed=11)
     petal = np.zeros((h, w), bool)
     petal[8:40, 20:60] = True
     distance = np.where((xx >= 20) & (xx < 60), yy - 39.0, 99.0)
@@ -688,10 +692,7 @@ def test_the_networks_faint_matte_over_the_pieces_cast_shadow_is_backdrop():
     from models.net.hybrid import EXTEND_SOFT_EDGE, HybridAnalyzer
 
     h, w = 64, 96
-    yy, xx = np.mgrid[0:h, 0:w]
-    rng = np.random.default_rng(11)
-    light = np.full((h, w, 3), 0.8, np.float32)
-    photo = light * rng.normal(1.0, 0.004, (h, w, 1)).astype(np.float32)
+    yy, xx, light, photo = _light_sweep(h, w, seed=11)
     ring = np.zeros((h, w), bool)
     ring[10:30, 20:50] = True
     photo[ring] = (0.9, 0.65, 0.3)
