@@ -43,10 +43,11 @@ LIT_MEDIAN = 0.04
 # px kept between v2's piece and the paper sampled for its colour
 SAMPLE_GAP = 3
 # A sheet of paper that does not fill the frame (tissue laid on a newspaper or a table, the
-# table showing at the frame's edges): the paper is then judged on the band around v2's
-# piece, this share of the working image's long side wide beyond SAMPLE_GAP, by the same
-# tests (lit, coloured, one colour), and sampled there. What lies beyond the paper goes with
-# it; the confidence still asks that the cut-out piece stay off the frame's edge.
+# table showing at some of the frame's edges; the border lit and coloured at its median, so
+# most of it is the paper): the paper is then judged on the band around v2's piece, this
+# share of the working image's long side wide beyond SAMPLE_GAP, by the same tests (lit,
+# coloured, one colour), and sampled there. What lies beyond the paper goes with it; the
+# confidence still asks that the cut-out piece stay off the frame's edge.
 SURROUND = 0.05
 # The spread of the paper's chromaticity is taken as at least this (standard deviation), so
 # that a very even paper does not make camera noise look like piece.
@@ -132,8 +133,9 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
     then sampled on every pixel SAMPLE_GAP px outside v2's filled outline. When the border
     fails, the band around v2's piece (`SURROUND`; around its parts that stay inside the
     frame, when there are any) is judged by the same tests, and the paper sampled there: a
-    sheet of tissue on a table. Either way it must tell most of v2's sure piece from the
-    paper (SEPARATES).
+    sheet of tissue on a table (tried only when the border is lit and coloured at its
+    median: most of it is the paper). Either way it must tell most of v2's sure piece from
+    the paper (SEPARATES).
     """
     border = border_mask(v2_matte.shape)
     open_border = border & (v2_matte <= OPEN_MATTE)
@@ -141,15 +143,19 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
         return None
     lum = np.maximum(rgb, 0.0) @ LUMA
     chroma = chromaticity(rgb)
+    centre = _lit_colour(chroma, lum, open_border)
+    if centre is None:  # (most photos: a white or grey sweep, velvet; decided in a few ms)
+        return None
+    spread = _spread(chroma, open_border, centre)
     outline = ndimage.binary_fill_holes(v2_matte > OPEN_MATTE)
     paper = ~ndimage.binary_dilation(outline, iterations=SAMPLE_GAP)
     if paper.sum() < 0.25 * paper.size:
         return None
     sampled = "border"
-    found = _one_colour(chroma, lum, open_border)
-    if found is None:
-        # (around the parts of v2's piece inside the frame: what v2 takes for piece at the
-        # frame's edge is as likely the table as the piece)
+    if spread > UNIFORM_HIGH:
+        # Most of the border is of one strong colour, not all of it: a sheet of paper on a
+        # table. (Around the parts of v2's piece inside the frame: what v2 takes for piece
+        # at the frame's edge is as likely the table as the piece.)
         labels, _ = ndimage.label(outline)
         inside = outline & ~np.isin(labels, np.unique(labels[border & outline]))
         seed = inside if inside.any() else outline
@@ -158,10 +164,12 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
         if not seed.any() or paper.sum() < 0.5 * border.sum():
             return None
         sampled = "surround"
-        found = _one_colour(chroma, lum, paper)
-        if found is None:
+        centre = _lit_colour(chroma, lum, paper)
+        if centre is None:
             return None
-    centre, spread = found
+        spread = _spread(chroma, paper, centre)
+        if spread > UNIFORM_HIGH:
+            return None
     # (the spread of the paper alone: a hand or a prop outside v2's outline is no paper)
     samples = chroma[paper]
     middle = np.median(samples, axis=0) if sampled == "border" else centre
@@ -185,20 +193,20 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
     return backdrop
 
 
-def _one_colour(chroma: np.ndarray, lum: np.ndarray, where: np.ndarray):
-    """(median chromaticity (3,), spread) of the pixels `where` (bool (h, w)) when they are
-    one lit, strong colour (LIT_MEDIAN, COLOURED, UNIFORM_HIGH), else None. chroma: (h, w, 3)
-    chromaticity; lum: (h, w) linear luminance; spread: the 90th percentile of the largest
-    channel difference from the median."""
+def _lit_colour(chroma: np.ndarray, lum: np.ndarray, where: np.ndarray) -> np.ndarray | None:
+    """The median chromaticity (3,) of the pixels `where` (bool (h, w)) when they are lit
+    (LIT_MEDIAN) and of a strong colour (COLOURED), else None. chroma: (h, w, 3)
+    chromaticity; lum: (h, w) linear luminance."""
     if float(np.median(lum[where])) < LIT_MEDIAN:
         return None
     centre = np.median(chroma[where], axis=0)
-    if float(np.ptp(centre)) < COLOURED:
-        return None
-    spread = float(np.quantile(np.abs(chroma[where] - centre).max(axis=-1), 0.9))
-    if spread > UNIFORM_HIGH:
-        return None
-    return centre, spread
+    return centre if float(np.ptp(centre)) >= COLOURED else None
+
+
+def _spread(chroma: np.ndarray, where: np.ndarray, centre: np.ndarray) -> float:
+    """How far the pixels `where` stray from the colour `centre`: the 90th percentile of the
+    largest channel difference of their chromaticity (one colour: UNIFORM_HIGH or less)."""
+    return float(np.quantile(np.abs(chroma[where] - centre).max(axis=-1), 0.9))
 
 
 def distance(rgb: np.ndarray, backdrop: ColouredBackdrop) -> np.ndarray:
