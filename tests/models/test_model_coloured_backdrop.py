@@ -313,3 +313,39 @@ def test_the_paper_between_two_strands_goes_however_dark_and_a_dark_stone_stays(
     monkeypatch.setattr(coloured, "STRIP", np.inf)  # without the strip rule it stays
     kept = coloured.cutout_matte(rgb, v2, coloured.measure(rgb, v2))
     assert kept[between].min() == 1.0
+
+
+def test_sheets_of_every_size_and_place_give_a_clean_answer_or_none():
+    """Bad input never crashes the coloured path: tissue frames from 4 px up, a grey strip
+    along any side, a piece anywhere (touching the frame or filling it), v2 unsure over the
+    strip or not. Each gives None or a binary matte of the frame's shape, with no warning."""
+    import warnings
+
+    from models.net.coloured_backdrop import cutout_matte, measure
+
+    rng = np.random.default_rng(2)
+    sampled = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(80):
+            h, w = (int(v) for v in rng.integers(4, 90, 2))
+            rgb = MAGENTA * rng.normal(1, 0.03, (h, w, 1)).astype(np.float32)
+            k = max(1, int(rng.integers(1, max(2, min(h, w) // 3))))
+            strip = [np.s_[:k], np.s_[-k:], np.s_[:, :k], np.s_[:, -k:], np.s_[:0]]
+            rgb[strip[int(rng.integers(0, 5))]] = 0.3
+            y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+            y1 = min(h, y0 + int(rng.integers(1, h + 1)))
+            x1 = min(w, x0 + int(rng.integers(1, w + 1)))
+            rgb[y0:y1, x0:x1] = (0.5, 0.3, 0.06)
+            v2 = np.zeros((h, w), np.float32)
+            v2[y0:y1, x0:x1] = 0.95
+            if rng.random() < 0.3:
+                v2[:k] = np.maximum(v2[:k], 0.6)
+            found = measure(rgb.astype(np.float32), v2)
+            if found is None:
+                continue
+            sampled.add(found.sampled)
+            matte = cutout_matte(rgb.astype(np.float32), v2, found)
+            assert matte.shape == (h, w) and matte.dtype == np.float32
+            assert set(np.unique(matte)) <= {0.0, 1.0}
+    assert sampled == {"border", "surround"}  # both ways were exercised
