@@ -104,17 +104,20 @@ class ColouredBackdrop:
     mean: float32 (2,) and inverse covariance float32 (2, 2) of its (r, g) chromaticity;
     lum_median: its median luminance (linear); border_spread: the 90th percentile distance
     from its median colour over the frame's open border, or over the band around the piece
-    when the paper does not fill the frame (the uniformity test's input); sampled: where the
-    paper was judged and sampled, "border" or "surround" (`SURROUND`); surround: bool (h, w),
-    that band, or None when the border was used."""
+    when the paper does not fill the frame (the uniformity test's input); surround: bool
+    (h, w), that band (`SURROUND`), or None when the border was used."""
 
     chromaticity: np.ndarray
     mean: np.ndarray
     inverse_cov: np.ndarray
     lum_median: float
     border_spread: float
-    sampled: str = "border"
     surround: np.ndarray | None = None
+
+    @property
+    def sampled(self) -> str:
+        """Where the paper was judged and sampled: "border" or "surround"."""
+        return "border" if self.surround is None else "surround"
 
     def facts(self) -> dict:
         return {
@@ -151,7 +154,7 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
     paper = ~ndimage.binary_dilation(outline, iterations=SAMPLE_GAP)
     if paper.sum() < 0.25 * paper.size:
         return None
-    sampled = "border"
+    surround = None
     if spread > UNIFORM_HIGH:
         # Most of the border is of one strong colour, not all of it: a sheet of paper on a
         # table. (Around the parts of v2's piece inside the frame: what v2 takes for piece
@@ -161,9 +164,9 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
         seed = inside if inside.any() else outline
         reach = max(1, round(SURROUND * max(v2_matte.shape)))
         paper &= ndimage.binary_dilation(seed, iterations=SAMPLE_GAP + reach)
-        if not seed.any() or paper.sum() < 0.5 * border.sum():
+        if paper.sum() < 0.5 * border.sum():  # (also when v2 sees no piece at all)
             return None
-        sampled = "surround"
+        surround = paper
         centre = _lit_colour(chroma, lum, paper)
         if centre is None:
             return None
@@ -172,9 +175,9 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
             return None
     # (the spread of the paper alone: a hand or a prop outside v2's outline is no paper)
     samples = chroma[paper]
-    middle = np.median(samples, axis=0) if sampled == "border" else centre
+    middle = np.median(samples, axis=0)
     samples = samples[np.abs(samples - middle).max(axis=-1) <= UNIFORM_HIGH]
-    if len(samples) < 0.1 * (paper.size if sampled == "border" else paper.sum()):
+    if len(samples) < 0.1 * (paper.size if surround is None else paper.sum()):
         return None
     rg = samples[:, :2].astype(np.float64)
     cov = np.cov(rg.T) + np.eye(2) * CHROMA_NOISE**2
@@ -184,8 +187,7 @@ def measure(rgb: np.ndarray, v2_matte: np.ndarray) -> ColouredBackdrop | None:
         inverse_cov=np.linalg.inv(cov).astype(np.float32),
         lum_median=float(np.median(lum[paper])),
         border_spread=spread,
-        sampled=sampled,
-        surround=paper if sampled == "surround" else None,
+        surround=surround,
     )
     sure = v2_matte > SURE_PIECE
     if not sure.any() or float(_unlike(chroma, lum, backdrop)[sure].mean()) < SEPARATES:
@@ -254,7 +256,7 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
       all others are piece (a stone can be of the paper's colour, only darker; the dark
       inside of openwork stays dark rather than being cut into).
     - No shadow is kept: on coloured paper the piece's shadow is darker paper.
-    - On a sheet that does not fill the frame (backdrop.sampled "surround"), what lies
+    - On a sheet that does not fill the frame (backdrop.surround set), what lies
       beyond the sheet goes with it (`_beyond_paper`).
 
     The outline is binary at the working size; the pipeline's guided upsampling gives it
@@ -262,7 +264,8 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
     """
     chroma = chromaticity(rgb)
     lum = np.maximum(rgb, 0.0) @ LUMA
-    candidate = _unlike(chroma, lum, backdrop)
+    unlike_paper = _unlike(chroma, lum, backdrop)
+    candidate = unlike_paper.copy()  # (trimmed below; the sheet test wants it whole)
     core = candidate & (v2_matte >= PART_CORE)
     if not core.any():
         return np.zeros(v2_matte.shape, np.float32)
@@ -311,8 +314,8 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
             found | (areas >= HOLE_LARGE * lum.size) | (lit_paper & bright) | strip
         ) & (areas > TINY)
         piece |= np.concatenate([[False], ~seen_through])[holes]
-    if backdrop.sampled == "surround":
-        piece &= ~_beyond_paper(piece, ~_unlike(chroma, lum, backdrop), v2_matte)
+    if backdrop.surround is not None:
+        piece &= ~_beyond_paper(piece, ~unlike_paper, v2_matte)
     return piece.astype(np.float32)
 
 

@@ -745,10 +745,9 @@ class HybridAnalyzer:
         Where the matte is soft (0 < matte < 0.5: the network unsure) over such pixels,
         image analysis has attached the piece's cast shadow to it, and the pixels are
         backdrop: a translucent grey patch on the white otherwise (the shadow under e10's
-        shank). The piece's own soft edge
-        stays: within EXTEND_SOFT_EDGE px of the piece (matte > 0.5), and thin slivers along
-        its outline (judged after a 3 x 3 opening, in parts of at least ATTACHED_MIN_AREA px:
-        the shaded line of a ring's rim, e01).
+        shank). The piece's own soft edge stays: within EXTEND_SOFT_EDGE px of the piece
+        (matte > 0.5), and thin slivers along its outline (judged after a 3 x 3 opening, in
+        parts of at least ATTACHED_MIN_AREA px: the shaded line of a ring's rim, e01).
         """
         near_piece = ndimage.binary_dilation(matte > 0.5, iterations=EXTEND_SOFT_EDGE)
         faint = like & (matte > 0) & (matte < 0.5) & ~near_piece
