@@ -21,6 +21,7 @@ from models.ops.backdrop import fit_backdrop
 from models.ops.channels import channel_max
 from models.ops.lab import linear_srgb_to_lab
 from models.ops.metal import classify_metal
+from models.ops.regions import region_median
 from models.ops.specks import find_specks
 from models.ops.tone import COLOURED_CHROMA
 
@@ -79,7 +80,7 @@ def _shadow_mask(rgb, backdrop, residual, tau, not_backdrop):
     energy = _gradient_energy(rgb)
     calm_px = ~not_backdrop
     calm = float(np.median(energy[calm_px])) if calm_px.any() else 0.0
-    typical = np.asarray(ndimage.median(energy, labels, range(1, count + 1)))
+    typical = region_median(energy, labels, count)
     keep &= typical <= max(STRUCTURE_FACTOR * calm, SHADOW_MAX_STRUCTURE)
     return np.concatenate([[False], keep])[labels]
 

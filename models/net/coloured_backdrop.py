@@ -23,6 +23,7 @@ from scipy import ndimage
 from models.analysis.confidence import border_mask
 from models.colour import LUMA
 from models.net.dark_backdrop import chromaticity, large_parts
+from models.ops.regions import region_median
 
 # v2's matte above this at the frame's border is piece running off it, not backdrop.
 OPEN_MATTE = 0.1
@@ -295,9 +296,9 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, backdrop: ColouredBackdr
     holes, count = ndimage.label(ndimage.binary_fill_holes(piece) & ~piece)
     if count:
         index = np.arange(1, count + 1)
-        median_lum = np.asarray(ndimage.median(lum, holes, index))
+        median_lum = region_median(lum, holes, count)
         colours = np.stack(
-            [np.asarray(ndimage.median(chroma[..., c], holes, index)) for c in range(3)], -1
+            [region_median(chroma[..., c], holes, count) for c in range(3)], -1
         )
         areas = np.bincount(holes.ravel(), minlength=count + 1)[1:]
         found = np.asarray(ndimage.mean(paper, holes, index)) >= 0.5
@@ -334,7 +335,7 @@ def _beyond_paper(piece: np.ndarray, paper: np.ndarray, v2_matte: np.ndarray) ->
         return np.zeros_like(piece)
     index = np.arange(1, count + 1)
     on_sheet = np.asarray(ndimage.mean(ndimage.binary_fill_holes(paper), labels, index))
-    sure = np.asarray(ndimage.median(v2_matte, labels, index)) >= V2_SURE
+    sure = region_median(v2_matte, labels, count) >= V2_SURE
     at_edge = np.zeros(count + 1, bool)
     at_edge[np.unique(labels[border_mask(piece.shape) & piece])] = True
     beyond = (on_sheet < 0.5) & ~sure & at_edge[1:]

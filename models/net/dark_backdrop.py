@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from models.analysis.confidence import border_mask
 from models.colour import LUMA
+from models.ops.regions import region_median
 
 # The frame's open border is dark: its luminance (linear) at the 95th percentile under
 # DARK_BORDER_HIGH, its median under DARK_BORDER_MEDIAN. Black and navy velvet measure
@@ -220,7 +221,7 @@ def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.nd
     index = np.arange(1, count + 1)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     tint = np.abs(chromaticity(rgb) - dark.chromaticity).max(axis=-1)
-    typical = np.asarray(ndimage.median(tint, labels, index))
+    typical = region_median(tint, labels, count)
     lit = (typical < TINT) & (index != index[np.argmax(areas)])
     return np.concatenate([[False], lit])[labels]
 

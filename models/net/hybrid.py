@@ -70,6 +70,7 @@ from models.colour import LUMA
 from models.net import coloured_backdrop, dark_backdrop
 from models.net.analyzer import NetAnalyzer
 from models.ops.channels import channel_max
+from models.ops.regions import region_median
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
 BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
@@ -179,7 +180,7 @@ def _shadow_like(rgb: np.ndarray, light: np.ndarray, piece: np.ndarray) -> np.nd
         return candidate
     # Judged per region (its median), as image analysis judges its shadows: a shadow's soft
     # edge is locally steep, its body is not; a chain is steep throughout.
-    typical = np.asarray(ndimage.median(energy, labels, range(1, count + 1)))
+    typical = region_median(energy, labels, count)
     return np.concatenate([[False], typical < SHADOW_LIKE_SMOOTH])[labels]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from models.colour import LUMA
+from models.ops.channels import channel_max
 
 # Clipped speculars end here (linear; sRGB code about 247) instead of the natural finish's 90 %
 # (models/ops/highlights.py): bright, still not flat 255.
@@ -89,7 +90,7 @@ def contrast_curve(rgb: np.ndarray, weight: np.ndarray, mid: float, slope: float
     ratio = np.where(y > 1e-6, v_new**3 / np.maximum(y, 1e-6), 1.0)
     ratio = np.where(y >= 1, 1.0, ratio)  # clipped light is the shoulder's, not the curve's
     # A brightened pixel stops where its brightest channel reaches 1: no new clipping.
-    peak = np.max(rgb, axis=-1)
+    peak = channel_max(rgb)
     ratio = np.where(ratio > 1, np.minimum(ratio, np.maximum(1 / np.maximum(peak, 1e-6), 1)),
                      ratio)
     return (rgb * ratio[..., None]).astype(np.float32)

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from models.colour import LUMA
+from models.ops.channels import channel_max, channel_min
 
 
 def micro_contrast(rgb: np.ndarray, gem: np.ndarray, amount: float, sigma: float = 1.5):
@@ -55,10 +56,11 @@ def clean_whites(rgb: np.ndarray, gem: np.ndarray, keep: float = WHITE_KEEP) -> 
     """
     if keep >= 1 or not (gem > 0.01).any():
         return rgb
-    peak = rgb.max(axis=-1)
-    sat = (peak - rgb.min(axis=-1)) / np.maximum(peak, 1e-6)
+    peak = channel_max(rgb)
+    sat = (peak - channel_min(rgb)) / np.maximum(peak, 1e-6)
     colourless = np.clip((WHITE_SAT_HIGH - sat) / (WHITE_SAT_HIGH - WHITE_SAT_LOW), 0, 1)
     factor = 1 - (1 - np.float32(keep)) * colourless * np.clip(gem, 0, 1)
     y = (rgb @ LUMA)[..., None]
     cleaned = y + (rgb - y) * factor[..., None]
-    return np.where((factor < 1)[..., None], cleaned, rgb).astype(np.float32)  # the rest exact
+    # The rest exactly as it was.
+    return np.where((factor < 1)[..., None], cleaned, rgb).astype(np.float32, copy=False)

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from models.colour import LUMA, Codec
+from models.ops.channels import channel_max
 from models.ops.lab import lab_to_linear_srgb
 from models.ops.metal import TARGETS
 
@@ -158,7 +159,7 @@ def _recoloured(rgb: np.ndarray, y: np.ndarray, gain: np.ndarray, share: np.ndar
     its own luminance, a brightened channel giving way in chroma, blended by share (n,)."""
     new = rgb * gain
     new *= (y / np.maximum(new @ LUMA, 1e-6))[:, None]
-    peak = new.max(axis=-1)
+    peak = channel_max(new)
     over = peak > MAX_CODE
     if over.any():
         keep = np.clip((MAX_CODE - y[over]) / np.maximum(peak[over] - y[over], 1e-6), 0, 1)
