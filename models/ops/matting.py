@@ -54,8 +54,12 @@ def edge_alpha(
     exterior = (matte <= 0).astype(np.uint8)
     band &= ndimage.maximum_filter(exterior, size=2 * EDGE_REACH * window + 1) > 0
     # Wide-gamut inputs decode to slightly negative linear sRGB: clamp before the log.
-    rgb = np.maximum(rgb, 0.0)
-    distance = channel_max(np.abs(np.log(rgb + LOG_EPS) - np.log(light + LOG_EPS)))
+    # The log ratio as one log of one quotient, worked in place (this runs on every tile).
+    ratio = np.maximum(rgb, 0.0)
+    ratio += np.float32(LOG_EPS)
+    ratio /= light + np.float32(LOG_EPS)
+    np.log(ratio, out=ratio)
+    distance = channel_max(np.abs(ratio, out=ratio))
     # A shadow is smooth: where the analysis sees one and the residual does not vary from
     # pixel to pixel, the darkening it explains is the shadow's, not coverage. A fine chain
     # lying in its own shadow varies strongly, and keeps its alpha.

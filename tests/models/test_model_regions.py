@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from models.ops.channels import channel_max, channel_min
-from models.ops.regions import region_median
+from models.ops.regions import region_median, region_quantiles
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -45,6 +45,23 @@ def test_region_median_label_without_pixels_is_nan_and_shapes_must_agree():
     assert region_median(values, np.zeros((1, 3), int), 0).shape == (0,)
     with pytest.raises(ValueError):
         region_median(values, labels.T, 3)
+
+
+def test_region_quantiles_are_the_lower_nearest_rank_per_region():
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        mask = rng.random((40, 40)) < 0.5
+        labels, count = ndimage.label(mask)
+        values = rng.normal(size=(40, 40))
+        quantiles = (0.0, 0.25, 0.5, 0.9, 1.0)
+        got = region_quantiles(values, labels, count, quantiles)
+        for i in range(1, count + 1):
+            inside = values[labels == i]
+            for q, per_region in zip(quantiles, got, strict=True):
+                assert per_region[i - 1] == np.quantile(inside, q, method="lower")
+    # A region without pixels: inf, whatever the quantile.
+    (low, high) = region_quantiles(np.ones((1, 2)), np.array([[2, 2]]), 2, (0.1, 0.9))
+    assert np.isinf(low[0]) and np.isinf(high[0]) and low[1] == 1.0
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
