@@ -70,7 +70,7 @@ from models.colour import LUMA
 from models.net import coloured_backdrop, dark_backdrop
 from models.net.analyzer import NetAnalyzer
 from models.ops.channels import channel_max
-from models.ops.regions import region_median
+from models.ops.regions import region_median, region_quantiles
 
 NET_MAPS = ("matte", "metal", "gem", "shadow")
 BACKDROP_SURE = 0.05  # image-analysis matte below this: the pixel fits the backdrop model
@@ -212,24 +212,6 @@ def _outline(regions: np.ndarray, labels: np.ndarray, count: int, open_to: np.nd
     rings = np.bincount(near[ring], minlength=count + 1)[1:]
     opens = np.bincount(near[opening], minlength=count + 1)[1:]
     return ring, near, opening, opens / np.maximum(rings, 1)
-
-
-def _label_quantiles(values: np.ndarray, labels: np.ndarray, count: int, quantiles):
-    """Per-label quantiles (lower nearest rank) of `values`: one float array (count,) per
-    quantile, inf for a label without pixels. values: float (h, w); labels: int (h, w), 0
-    unlabelled, 1..count. One sort for all labels (ndimage's per-label loop is slow)."""
-    inside = labels > 0
-    keys, data = labels[inside], values[inside]
-    order = np.lexsort((data, keys))
-    data = data[order]
-    sizes = np.bincount(keys, minlength=count + 1)[1:]
-    starts = np.cumsum(sizes) - sizes
-    results = []
-    for q in quantiles:
-        rank = starts + np.floor(q * np.maximum(sizes - 1, 0)).astype(int)
-        picked = data[np.minimum(rank, max(data.size - 1, 0))] if data.size else np.zeros(count)
-        results.append(np.where(sizes > 0, picked, np.inf))
-    return results
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -593,7 +575,7 @@ class HybridAnalyzer:
         grad = log_gradient(rgb)
         # A fine chain image analysis did not resolve runs through a broad band of the
         # network's matte as a line of steep pixels in a flat region (d078): that band stays.
-        typical, steep = _label_quantiles(grad, measured, count, (0.5, 0.9))
+        typical, steep = region_quantiles(grad, measured, count, (0.5, 0.9))
         stone = np.asarray(ndimage.mean(gem, labels, index), dtype=float) >= 0.5
         # A fine chain on white that image analysis cannot resolve is as flat as the sweep
         # at the working size, but thin (d078); the sweep the network spread over is broad.
@@ -675,25 +657,25 @@ class HybridAnalyzer:
         measured = candidate & ~ndimage.binary_dilation(rest, iterations=ATTACHED_MARGIN)
         log_lum = np.log(np.maximum(rgb @ LUMA, 0.0) + 0.01)
         curvature = np.abs(ndimage.laplace(log_lum))
-        (ramp,) = _label_quantiles(curvature, np.where(measured, labels, 0), count, (0.5,))
+        (ramp,) = region_quantiles(curvature, np.where(measured, labels, 0), count, (0.5,))
         # The outline ring, each pixel labelled with a region it borders.
         ring, near, opening, open_share = _outline(candidate, labels, count, ~piece)
         grad = log_gradient(rgb)
-        (edge,) = _label_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
+        (edge,) = region_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
         # Where it meets the rest of the piece, a cast shadow meets the piece's silhouette, a
         # steep edge; a region that runs on smoothly into more of the piece (a shaded floor
         # that turns warm under a rose-gold rim, e11) is not cut there: that would leave a
         # step in a smooth ramp.
         inner = ring & rest
-        (meet,) = _label_quantiles(grad, np.where(inner, near, 0), count, (0.5,))
+        (meet,) = region_quantiles(grad, np.where(inner, near, 0), count, (0.5,))
         # A cast shadow is darkest at its foot, next to the piece, and lightens away from it;
         # white metal mirroring the sweep (a ring's shank on grey, e03) has no such fade.
         distance = ndimage.distance_transform_edt(~rest)
-        (typical_distance,) = _label_quantiles(distance, labels, count, (0.5,))
+        (typical_distance,) = region_quantiles(distance, labels, count, (0.5,))
         at_foot = candidate & (distance <= ATTACHED_MARGIN)
         away = candidate & (distance >= np.concatenate([[np.inf], typical_distance])[labels])
-        (foot,) = _label_quantiles(lum, np.where(at_foot, labels, 0), count, (0.5,))
-        (tail,) = _label_quantiles(lum, np.where(away, labels, 0), count, (0.5,))
+        (foot,) = region_quantiles(lum, np.where(at_foot, labels, 0), count, (0.5,))
+        (tail,) = region_quantiles(lum, np.where(away, labels, 0), count, (0.5,))
         fade = tail - foot  # -inf where the region does not touch the rest of the piece
         areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
         counted = np.bincount(labels[measured], minlength=count + 1)[1:]
@@ -782,12 +764,12 @@ class HybridAnalyzer:
             return np.zeros_like(regions)
         lum, tint = against_backdrop(rgb, light)
         grad = log_gradient(rgb)
-        (dark,) = _label_quantiles(lum, labels, count, (0.5,))
-        (tinted,) = _label_quantiles(tint, labels, count, (0.5,))
-        (steep,) = _label_quantiles(grad, labels, count, (0.5,))
+        (dark,) = region_quantiles(lum, labels, count, (0.5,))
+        (tinted,) = region_quantiles(tint, labels, count, (0.5,))
+        (steep,) = region_quantiles(grad, labels, count, (0.5,))
         _, near, opening, open_share = _outline(regions, labels, count,
                                                 base_matte < BACKDROP_SURE)
-        (edge,) = _label_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
+        (edge,) = region_quantiles(grad, np.where(opening, near, 0), count, (0.5,))
         shadow = ((dark < -SHADOW_LIKE_DARKER) & (tinted < SHADOW_LIKE_TINT)
                   & (steep < SHADOW_LIKE_SMOOTH) & (edge < ATTACHED_EDGE)
                   & (open_share >= ATTACHED_OPEN_SHARE))
