@@ -94,6 +94,7 @@ SHADOW_LIKE_DARKER, SHADOW_LIKE_TINT, SHADOW_LIKE_SMOOTH = 0.05, 0.06, 0.05
 ENCLOSED_BACKDROP_SHARE = 0.1
 ENCLOSED_RING = 3  # px of the outline ring around such a region
 SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
+INTERIOR_MARGIN = 3  # px from open backdrop within which a soft matte is the outline's coverage
 # A cast shadow both methods call piece (attached to it, `_attached_shadow`): shadow-like
 # (SHADOW_LIKE_DARKER / _TINT, not darker than this in log luminance: black is no shadow),
 ATTACHED_DARKEST = 1.6
@@ -396,6 +397,13 @@ class HybridAnalyzer:
         backdrop |= prop
         for name in ("matte", "metal", "gem"):
             merged[name] = np.where(backdrop, 0.0, merged[name]).astype(np.float32)
+        interior = np.zeros_like(solid)
+        if clean:
+            # The network's doubt deep inside the piece, where image analysis is sure of it:
+            # no coverage (guided up to full size, a soft patch there follows the piece's own
+            # pale spots and turns them into white holes: d013).
+            interior = self._soft_interior(merged["matte"], base.matte)
+            merged["matte"][interior] = 1.0
         if precise:
             # Stones the image-analysis method sees (by colour, or by facet sparkle at the full
             # working size) are stones too: protect-gems must never leave part of one behind.
@@ -428,6 +436,8 @@ class HybridAnalyzer:
             extras["hole_shadow_cleared"] = int(hole_shadow.sum())
         if faint.any():
             extras["faint_shadow_cleared"] = int(faint.sum())
+        if interior.any():
+            extras["soft_interior_filled"] = int(interior.sum())
         if flat.any():
             extras["flat_cleared"] = int(flat.sum())
             extras["network_border_piece"] = round(
@@ -718,6 +728,28 @@ class HybridAnalyzer:
         faint = (lum < 0.0) & sweep_tint & (matte > 0)
         spill = faint & (~piece | (lum >= -SHADOW_LIKE_DARKER))
         return ndimage.binary_dilation(found, iterations=ATTACHED_TAIL, mask=found | spill)
+
+    @staticmethod
+    def _soft_interior(matte: np.ndarray, base_matte: np.ndarray) -> np.ndarray:
+        """Soft matte enclosed deep inside the piece: bool (h, w).
+
+        matte: the merged matte (h, w) 0..1, backdrop already at 0; base_matte: image
+        analysis's (binary) matte. Connected regions where the matte is over 0.5 and under 1
+        of which no pixel lies within INTERIOR_MARGIN px of open backdrop to either method
+        (matte <= 0.5, or image analysis's backdrop): softness walled in by the network's
+        sure piece is not an outline's coverage. A soft region that reaches the outline (the
+        network's soft edge running on over a cast shadow image analysis attached to the
+        piece, d041) is not filled: a whole matte would make the shadow a solid grey band."""
+        soft = (matte > 0.5) & (matte < 1)
+        if not soft.any():
+            return soft
+        open_backdrop = (matte <= 0.5) | (base_matte <= 0.5)
+        near = ndimage.binary_dilation(open_backdrop, iterations=INTERIOR_MARGIN)
+        labels, count = ndimage.label(soft, structure=np.ones((3, 3), bool))
+        enclosed = np.ones(count + 1, bool)
+        enclosed[np.unique(labels[soft & near])] = False
+        enclosed[0] = False
+        return enclosed[labels]
 
     @staticmethod
     def _faint_shadow(like: np.ndarray, matte: np.ndarray) -> np.ndarray:

@@ -723,3 +723,49 @@ def test_the_networks_faint_matte_over_the_pieces_cast_shadow_is_backdrop():
     # Without a backdrop model there is no sweep to call it a shadow on: it stays.
     kept = HybridAnalyzer(MatteOnly(classical), MatteOnly(net)).analyse(photo)
     assert (kept.matte[away] > 0).all()
+
+
+def test_the_networks_soft_matte_deep_inside_the_piece_is_whole_coverage():
+    """The network half-sure (0.6) of a patch deep inside a stone that image analysis is sure
+    of, and seeing a faint shadow there (a pale spot on malachite, d013; the faint shadow
+    keeps image analysis's word from it): guided to full size such a patch turns the spot
+    into a white hole. It is whole piece; the same softness near a hole in the piece (the
+    outline's coverage there), without image analysis's word, or off a clean sweep, stays."""
+    import dataclasses
+
+    from models.net.hybrid import INTERIOR_MARGIN, HybridAnalyzer
+
+    class ShadowedNet(MatteOnly):
+        def analyse(self, rgb):
+            shadow = np.zeros_like(self.matte)
+            shadow[20:50, 30:75] = 0.1
+            return dataclasses.replace(super().analyse(rgb), shadow=shadow)
+
+    h, w = 64, 96
+    yy, xx, light, photo = _light_sweep(h, w, seed=5)
+    stone = (yy >= 10) & (yy < 54) & (xx >= 10) & (xx < 80)
+    photo[stone] = (0.1, 0.35, 0.2)
+    photo[26:30, 40:46] = (0.5, 0.7, 0.6)  # the pale spot
+    hole = (yy >= 40) & (yy < 44) & (xx >= 60) & (xx < 64)  # the sweep seen through a setting
+    photo[hole] = light[hole]
+    classical = (stone & ~hole).astype(np.float32)
+    net = classical.copy()
+    net[24:32, 38:48] = 0.6  # unsure of the pale spot, deep inside
+    net[40:44, 64:67] = 0.6  # soft beside the hole
+    # A clean sweep, not a precise one (there the network's shadow map counts).
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+    merged = HybridAnalyzer(MatteOnly(classical, sweep), ShadowedNet(net)).analyse(photo)
+    assert (merged.matte[24:32, 38:48] == 1).all()
+    assert merged.extras["soft_interior_filled"] == 80
+    assert (merged.matte[40:44, 64:67] < 1).all()  # within INTERIOR_MARGIN of the hole
+    assert 66 - 63 <= INTERIOR_MARGIN
+    # Image analysis unsure of the patch (it calls it backdrop): the network's doubt stays.
+    doubt = classical.copy()
+    doubt[24:32, 38:48] = 0.0
+    kept = HybridAnalyzer(MatteOnly(doubt, sweep), ShadowedNet(net)).analyse(photo)
+    assert (kept.matte[27:29, 42:44] < 1).all()
+    assert "soft_interior_filled" not in kept.extras
+    # On a loose backdrop fit (not a clean sweep) image analysis's word is not sure enough.
+    loose = Backdrop(light, np.zeros((h, w), np.float32), 0.5)
+    kept = HybridAnalyzer(MatteOnly(classical, loose), ShadowedNet(net)).analyse(photo)
+    assert "soft_interior_filled" not in kept.extras
