@@ -95,6 +95,7 @@ ENCLOSED_BACKDROP_SHARE = 0.1
 ENCLOSED_RING = 3  # px of the outline ring around such a region
 SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
 INTERIOR_MARGIN = 3  # px from open backdrop within which a soft matte is the outline's coverage
+INTERIOR_DEEP = 8  # ... and, for a soft region reaching the outline, may be an attached shadow
 # A cast shadow both methods call piece (attached to it, `_attached_shadow`): shadow-like
 # (SHADOW_LIKE_DARKER / _TINT, not darker than this in log luminance: black is no shadow),
 ATTACHED_DARKEST = 1.6
@@ -737,9 +738,11 @@ class HybridAnalyzer:
         analysis's (binary) matte. Connected regions where the matte is over 0.5 and under 1
         of which no pixel lies within INTERIOR_MARGIN px of open backdrop to either method
         (matte <= 0.5, or image analysis's backdrop): softness walled in by the network's
-        sure piece is not an outline's coverage. A soft region that reaches the outline (the
-        network's soft edge running on over a cast shadow image analysis attached to the
-        piece, d041) is not filled: a whole matte would make the shadow a solid grey band."""
+        sure piece is not an outline's coverage. A soft region that reaches the outline is
+        filled only INTERIOR_DEEP px or more from open backdrop: near the outline it may be
+        the network's soft edge running on over a cast shadow image analysis attached to the
+        piece (d041: within 7 px), which a whole matte would make a solid grey band, while
+        the network's doubt over a stone under a wire wrap lies far deeper (d021)."""
         soft = (matte > 0.5) & (matte < 1)
         if not soft.any():
             return soft
@@ -749,7 +752,8 @@ class HybridAnalyzer:
         enclosed = np.ones(count + 1, bool)
         enclosed[np.unique(labels[soft & near])] = False
         enclosed[0] = False
-        return enclosed[labels]
+        deep = ~ndimage.binary_dilation(open_backdrop, iterations=INTERIOR_DEEP)
+        return enclosed[labels] | (soft & deep)
 
     @staticmethod
     def _faint_shadow(like: np.ndarray, matte: np.ndarray) -> np.ndarray:

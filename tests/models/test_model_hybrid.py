@@ -730,15 +730,17 @@ def test_the_networks_soft_matte_deep_inside_the_piece_is_whole_coverage():
     of, and seeing a faint shadow there (a pale spot on malachite, d013; the faint shadow
     keeps image analysis's word from it): guided to full size such a patch turns the spot
     into a white hole. It is whole piece; the same softness near a hole in the piece (the
-    outline's coverage there), without image analysis's word, or off a clean sweep, stays."""
+    outline's coverage there), without image analysis's word, or off a clean sweep, stays. A
+    soft band reaching in from the outline is filled only INTERIOR_DEEP px or more inside
+    (nearer, it may be a cast shadow image analysis attached to the piece)."""
     import dataclasses
 
-    from models.net.hybrid import INTERIOR_MARGIN, HybridAnalyzer
+    from models.net.hybrid import INTERIOR_DEEP, INTERIOR_MARGIN, HybridAnalyzer
 
     class ShadowedNet(MatteOnly):
         def analyse(self, rgb):
             shadow = np.zeros_like(self.matte)
-            shadow[20:50, 30:75] = 0.1
+            shadow[20:50, 10:75] = 0.1
             return dataclasses.replace(super().analyse(rgb), shadow=shadow)
 
     h, w = 64, 96
@@ -752,11 +754,15 @@ def test_the_networks_soft_matte_deep_inside_the_piece_is_whole_coverage():
     net = classical.copy()
     net[24:32, 38:48] = 0.6  # unsure of the pale spot, deep inside
     net[40:44, 64:67] = 0.6  # soft beside the hole
+    net[34:38, 10:36] = 0.7  # a soft band from the stone's left outline (column 10) inwards
     # A clean sweep, not a precise one (there the network's shadow map counts).
     sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
     merged = HybridAnalyzer(MatteOnly(classical, sweep), ShadowedNet(net)).analyse(photo)
     assert (merged.matte[24:32, 38:48] == 1).all()
-    assert merged.extras["soft_interior_filled"] == 80
+    deep = 10 + INTERIOR_DEEP  # the first column further than INTERIOR_DEEP from open sweep
+    assert (merged.matte[34:38, 10:deep] < 1).all()
+    assert (merged.matte[34:38, deep:36] == 1).all()
+    assert merged.extras["soft_interior_filled"] == 80 + 4 * (36 - deep)
     assert (merged.matte[40:44, 64:67] < 1).all()  # within INTERIOR_MARGIN of the hole
     assert 66 - 63 <= INTERIOR_MARGIN
     # Image analysis unsure of the patch (it calls it backdrop): the network's doubt stays.
@@ -764,7 +770,6 @@ def test_the_networks_soft_matte_deep_inside_the_piece_is_whole_coverage():
     doubt[24:32, 38:48] = 0.0
     kept = HybridAnalyzer(MatteOnly(doubt, sweep), ShadowedNet(net)).analyse(photo)
     assert (kept.matte[27:29, 42:44] < 1).all()
-    assert "soft_interior_filled" not in kept.extras
     # On a loose backdrop fit (not a clean sweep) image analysis's word is not sure enough.
     loose = Backdrop(light, np.zeros((h, w), np.float32), 0.5)
     kept = HybridAnalyzer(MatteOnly(classical, loose), ShadowedNet(net)).analyse(photo)
