@@ -96,6 +96,7 @@ ENCLOSED_RING = 3  # px of the outline ring around such a region
 SHADOW_CLEAR = 0.15  # network shadow strength that clears a soft matte over it
 INTERIOR_MARGIN = 3  # px from open backdrop within which a soft matte is the outline's coverage
 INTERIOR_DEEP = 8  # ... and, for a soft region reaching the outline, may be an attached shadow
+INTERIOR_PINHOLE = 4  # px: a network-only hole this small inside soft matte is no opening
 # A cast shadow both methods call piece (attached to it, `_attached_shadow`): shadow-like
 # (SHADOW_LIKE_DARKER / _TINT, not darker than this in log luminance: black is no shadow),
 ATTACHED_DARKEST = 1.6
@@ -742,11 +743,20 @@ class HybridAnalyzer:
         filled only INTERIOR_DEEP px or more from open backdrop: near the outline it may be
         the network's soft edge running on over a cast shadow image analysis attached to the
         piece (d041: within 7 px), which a whole matte would make a solid grey band, while
-        the network's doubt over a stone under a wire wrap lies far deeper (d021)."""
-        soft = (matte > 0.5) & (matte < 1)
+        the network's doubt over a stone under a wire wrap lies far deeper (d021). Pinholes
+        (parts of at most INTERIOR_PINHOLE px that only the network calls backdrop) are no
+        opening: they count as soft and fill with the patch around them."""
+        # Pinholes: a few pixels only the network calls backdrop (its shadow map cleared
+        # them) are no opening of the piece; they join the soft patch around them.
+        network_only = (matte <= 0.5) & (base_matte > 0.5)
+        holes, count = ndimage.label(network_only, structure=np.ones((3, 3), bool))
+        small = np.bincount(holes.ravel(), minlength=count + 1) <= INTERIOR_PINHOLE
+        small[0] = False
+        pinholes = small[holes]
+        soft = ((matte > 0.5) & (matte < 1)) | pinholes
         if not soft.any():
             return soft
-        open_backdrop = (matte <= 0.5) | (base_matte <= 0.5)
+        open_backdrop = ((matte <= 0.5) | (base_matte <= 0.5)) & ~pinholes
         near = ndimage.binary_dilation(open_backdrop, iterations=INTERIOR_MARGIN)
         labels, count = ndimage.label(soft, structure=np.ones((3, 3), bool))
         enclosed = np.ones(count + 1, bool)

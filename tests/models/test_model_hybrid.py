@@ -774,3 +774,29 @@ def test_the_networks_soft_matte_deep_inside_the_piece_is_whole_coverage():
     loose = Backdrop(light, np.zeros((h, w), np.float32), 0.5)
     kept = HybridAnalyzer(MatteOnly(classical, loose), ShadowedNet(net)).analyse(photo)
     assert "soft_interior_filled" not in kept.extras
+
+
+def test_a_pinhole_only_the_network_sees_does_not_open_a_soft_patch():
+    """A few pixels of the network's matte at 0 inside a soft patch image analysis calls piece
+    (its shadow map cleared them between a wrap's wires, d021) would keep the patch "near open
+    backdrop" and leave both as white flecks: such pinholes (up to INTERIOR_PINHOLE px) fill
+    with the patch. A larger hole is an opening: it and the soft pixels beside it stay."""
+    from models.net.hybrid import INTERIOR_MARGIN, INTERIOR_PINHOLE, HybridAnalyzer
+
+    base = np.zeros((40, 80), np.float32)
+    base[5:35, 5:75] = 1.0
+    matte = base.copy()
+    matte[10:20, 10:20] = 0.7  # a soft patch with a 2-px pinhole
+    matte[14, 14:16] = 0.0
+    matte[10:20, 50:60] = 0.7  # a soft patch with a hole larger than a pinhole
+    matte[14:17, 54:56] = 0.0
+    assert 2 <= INTERIOR_PINHOLE < 6
+    filled = HybridAnalyzer._soft_interior(matte, base)
+    assert filled[10:20, 10:20].all()
+    assert not filled[10:20, 50:60].any()  # the whole patch lies within the margin of it
+    assert 60 - 56 >= INTERIOR_MARGIN  # (so the patch is near the hole everywhere)
+    # The same pinhole where image analysis also sees backdrop is a real hole.
+    open_base = base.copy()
+    open_base[14, 14:16] = 0.0
+    opened = HybridAnalyzer._soft_interior(matte, open_base)
+    assert not opened[12:17, 12:18].any()  # the hole and the soft pixels beside it stay
