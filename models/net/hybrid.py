@@ -746,11 +746,9 @@ class HybridAnalyzer:
         the network's doubt over a stone under a wire wrap lies far deeper (d021). Pinholes
         (parts of at most INTERIOR_PINHOLE px that only the network calls backdrop) are no
         opening: they count as soft and fill with the patch around them."""
-        # Pinholes: a few pixels only the network calls backdrop (its shadow map cleared
-        # them) are no opening of the piece; they join the soft patch around them.
         network_only = (matte <= 0.5) & (base_matte > 0.5)
-        holes, count = ndimage.label(network_only, structure=np.ones((3, 3), bool))
-        small = np.bincount(holes.ravel(), minlength=count + 1) <= INTERIOR_PINHOLE
+        holes, hole_count = ndimage.label(network_only, structure=np.ones((3, 3), bool))
+        small = np.bincount(holes.ravel(), minlength=hole_count + 1) <= INTERIOR_PINHOLE
         small[0] = False
         pinholes = small[holes]
         soft = ((matte > 0.5) & (matte < 1)) | pinholes
@@ -762,7 +760,8 @@ class HybridAnalyzer:
         enclosed = np.ones(count + 1, bool)
         enclosed[np.unique(labels[soft & near])] = False
         enclosed[0] = False
-        deep = ~ndimage.binary_dilation(open_backdrop, iterations=INTERIOR_DEEP)
+        # (INTERIOR_DEEP iterations from open backdrop: the rest on top of `near`'s)
+        deep = ~ndimage.binary_dilation(near, iterations=INTERIOR_DEEP - INTERIOR_MARGIN)
         return enclosed[labels] | (soft & deep)
 
     @staticmethod

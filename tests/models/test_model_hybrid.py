@@ -778,7 +778,7 @@ def test_the_networks_soft_matte_deep_inside_the_piece_is_whole_coverage():
 
 def test_a_pinhole_only_the_network_sees_does_not_open_a_soft_patch():
     """A few pixels of the network's matte at 0 inside a soft patch image analysis calls piece
-    (its shadow map cleared them between a wrap's wires, d021) would keep the patch "near open
+    (between a wrap's wires, d021) would keep the patch "near open
     backdrop" and leave both as white flecks: such pinholes (up to INTERIOR_PINHOLE px) fill
     with the patch. A larger hole is an opening: it and the soft pixels beside it stay."""
     from models.net.hybrid import INTERIOR_MARGIN, INTERIOR_PINHOLE, HybridAnalyzer
