@@ -113,6 +113,9 @@ ATTACHED_SMOOTH, ATTACHED_MIN_AREA = 0.1, 10
 # much darker than over its farther half (the shadows seen fade by 0.06 to 0.3; white metal
 # mirroring a grey sweep by under 0.02 either way).
 ATTACHED_FADE = 0.05
+# A contact shadow, darkest at the piece's foot by ATTACHED_CONTACT_FADE or more, may end more
+# steeply where the matte leaves it (median log-gradient under ATTACHED_CONTACT_EDGE).
+ATTACHED_CONTACT_FADE, ATTACHED_CONTACT_EDGE = 0.3, 0.1
 ATTACHED_TAIL = 8  # px: how far the shadow's faint tail is followed beyond it
 # Only on a light sweep (median linear luminance of the backdrop model): polished white metal
 # mirrors its surround, and on a mid-grey sweep it is as dark and neutral as a shadow on it,
@@ -692,10 +695,11 @@ class HybridAnalyzer:
         areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
         counted = np.bincount(labels[measured], minlength=count + 1)[1:]
         # On the sweep's side: open to it, fading into it, a smooth ramp, big enough.
-        sweep_side = ((open_share >= ATTACHED_OPEN_SHARE) & (edge < ATTACHED_EDGE)
-                      & (counted >= ATTACHED_MEASURED_SHARE * areas) & (ramp < ATTACHED_SMOOTH)
-                      & (areas >= ATTACHED_MIN_AREA))
-        shadow = sweep_side & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
+        beside = ((open_share >= ATTACHED_OPEN_SHARE) & (counted >= ATTACHED_MEASURED_SHARE * areas)
+                  & (ramp < ATTACHED_SMOOTH) & (areas >= ATTACHED_MIN_AREA))
+        sweep_side = beside & (edge < ATTACHED_EDGE)
+        contact = beside & (edge < ATTACHED_CONTACT_EDGE) & (fade >= ATTACHED_CONTACT_FADE)
+        shadow = (sweep_side | contact) & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
         # The shadow's outer parts cut off from it (by the opening, a thin part, or the
         # network's matte dipping to 0.5 across it): a region linked to one judged shadow
         # through pixels that look like the sweep in shadow, open to the sweep, fading into it

@@ -800,3 +800,47 @@ def test_a_pinhole_only_the_network_sees_does_not_open_a_soft_patch():
     open_base[14, 14:16] = 0.0
     opened = HybridAnalyzer._soft_interior(matte, open_base)
     assert not opened[12:17, 12:18].any()  # the hole and the soft pixels beside it stay
+
+
+def test_a_deep_contact_shadow_whose_matte_ends_steeply_is_backdrop(monkeypatch):
+    """A deep contact shadow (75 % darker at the piece's foot) that both methods call piece out
+    to where it is still 30 % darker: its outer edge is steeper than a soft shadow's, but it
+    fades from its foot so strongly that it is a shadow (d007, d041); a polished white-metal
+    bar that also lightens away from its glint by as much, but with a sharp silhouette, stays
+    piece. Without the contact rule the shadow would stay a grey band."""
+    import models.net.hybrid as hybrid
+    from models.net.hybrid import HybridAnalyzer
+
+    h, w = 64, 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(5)
+    light = np.repeat((0.8 + 0.05 * yy / (h - 1))[..., None], 3, -1).astype(np.float32)
+    distance = np.where((yy >= 16) & (yy < 48), xx - 29.0, 99.0)
+    darkening = np.where(distance > 0, 0.75 * np.exp(-distance / 6.0), 0.0)
+    photo = light * rng.normal(1.0, 0.004, (h, w, 1)) * (1.0 - darkening)[..., None]
+    gold = np.zeros((h, w), bool)
+    gold[16:48, 10:30] = True
+    shading = (0.5 + 0.4 * np.cos(yy / 2.0) ** 2)[..., None]
+    photo[gold] = (shading * np.array([0.9, 0.65, 0.3]))[gold]
+    cast = (darkening > 0.3) & ~gold
+    glint = np.zeros((h, w), bool)
+    glint[20:44, 68:70] = True
+    bar = np.zeros((h, w), bool)
+    bar[20:44, 70:90] = True
+    photo[glint] = 0.98
+    photo[bar] = (light * (0.55 + 0.25 * (xx - 70) / 19.0)[..., None])[bar]
+    photo = photo.astype(np.float32)
+    piece = (gold | cast | glint | bar).astype(np.float32)
+    sweep = Backdrop(light, np.zeros((h, w), np.float32), 0.2)
+
+    def analyse():
+        return HybridAnalyzer(MatteOnly(piece, sweep), MatteOnly(piece), extend=False).analyse(
+            photo
+        )
+
+    merged = analyse()
+    assert (merged.matte[cast] == 0).all()
+    assert (merged.matte[gold] == 1).all() and (merged.matte[bar] == 1).all()
+    assert np.abs(merged.shadow[cast] - darkening[cast]).max() < 0.05
+    monkeypatch.setattr(hybrid, "ATTACHED_CONTACT_FADE", np.inf)  # the rule off
+    assert (analyse().matte[cast] == 1).all()
