@@ -59,6 +59,23 @@ COLOURED_VELVET = 0.2
 # A part of v2's soft matte (> PART_MATTE) without any pixel at or over PART_CORE is a ghost
 # of velvet, not a piece.
 PART_MATTE, PART_CORE = 0.1, 0.5
+# Velvet seen through openwork (`_velvet_through`): a dark region of the piece whose pooled
+# chromaticity departs from neutral along the velvet's own hue, by THROUGH_HUE_MIN to
+# THROUGH_HUE_MAX of the velvet's departure, and off that line by under THROUGH_OFF_HUE
+# (largest channel), at least THROUGH_MIN_AREA px. The velvet in the shade of openwork
+# measures 0.1 to 0.6 of the velvet's hue on the dev photos (the gold's bounce light greys
+# it); a shaded white-metal wall or a black stone is neutral (under 0.1); a gold or a
+# coloured stone's shade lies off the line (0.2 and more).
+THROUGH_HUE_MIN, THROUGH_HUE_MAX, THROUGH_OFF_HUE = 0.1, 0.5, 0.08
+THROUGH_MIN_AREA = 4
+# At the velvet's own level (median luminance under THROUGH_DARK x the velvet's median) the
+# region is the velvet itself, greyed or not, up to THROUGH_HUE_DARK of its hue (d058's
+# shade between a chain's strands: 0.50 of the hue at 1.3 x the velvet's median; the
+# openwork measures 2 to 3.5 x, d055's unlit sapphire 3.0 x at 0.57 of the hue).
+THROUGH_DARK, THROUGH_HUE_DARK = 2.0, 1.5
+# Parts of the piece of at most this many px left standing inside such velvet (specks of
+# noise brighter than it) go with it.
+THROUGH_SPECK = 6
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,9 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
       (a stricter limit, 0.8, took parts of d047's sapphires and left the velvet seen
       through d053's openwork as it was); such a region over HOLE_LARGE of the frame is
       the velvet itself (a chain's loop, d058).
+    - Dark regions whose pooled colour is the velvet's hue, where v2 is under SKIRT_UNDER,
+      are the velvet seen through openwork (`_velvet_through`): their pixels passed the
+      colour test on noise and on the metal's bounce light.
     - Separate parts of the velvet's own colour are lit folds (`_lit_velvet`).
 
     The outline is binary at the working size; the pipeline's guided upsampling gives it
@@ -179,6 +199,7 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
     coloured |= _dark_colour(rgb, dark)  # inside the outline, a deep stone's heart counts
     velvet_holes = large_parts(enclosed & ~coloured)
     solid = piece | (enclosed & ~velvet_holes & (coloured | (v2_matte >= SKIRT_UNDER)))
+    solid &= ~_velvet_through(rgb, v2_matte, solid, dark)
     return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
 
 
@@ -203,6 +224,62 @@ def _dark_colour(rgb: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
     mean = ndimage.uniform_filter(np.maximum(rgb, 0.0), size=(DARK_COLOUR_WINDOW,) * 2 + (1,))
     tint = np.abs(chromaticity(mean) - dark.chromaticity).max(axis=-1)
     return (tint > TINT) & (mean @ LUMA > DARK_COLOUR_LUM * dark.lum_median)
+
+
+def _velvet_through(
+    rgb: np.ndarray, v2_matte: np.ndarray, solid: np.ndarray, dark: DarkBackdrop
+) -> np.ndarray:
+    """The velvet seen through the piece's openwork: bool (h, w), within `solid`.
+
+    rgb: float32 (h, w, 3) linear; v2_matte: float32 (h, w) 0..1; solid: bool (h, w), the
+    piece so far. In the shade of openwork the velvet is as dark as the velvet outside (not
+    `not_velvet`'s brighter), and at that level each pixel's chromaticity is mostly noise
+    and the metal's bounce light, so many pass its colour test. Pooled over a connected
+    dark region (8-connected, inside the piece's filled outline) the colour is measured:
+    the velvet's hue greyed (THROUGH_HUE_MIN to THROUGH_HUE_MAX of the velvet's departure
+    from neutral, within THROUGH_OFF_HUE of that line). Such a region goes where v2, trained
+    on velvet, gives it a median matte under SKIRT_UNDER; where v2 is sure (a dark
+    sapphire is the velvet's hue too) it stays. A dark stone of the velvet's hue that v2
+    doubts keeps more of that hue than the greyed velvet (d055's unlit sapphire: 0.57), so
+    THROUGH_HUE_MAX stays low, but at the velvet's own level (under THROUGH_DARK x its
+    median luminance) a region is the velvet up to THROUGH_HUE_DARK of its hue. Specks of
+    the piece of THROUGH_SPECK px or fewer touching the velvet found go with it. Only on a
+    coloured velvet: on black velvet the hue is undefined and a shaded white-metal wall is
+    as neutral as the velvet.
+    """
+    if float(np.ptp(dark.chromaticity)) < COLOURED_VELVET:
+        return np.zeros_like(solid)
+    brighter, _ = not_velvet(rgb, dark)
+    dark_parts = ndimage.binary_fill_holes(solid) & ~brighter
+    labels, count = ndimage.label(dark_parts, structure=np.ones((3, 3), bool))
+    if count == 0:
+        return np.zeros_like(solid)
+    index = np.arange(1, count + 1)
+    linear = np.maximum(rgb, 0.0)
+    sums = np.stack([ndimage.sum(linear[..., c], labels, index) for c in range(3)], axis=-1)
+    pooled = chromaticity(sums)
+    neutral = np.full(3, 1.0 / 3.0)
+    hue = dark.chromaticity - neutral
+    along = (pooled - neutral) @ hue / float(hue @ hue)
+    off_hue = np.abs(pooled - neutral - along[:, None] * hue[None]).max(axis=-1)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    doubted = ndimage.median(v2_matte, labels, index) < SKIRT_UNDER
+    level = ndimage.median(linear @ LUMA, labels, index)
+    hue_max = np.where(level < THROUGH_DARK * dark.lum_median, THROUGH_HUE_DARK, THROUGH_HUE_MAX)
+    through = ((along >= THROUGH_HUE_MIN) & (along <= hue_max)
+               & (off_hue < THROUGH_OFF_HUE) & (areas >= THROUGH_MIN_AREA) & doubted)
+    found = np.concatenate([[False], through])[labels] & solid
+    if not found.any():
+        return found
+    # Specks of noise left standing in it (brighter than the velvet by chance) go with it.
+    eight = np.ones((3, 3), bool)
+    rest, rest_count = ndimage.label(solid & ~found, structure=eight)
+    sizes = np.bincount(rest.ravel(), minlength=rest_count + 1)
+    touching = np.zeros(rest_count + 1, bool)
+    touching[np.unique(rest[ndimage.binary_dilation(found, structure=eight)])] = True
+    specks = touching & (sizes <= THROUGH_SPECK)
+    specks[0] = False
+    return found | specks[rest]
 
 
 def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
