@@ -132,6 +132,20 @@ ATTACHED_MIN_LIGHT = 0.6
 # has no such gate to open.
 BOUNCE_METAL_TINT, BOUNCE_SHARE, BOUNCE_COSINE = 0.15, 0.4, 0.8
 BOUNCE_MIN_METAL = 50  # px of the piece's metal needed to measure its colour
+# On a light sweep the rule runs a second time with a coloured metal's bounce light
+# (ATTACHED_LIGHT_BOUNCE), which tints the shadow beside it there too (d021's gold wrap,
+# e11's rose-gold wall, d072's brass stem: a grey-gold band left along the piece), but only
+# for a region whose foot lies within BOUNCE_REACH px of the metal of that colour: a crystal
+# in a silver coil far from a gold coin (d010) takes on none of the coin's light, and
+# clearing it took half of it; and only for a region open to the sweep on BOUNCE_OPEN_SHARE
+# of its outline (the crystal, wrapped in its coil: 0.11; the shadows cleared: 0.13 to 0.55,
+# the large ones 0.2 or more). In that pass a sweep-side region linked to a shadow found goes
+# with it even where it meets the piece's silhouette without fading from it
+# (BOUNCE_JOIN_ANY: the shadow of a second branch running on from the first's, d072, d073).
+ATTACHED_LIGHT_BOUNCE = True
+BOUNCE_REACH = 8
+BOUNCE_OPEN_SHARE = 0.2
+BOUNCE_JOIN_ANY = True
 SHADOW_SOFT_MATTE = 0.6  # a matte under this where the piece's shadow is seen is that shadow
 VETO_RESIDUAL = 0.5  # backdrop-model residual, in units of its tau, of a sure backdrop pixel
 VETO_MIN_AREA = 0.001  # share of the image a sure-backdrop region needs to overrule the net
@@ -203,6 +217,23 @@ def _metal_bounce(
     _, departure = colour_departure(rgb[sure], light[sure])
     typical = np.median(departure, axis=0)
     return typical if float(np.abs(typical).max()) >= BOUNCE_METAL_TINT else None
+
+
+def _bounce_reach(
+    rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, metal: np.ndarray, gem: np.ndarray,
+    bounce: np.ndarray,
+) -> np.ndarray:
+    """Where a coloured metal's bounce light can tint the sweep: bool (h, w), within
+    BOUNCE_REACH px of the piece's metal of that colour (departing from the light towards
+    `bounce`, cosine BOUNCE_COSINE or more, by at least half its strength). rgb, light: float32
+    (h, w, 3) linear; matte, metal, gem: (h, w) 0..1; bounce: (3,) from `_metal_bounce`."""
+    _, departure = colour_departure(rgb, light)
+    strength = float(np.linalg.norm(bounce))
+    along = departure @ (bounce / strength)
+    cosine = along / np.maximum(np.linalg.norm(departure, axis=-1), 1e-6)
+    source = ((matte > 0.5) & (metal > 0.5) & (gem < 0.5) & (cosine >= BOUNCE_COSINE)
+              & (along >= 0.5 * strength))
+    return ndimage.binary_dilation(source, iterations=BOUNCE_REACH)
 
 
 def _outline(regions: np.ndarray, labels: np.ndarray, count: int, open_to: np.ndarray):
@@ -363,13 +394,25 @@ class HybridAnalyzer:
         if model is not None and model.tau <= clean_tau:
             # The piece's cast shadow that both methods took for piece (a grey halo with a
             # jagged edge on the white otherwise: d003, d074, d104); on a grey sweep only
-            # beside a coloured metal, whose bounce light tints it (e04).
+            # beside a coloured metal, whose bounce light tints it (e04); on a light sweep
+            # also with that bounce light, near the metal (ATTACHED_LIGHT_BOUNCE).
             remaining = merged["matte"] * ~backdrop
             light_sweep = float(np.median(model.light @ LUMA)) >= ATTACHED_MIN_LIGHT
-            if not light_sweep:
-                bounce = _metal_bounce(rgb_linear, model.light, remaining, merged["metal"],
-                                       merged["gem"])
-            if light_sweep or bounce is not None:
+            bounce = _metal_bounce(rgb_linear, model.light, remaining, merged["metal"],
+                                   merged["gem"])
+            if light_sweep:
+                attached = self._attached_shadow(rgb_linear, model.light, remaining,
+                                                 merged["gem"])
+                if bounce is not None and ATTACHED_LIGHT_BOUNCE:
+                    # A coloured metal's bounce light tints its shadow on a light sweep
+                    # too (d021, e11, d072), beside it.
+                    near_metal = _bounce_reach(rgb_linear, model.light, remaining,
+                                               merged["metal"], merged["gem"], bounce)
+                    attached |= self._attached_shadow(
+                        rgb_linear, model.light, remaining, merged["gem"], bounce,
+                        bounce_reach=near_metal,
+                    )
+            elif bounce is not None:
                 attached = self._attached_shadow(
                     rgb_linear, model.light, remaining, merged["gem"], bounce
                 )
@@ -602,7 +645,7 @@ class HybridAnalyzer:
     @staticmethod
     def _attached_shadow(
         rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, gem: np.ndarray,
-        bounce: np.ndarray | None = None,
+        bounce: np.ndarray | None = None, bounce_reach: np.ndarray | None = None,
     ) -> np.ndarray:
         """The piece's cast shadow inside the merged piece: bool (h, w).
 
@@ -610,7 +653,10 @@ class HybridAnalyzer:
         matte and gem map (h, w) 0..1; bounce: None, or a coloured metal's log-colour departure from
         the light (3,) (`_metal_bounce`), whose bounce light may tint its shadow: a pixel departing
         towards it (cosine BOUNCE_COSINE or more) by under BOUNCE_SHARE of its strength is as
-        shadow-like as a neutral one. Image analysis attaches a soft cast shadow that darkens the
+        shadow-like as a neutral one; where bounce_reach (bool (h, w)) is given, only in a
+        region whose foot lies in it and that is open to the sweep on BOUNCE_OPEN_SHARE of its
+        outline (and then, with BOUNCE_JOIN_ANY, any region linked to it on the sweep's side
+        goes too). Image analysis attaches a soft cast shadow that darkens the
         sweep steeply next to the piece to the piece, and the network's matte spreads over it:
         neither clears it. Candidates are the piece's pixels that look like the sweep in shadow
         (darker than the light by SHADOW_LIKE_DARKER up to ATTACHED_DARKEST in log luminance, within
@@ -643,7 +689,8 @@ class HybridAnalyzer:
         if any(b.start > 0 or b.stop < n for b, n in zip(box, matte.shape, strict=True)):
             found = np.zeros(matte.shape, dtype=bool)
             found[box] = HybridAnalyzer._attached_shadow(
-                rgb[box], light[box], matte[box], gem[box], bounce
+                rgb[box], light[box], matte[box], gem[box], bounce,
+                None if bounce_reach is None else bounce_reach[box],
             )
             return found
         eight = np.ones((3, 3), dtype=bool)
@@ -700,6 +747,10 @@ class HybridAnalyzer:
         sweep_side = beside & (edge < ATTACHED_EDGE)
         contact = beside & (edge < ATTACHED_CONTACT_EDGE) & (fade >= ATTACHED_CONTACT_FADE)
         shadow = (sweep_side | contact) & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
+        if bounce_reach is not None:
+            # Its foot must lie beside the metal whose light tints it.
+            beside_metal = np.bincount(labels[at_foot & bounce_reach], minlength=count + 1)[1:]
+            shadow &= (beside_metal > 0) & (open_share >= BOUNCE_OPEN_SHARE)
         # The shadow's outer parts cut off from it (by the opening, a thin part, or the
         # network's matte dipping to 0.5 across it): a region linked to one judged shadow
         # through pixels that look like the sweep in shadow, open to the sweep, fading into it
@@ -708,6 +759,8 @@ class HybridAnalyzer:
         # (meet is inf where a region does not touch the rest of the piece; such a region
         # has no fade either, so it is never `shadow` itself)
         joinable = sweep_side & ((meet < ATTACHED_EDGE) | np.isinf(meet))
+        if bounce_reach is not None and BOUNCE_JOIN_ANY:
+            joinable = sweep_side.copy()
         if joinable.any() and shadow.any():
             shaded_sweep = ((lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST) & sweep_tint
                             & (matte > 0) & ~piece)

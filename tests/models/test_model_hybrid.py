@@ -575,11 +575,12 @@ def test_hybrid_clears_a_cast_shadow_both_methods_call_piece_but_keeps_dark_whit
     assert (kept.matte[cast] == 1).all()
 
 
-def _gold_bar_and_its_shadow(light_level, tint_towards, reach=5.0):
+def _gold_bar_and_its_shadow(light_level, tint_towards, reach=5.0, tint_reach=None):
     """A yellow-gold bar on a sweep of linear `light_level` with its soft cast shadow to the
     right (45 % darker at its foot, fading over about `reach` px), the shadow's colour departing
     from the sweep's by 0.12 (log) in the direction `tint_towards` (3,), less only in its
-    faint tail: (photo, light, gold, cast)."""
+    faint tail, or (`tint_reach`) only up to that many px from the bar: (photo, light, gold,
+    cast)."""
     h, w = 64, 96
     yy, xx = np.mgrid[0:h, 0:w]
     rng = np.random.default_rng(5)
@@ -592,7 +593,10 @@ def _gold_bar_and_its_shadow(light_level, tint_towards, reach=5.0):
     direction = np.asarray(tint_towards, np.float64)
     direction = direction - direction.mean()
     direction /= max(float(np.abs(direction).max()), 1e-9)  # (all equal: a neutral shadow)
-    tint = np.exp(0.12 * np.clip(darkening / 0.08, 0.0, 1.0)[..., None] * direction)
+    strength = np.clip(darkening / 0.08, 0.0, 1.0)
+    if tint_reach is not None:
+        strength = np.where(distance <= tint_reach, strength, 0.0)
+    tint = np.exp(0.12 * strength[..., None] * direction)
     photo *= ((1.0 - darkening)[..., None] * tint).astype(np.float32)
     shading = (0.5 + 0.4 * np.cos(yy / 2.0) ** 2)[..., None]
     photo[gold] = (shading * np.array([0.9, 0.65, 0.3]) * light_level / 0.8)[gold]
@@ -628,6 +632,88 @@ def test_on_a_grey_sweep_a_gold_pieces_own_bounce_lit_shadow_is_backdrop():
     # The same piece with no metal map of its own (nothing coloured to bounce): on a grey
     # sweep the rule does not run at all.
     assert (analyse(photo, np.zeros_like(metal)).matte[cast] == 1).all()
+
+
+def test_on_a_light_sweep_a_shadow_whose_foot_the_gold_tints_is_backdrop(monkeypatch):
+    """On a light sweep a coloured metal's bounce light tints the foot of its cast shadow
+    (d021, e11, d072: a grey-gold band left along the piece). Such a shadow goes; a tinted
+    part farther than BOUNCE_REACH from the metal of that colour stays (a crystal in a
+    silver coil far from a gold coin takes on no bounce light of the coin's: d010)."""
+    from models.net import hybrid
+    from models.net.hybrid import HybridAnalyzer
+
+    gold_colour = np.log([0.9, 0.65, 0.3])
+    photo, light, gold, cast = _gold_bar_and_its_shadow(0.8, gold_colour, reach=6.0,
+                                                        tint_reach=4.0)
+    piece = (gold | cast).astype(np.float32)
+    sweep = Backdrop(light, np.zeros(light.shape[:2], np.float32), 0.2)
+
+    def analyse(image, metal_map):
+        return HybridAnalyzer(
+            MatteOnly(piece, sweep), MatteOnly(piece, metal=metal_map), extend=False
+        ).analyse(image)
+
+    metal = gold.astype(np.float32)
+    merged = analyse(photo, metal)
+    assert (merged.matte[cast] == 0).all()
+    assert (merged.matte[gold] == 1).all()
+    # The rule is what clears it: without bounce light on light sweeps the tinted foot is
+    # too coloured for a shadow and the shadow stays.
+    with monkeypatch.context() as patch:
+        patch.setattr(hybrid, "ATTACHED_LIGHT_BOUNCE", False)
+        assert (analyse(photo, metal).matte[cast] == 1).all()
+    # Only the bar's far end is gold (the rest neutral metal): the tinted foot is out of
+    # the gold's reach.
+    far = np.zeros_like(metal)
+    far[:, :12] = metal[:, :12]
+    photo_far = photo.copy()
+    photo_far[gold & (np.arange(photo.shape[1]) >= 12)] = 0.97  # bright silver
+    assert (analyse(photo_far, far).matte[cast] == 1).all()
+    with monkeypatch.context() as patch:
+        patch.setattr(hybrid, "BOUNCE_REACH", 40)
+        assert (analyse(photo_far, far).matte[cast] == 0).all()
+    # A region must be open to the sweep on BOUNCE_OPEN_SHARE of its outline (a crystal
+    # wrapped in its coil is not, d010): over this shadow's own share, it stays.
+    with monkeypatch.context() as patch:
+        patch.setattr(hybrid, "BOUNCE_OPEN_SHARE", 0.99)
+        assert (analyse(photo, metal).matte[cast] == 1).all()
+
+
+def test_on_a_light_sweep_a_bounce_lit_shadow_takes_its_part_beside_a_second_branch(
+    monkeypatch,
+):
+    """The network's matte cuts a gold bar's bounce-lit shadow in two, and its outer part
+    runs up to a second, bright branch without fading from it (d072, d073: the shadow
+    between two branches). Linked to the shadow found, on the sweep's side, it goes too;
+    without BOUNCE_JOIN_ANY the rule would leave it, as it does beside a piece it meets."""
+    from models.net import hybrid
+    from models.net.hybrid import HybridAnalyzer
+
+    gold_colour = np.log([0.9, 0.65, 0.3])
+    photo, light, gold, cast = _gold_bar_and_its_shadow(0.8, gold_colour, reach=9.0,
+                                                        tint_reach=4.0)
+    columns = np.arange(photo.shape[1])
+    branch = np.zeros_like(gold)
+    branch[16:48, 42:48] = True
+    photo[branch] = 0.97
+    cast &= ~branch & (columns < 42)
+    piece = (gold | cast | branch).astype(np.float32)
+    net = np.where(cast & (columns >= 36) & (columns < 38), 0.45, piece).astype(np.float32)
+    outer = cast & (columns >= 38)
+    assert outer.sum() > 100
+    sweep = Backdrop(light, np.zeros(light.shape[:2], np.float32), 0.2)
+
+    def analyse():
+        return HybridAnalyzer(MatteOnly(piece, sweep), MatteOnly(net, metal=gold.astype(
+            np.float32)), extend=False).analyse(photo)
+
+    merged = analyse()
+    assert (merged.matte[cast] == 0).all()
+    assert (merged.matte[gold] == 1).all() and (merged.matte[branch] == 1).all()
+    with monkeypatch.context() as patch:
+        patch.setattr(hybrid, "BOUNCE_JOIN_ANY", False)
+        kept = analyse()
+        assert (kept.matte[outer] == 1).all() and (kept.matte[cast & (columns < 36)] == 0).all()
 
 
 def test_the_cast_shadow_rule_follows_a_shadow_the_matte_cuts_in_two():
