@@ -76,6 +76,13 @@ THROUGH_DARK, THROUGH_HUE_DARK = 2.0, 1.5
 # Parts of the piece of at most this many px left standing inside such velvet (specks of
 # noise brighter than it) go with it.
 THROUGH_SPECK = 6
+# A hole in the piece under STONE_HOLE of the frame (about 29 px at 600 x 480) whose pooled
+# colour holds more of the velvet's hue than greyed velvet (over THROUGH_HUE_MAX, within
+# THROUGH_OFF_HUE of the line) at THROUGH_DARK x the velvet's median luminance or more is
+# filled (`_stone_holes`): a dark stone of that hue (d055's sapphire, d047's) or lit velvet in
+# a tiny gap, and cut out it is a soft white blob at full size (16 such holes on the dev
+# photos, 1 to 22 px).
+STONE_HOLE = 0.0001
 
 
 @dataclass(frozen=True)
@@ -200,7 +207,8 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
     velvet_holes = large_parts(enclosed & ~coloured)
     solid = piece | (enclosed & ~velvet_holes & (coloured | (v2_matte >= SKIRT_UNDER)))
     solid &= ~_velvet_through(rgb, v2_matte, solid, dark)
-    return (solid & ~_lit_velvet(rgb, solid, dark)).astype(np.float32)
+    solid = (solid & ~_lit_velvet(rgb, solid, dark)) | _stone_holes(rgb, solid, dark)
+    return solid.astype(np.float32)
 
 
 def large_parts(mask: np.ndarray, share: float = HOLE_LARGE) -> np.ndarray:
@@ -255,16 +263,9 @@ def _velvet_through(
     if count == 0:
         return np.zeros_like(solid)
     index = np.arange(1, count + 1)
-    linear = np.maximum(rgb, 0.0)
-    sums = np.stack([ndimage.sum(linear[..., c], labels, index) for c in range(3)], axis=-1)
-    pooled = chromaticity(sums)
-    neutral = np.full(3, 1.0 / 3.0)
-    hue = dark.chromaticity - neutral
-    along = (pooled - neutral) @ hue / float(hue @ hue)
-    off_hue = np.abs(pooled - neutral - along[:, None] * hue[None]).max(axis=-1)
+    along, off_hue, level = _pooled_hue(rgb, labels, index, dark)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     doubted = ndimage.median(v2_matte, labels, index) < SKIRT_UNDER
-    level = ndimage.median(linear @ LUMA, labels, index)
     hue_max = np.where(level < THROUGH_DARK * dark.lum_median, THROUGH_HUE_DARK, THROUGH_HUE_MAX)
     through = ((along >= THROUGH_HUE_MIN) & (along <= hue_max)
                & (off_hue < THROUGH_OFF_HUE) & (areas >= THROUGH_MIN_AREA) & doubted)
@@ -280,6 +281,49 @@ def _velvet_through(
     specks = touching & (sizes <= THROUGH_SPECK)
     specks[0] = False
     return found | specks[rest]
+
+
+def _stone_holes(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
+    """Small holes in the piece that are a stone of the velvet's hue: bool (h, w).
+
+    rgb: float32 (h, w, 3) linear; solid: bool (h, w), the piece. A hole (enclosed by the
+    piece, 8-connected) under STONE_HOLE of the frame is filled when its pooled chromaticity
+    departs from neutral along the velvet's hue by more than THROUGH_HUE_MAX of the velvet's
+    departure (within THROUGH_OFF_HUE of that line: a sapphire on navy velvet) and its median
+    luminance is THROUGH_DARK x the velvet's median or more (the velvet seen through a chain's
+    link lies at the velvet's own level and stays a hole). Only on a coloured velvet.
+    """
+    if float(np.ptp(dark.chromaticity)) < COLOURED_VELVET:
+        return np.zeros_like(solid)
+    holes = ndimage.binary_fill_holes(solid) & ~solid
+    labels, count = ndimage.label(holes, structure=np.ones((3, 3), bool))
+    if count == 0:
+        return holes
+    index = np.arange(1, count + 1)
+    along, off_hue, level = _pooled_hue(rgb, labels, index, dark)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    stone = ((areas < STONE_HOLE * solid.size) & (along > THROUGH_HUE_MAX)
+             & (off_hue < THROUGH_OFF_HUE) & (level >= THROUGH_DARK * dark.lum_median))
+    return np.concatenate([[False], stone])[labels]
+
+
+def _pooled_hue(
+    rgb: np.ndarray, labels: np.ndarray, index: np.ndarray, dark: DarkBackdrop
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per labelled region, its pooled colour against the velvet's hue: (along, off_hue,
+    level), each float (len(index),). along: how far the region's chromaticity (of its summed
+    linear rgb) lies from neutral towards the velvet's, in units of the velvet's departure;
+    off_hue: its distance from that line (largest channel); level: the region's median
+    linear luminance. rgb: float32 (h, w, 3) linear; labels: int (h, w); index: the labels."""
+    linear = np.maximum(rgb, 0.0)
+    sums = np.stack([ndimage.sum(linear[..., c], labels, index) for c in range(3)], axis=-1)
+    pooled = chromaticity(sums)
+    neutral = np.full(3, 1.0 / 3.0)
+    hue = dark.chromaticity - neutral
+    along = (pooled - neutral) @ hue / float(hue @ hue)
+    off_hue = np.abs(pooled - neutral - along[:, None] * hue[None]).max(axis=-1)
+    level = ndimage.median(linear @ LUMA, labels, index)
+    return along, off_hue, np.asarray(level, dtype=np.float64)
 
 
 def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
