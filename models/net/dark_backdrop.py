@@ -262,10 +262,9 @@ def _velvet_through(
     labels, count = ndimage.label(dark_parts, structure=np.ones((3, 3), bool))
     if count == 0:
         return np.zeros_like(solid)
-    index = np.arange(1, count + 1)
-    along, off_hue, level = _pooled_hue(rgb, labels, index, dark)
+    along, off_hue, level = _pooled_hue(rgb, labels, count, dark)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    doubted = ndimage.median(v2_matte, labels, index) < SKIRT_UNDER
+    doubted = region_median(v2_matte, labels, count) < SKIRT_UNDER
     hue_max = np.where(level < THROUGH_DARK * dark.lum_median, THROUGH_HUE_DARK, THROUGH_HUE_MAX)
     through = ((along >= THROUGH_HUE_MIN) & (along <= hue_max)
                & (off_hue < THROUGH_OFF_HUE) & (areas >= THROUGH_MIN_AREA) & doubted)
@@ -299,8 +298,7 @@ def _stone_holes(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.n
     labels, count = ndimage.label(holes, structure=np.ones((3, 3), bool))
     if count == 0:
         return holes
-    index = np.arange(1, count + 1)
-    along, off_hue, level = _pooled_hue(rgb, labels, index, dark)
+    along, off_hue, level = _pooled_hue(rgb, labels, count, dark)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     stone = ((areas < STONE_HOLE * solid.size) & (along > THROUGH_HUE_MAX)
              & (off_hue < THROUGH_OFF_HUE) & (level >= THROUGH_DARK * dark.lum_median))
@@ -308,22 +306,24 @@ def _stone_holes(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.n
 
 
 def _pooled_hue(
-    rgb: np.ndarray, labels: np.ndarray, index: np.ndarray, dark: DarkBackdrop
+    rgb: np.ndarray, labels: np.ndarray, count: int, dark: DarkBackdrop
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per labelled region, its pooled colour against the velvet's hue: (along, off_hue,
-    level), each float (len(index),). along: how far the region's chromaticity (of its summed
+    level), each float (count,). along: how far the region's chromaticity (of its summed
     linear rgb) lies from neutral towards the velvet's, in units of the velvet's departure;
     off_hue: its distance from that line (largest channel); level: the region's median
-    linear luminance. rgb: float32 (h, w, 3) linear; labels: int (h, w); index: the labels."""
+    linear luminance. rgb: float32 (h, w, 3) linear; labels: int (h, w), regions 1..count."""
     linear = np.maximum(rgb, 0.0)
-    sums = np.stack([ndimage.sum(linear[..., c], labels, index) for c in range(3)], axis=-1)
+    flat = labels.ravel()
+    sums = np.stack([np.bincount(flat, linear[..., c].ravel(), minlength=count + 1)[1:]
+                     for c in range(3)], axis=-1)
     pooled = chromaticity(sums)
     neutral = np.full(3, 1.0 / 3.0)
     hue = dark.chromaticity - neutral
     along = (pooled - neutral) @ hue / float(hue @ hue)
     off_hue = np.abs(pooled - neutral - along[:, None] * hue[None]).max(axis=-1)
-    level = ndimage.median(linear @ LUMA, labels, index)
-    return along, off_hue, np.asarray(level, dtype=np.float64)
+    level = region_median(linear @ LUMA, labels, count)
+    return along, off_hue, level.astype(np.float64)
 
 
 def _lit_velvet(rgb: np.ndarray, solid: np.ndarray, dark: DarkBackdrop) -> np.ndarray:
