@@ -186,6 +186,8 @@ def cutout_matte(rgb: np.ndarray, v2_matte: np.ndarray, dark: DarkBackdrop) -> n
       are the velvet seen through openwork (`_velvet_through`): their pixels passed the
       colour test on noise and on the metal's bounce light.
     - Separate parts of the velvet's own colour are lit folds (`_lit_velvet`).
+    - Small holes of the velvet's hue brighter than the velvet lies are a dark stone of that
+      hue, filled (`_stone_holes`).
 
     The outline is binary at the working size; the pipeline's guided upsampling gives it
     its soft edge at full resolution, following the photo.
