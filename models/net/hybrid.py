@@ -219,23 +219,6 @@ def _metal_bounce(
     return typical if float(np.abs(typical).max()) >= BOUNCE_METAL_TINT else None
 
 
-def _bounce_reach(
-    rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, metal: np.ndarray, gem: np.ndarray,
-    bounce: np.ndarray,
-) -> np.ndarray:
-    """Where a coloured metal's bounce light can tint the sweep: bool (h, w), within
-    BOUNCE_REACH px of the piece's metal of that colour (departing from the light towards
-    `bounce`, cosine BOUNCE_COSINE or more, by at least half its strength). rgb, light: float32
-    (h, w, 3) linear; matte, metal, gem: (h, w) 0..1; bounce: (3,) from `_metal_bounce`."""
-    _, departure = colour_departure(rgb, light)
-    strength = float(np.linalg.norm(bounce))
-    along = departure @ (bounce / strength)
-    cosine = along / np.maximum(np.linalg.norm(departure, axis=-1), 1e-6)
-    source = ((matte > 0.5) & (metal > 0.5) & (gem < 0.5) & (cosine >= BOUNCE_COSINE)
-              & (along >= 0.5 * strength))
-    return ndimage.binary_dilation(source, iterations=BOUNCE_REACH)
-
-
 def _outline(regions: np.ndarray, labels: np.ndarray, count: int, open_to: np.ndarray):
     """Each labelled region's outline and how much of it lies on `open_to`.
 
@@ -406,11 +389,9 @@ class HybridAnalyzer:
                 if bounce is not None and ATTACHED_LIGHT_BOUNCE:
                     # A coloured metal's bounce light tints its shadow on a light sweep
                     # too (d021, e11, d072), beside it.
-                    near_metal = _bounce_reach(rgb_linear, model.light, remaining,
-                                               merged["metal"], merged["gem"], bounce)
                     attached |= self._attached_shadow(
                         rgb_linear, model.light, remaining, merged["gem"], bounce,
-                        bounce_reach=near_metal,
+                        bounce_metal=merged["metal"],
                     )
             elif bounce is not None:
                 attached = self._attached_shadow(
@@ -645,7 +626,7 @@ class HybridAnalyzer:
     @staticmethod
     def _attached_shadow(
         rgb: np.ndarray, light: np.ndarray, matte: np.ndarray, gem: np.ndarray,
-        bounce: np.ndarray | None = None, bounce_reach: np.ndarray | None = None,
+        bounce: np.ndarray | None = None, bounce_metal: np.ndarray | None = None,
     ) -> np.ndarray:
         """The piece's cast shadow inside the merged piece: bool (h, w).
 
@@ -653,10 +634,12 @@ class HybridAnalyzer:
         matte and gem map (h, w) 0..1; bounce: None, or a coloured metal's log-colour departure from
         the light (3,) (`_metal_bounce`), whose bounce light may tint its shadow: a pixel departing
         towards it (cosine BOUNCE_COSINE or more) by under BOUNCE_SHARE of its strength is as
-        shadow-like as a neutral one; where bounce_reach (bool (h, w)) is given, only in a
-        region whose foot lies in it and that is open to the sweep on BOUNCE_OPEN_SHARE of its
-        outline (and then, with BOUNCE_JOIN_ANY, any region linked to it on the sweep's side
-        goes too). Image analysis attaches a soft cast shadow that darkens the
+        shadow-like as a neutral one; where bounce_metal (the metal map (h, w) 0..1) is given,
+        only in a region whose foot lies within BOUNCE_REACH px of the piece's metal of that
+        colour (departing towards `bounce`, cosine BOUNCE_COSINE or more, by at least half its
+        strength) and that is open to the sweep on BOUNCE_OPEN_SHARE of its outline (and then,
+        with BOUNCE_JOIN_ANY, any region linked to it on the sweep's side goes too).
+        Image analysis attaches a soft cast shadow that darkens the
         sweep steeply next to the piece to the piece, and the network's matte spreads over it:
         neither clears it. Candidates are the piece's pixels that look like the sweep in shadow
         (darker than the light by SHADOW_LIKE_DARKER up to ATTACHED_DARKEST in log luminance, within
@@ -690,7 +673,7 @@ class HybridAnalyzer:
             found = np.zeros(matte.shape, dtype=bool)
             found[box] = HybridAnalyzer._attached_shadow(
                 rgb[box], light[box], matte[box], gem[box], bounce,
-                None if bounce_reach is None else bounce_reach[box],
+                None if bounce_metal is None else bounce_metal[box],
             )
             return found
         eight = np.ones((3, 3), dtype=bool)
@@ -703,6 +686,13 @@ class HybridAnalyzer:
             cosine = along / np.maximum(np.linalg.norm(departure, axis=-1), 1e-6)
             sweep_tint |= (tint < BOUNCE_SHARE * strength) & (cosine >= BOUNCE_COSINE)
         piece = matte > 0.5
+        near_metal = None
+        if bounce is not None and bounce_metal is not None:
+            # (the box's margin, 2 * ATTACHED_TAIL, is wider than BOUNCE_REACH: the same
+            # answer as on the whole frame)
+            source = (piece & (bounce_metal > 0.5) & (gem < 0.5) & (cosine >= BOUNCE_COSINE)
+                      & (along >= 0.5 * float(np.linalg.norm(bounce))))
+            near_metal = ndimage.binary_dilation(source, iterations=BOUNCE_REACH)
         candidate = (piece & (lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST)
                      & sweep_tint & (gem < 0.5))
         rest = piece & ~candidate
@@ -747,9 +737,9 @@ class HybridAnalyzer:
         sweep_side = beside & (edge < ATTACHED_EDGE)
         contact = beside & (edge < ATTACHED_CONTACT_EDGE) & (fade >= ATTACHED_CONTACT_FADE)
         shadow = (sweep_side | contact) & (meet >= ATTACHED_EDGE) & (fade >= ATTACHED_FADE)
-        if bounce_reach is not None:
+        if near_metal is not None:
             # Its foot must lie beside the metal whose light tints it.
-            beside_metal = np.bincount(labels[at_foot & bounce_reach], minlength=count + 1)[1:]
+            beside_metal = np.bincount(labels[at_foot & near_metal], minlength=count + 1)[1:]
             shadow &= (beside_metal > 0) & (open_share >= BOUNCE_OPEN_SHARE)
         # The shadow's outer parts cut off from it (by the opening, a thin part, or the
         # network's matte dipping to 0.5 across it): a region linked to one judged shadow
@@ -759,8 +749,8 @@ class HybridAnalyzer:
         # (meet is inf where a region does not touch the rest of the piece; such a region
         # has no fade either, so it is never `shadow` itself)
         joinable = sweep_side & ((meet < ATTACHED_EDGE) | np.isinf(meet))
-        if bounce_reach is not None and BOUNCE_JOIN_ANY:
-            joinable = sweep_side.copy()
+        if near_metal is not None and BOUNCE_JOIN_ANY:
+            joinable = sweep_side
         if joinable.any() and shadow.any():
             shaded_sweep = ((lum < -SHADOW_LIKE_DARKER) & (lum > -ATTACHED_DARKEST) & sweep_tint
                             & (matte > 0) & ~piece)
